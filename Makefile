@@ -1,0 +1,31 @@
+# skiff build. cgo is required (user namespace constructor); the tags keep
+# gpgme and btrfs headers out of the build.
+GO        ?= go
+TAGS      := containers_image_openpgp exclude_graphdriver_btrfs
+GOFLAGS_B := -buildvcs=false -tags "$(TAGS)"
+VERSION   ?= 0.1.0-dev
+LDFLAGS   := -s -w -X github.com/skiff-project/skiff/engine.Version=$(VERSION)
+
+.PHONY: build completions test test-unit test-e2e bench clean
+
+build:
+	CGO_ENABLED=1 $(GO) build $(GOFLAGS_B) -ldflags "$(LDFLAGS)" -o bin/skiff ./cmd/skiff
+
+completions: build
+	./bin/skiff completion bash > completions/skiff.bash
+	./bin/skiff completion zsh > completions/_skiff
+	./bin/skiff completion fish > completions/skiff.fish
+
+test-unit:
+	$(GO) test $(GOFLAGS_B) ./cmd/... ./engine/... ./storage/... ./network/... ./rootless/... ./completions/...
+
+test-e2e: build
+	$(GO) test $(GOFLAGS_B) -count=1 -timeout 40m ./test/...
+
+test: test-unit test-e2e
+
+bench: build
+	$(GO) run $(GOFLAGS_B) ./bench pull
+
+clean:
+	rm -rf bin

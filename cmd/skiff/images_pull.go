@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/skiff-project/skiff/storage"
+)
+
+// registryFlags binds the flags shared by commands that talk to registries.
+type registryFlags struct {
+	opts      storage.RegistryOptions
+	tlsVerify bool
+	flags     *pflag.FlagSet
+}
+
+func (r *registryFlags) bind(fs *pflag.FlagSet, withPlatform bool) {
+	r.flags = fs
+	fs.StringVar(&r.opts.AuthFile, "authfile", "", "path of the authentication file (default $XDG_RUNTIME_DIR/containers/auth.json)")
+	fs.StringVar(&r.opts.CertDir, "cert-dir", "", "directory with certificates (*.crt, *.cert, *.key) for the registry")
+	fs.BoolVar(&r.tlsVerify, "tls-verify", true, "require HTTPS and verify certificates (default: registries.conf decides)")
+	fs.StringVar(&r.opts.Creds, "creds", "", "credentials USERNAME[:PASSWORD] for the registry")
+	if withPlatform {
+		fs.StringVar(&r.opts.Platform, "platform", "", "pull the image for OS/ARCH[/VARIANT] instead of the host's")
+	}
+}
+
+// resolve returns the options with --tls-verify applied only when given.
+func (r *registryFlags) resolve() storage.RegistryOptions {
+	o := r.opts
+	if r.flags != nil && r.flags.Changed("tls-verify") {
+		v := r.tlsVerify
+		o.TLSVerify = &v
+	}
+	return o
+}
+
+// progressWriter is where progress bars go: stderr on a terminal, nowhere
+// when piped or quiet.
+func progressWriter(w io.Writer, quiet bool) io.Writer {
+	if quiet {
+		return nil
+	}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return w
+	}
+	return nil
+}
+
+func newPullCmd(g *globalOptions) *cobra.Command {
+	var reg registryFlags
+	var quiet, allTags bool
+	c := &cobra.Command{
+		Use:   "pull [flags] IMAGE",
+		Short: "Pull an image from a registry",
+		Args:  exactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			reports, err := e.Pull(c.Context(), storage.PullOptions{
+				RegistryOptions: reg.resolve(), Reference: args[0], AllTags: allTags,
+				Progress: progressWriter(g.stderr, quiet),
+			})
+			if err != nil {
+				return err
+			}
+			for _, r := range reports {
+				fmt.Fprintln(g.stdout, r.ID)
+			}
+			return nil
+		},
+	}
+	reg.bind(c.Flags(), true)
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image id, no progress")
+	c.Flags().BoolVarP(&allTags, "all-tags", "a", false, "pull every tagged image of the repository")
+	return withStore(c)
+}
+
+func newPushCmd(g *globalOptions) *cobra.Command {
+	var reg registryFlags
+	var quiet bool
+	var format string
+	c := &cobra.Command{
+		Use:   "push [flags] IMAGE [DESTINATION]",
+		Short: "Push an image to a registry",
+		Args:  rangeArgs(1, 2),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			o := storage.PushOptions{RegistryOptions: reg.resolve(), Source: args[0], Format: format, Progress: progressWriter(g.stderr, quiet)}
+			if len(args) == 2 {
+				o.Destination = args[1]
+			}
+			return e.Push(c.Context(), o)
+		},
+	}
+	reg.bind(c.Flags(), false)
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress output")
+	c.Flags().StringVarP(&format, "format", "f", "", "manifest type to push: oci or v2s2 (default: keep the image's)")
+	c.ValidArgsFunction = completeImages(g)
+	return withStore(c)
+}

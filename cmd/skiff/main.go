@@ -1,0 +1,26 @@
+// Command skiff is a rootless, daemonless container engine with a
+// docker-compatible command line.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.podman.io/storage/pkg/reexec"
+)
+
+func main() {
+	// The store runs some work (layer extraction) in re-executed copies of
+	// this binary; those copies stop here.
+	if reexec.Init() {
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	g := &globalOptions{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	err := newRootCmd(g).ExecuteContext(ctx)
+	g.close()
+	stop()
+	os.Exit(exitCode(g.stderr, err))
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-project/skiff/engine"
+	"github.com/skiff-project/skiff/rootless"
+	"github.com/skiff-project/skiff/storage"
+)
+
+// globalOptions are the flags every command takes, and the engine the
+// command opens on first use.
+type globalOptions struct {
+	logLevel      string
+	root, runRoot string
+	driver        string
+
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	eng            *engine.Engine
+}
+
+// annotation key: commands that touch storage run in the user namespace.
+const needsStore = "skiff.store"
+
+func withStore(c *cobra.Command) *cobra.Command {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[needsStore] = "true"
+	return c
+}
+
+func newRootCmd(g *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "skiff",
+		Short:         "Rootless, daemonless containers with a docker-compatible command line",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       engine.Version,
+		PersistentPreRunE: func(c *cobra.Command, args []string) error {
+			return g.setup(c)
+		},
+	}
+	root.SetIn(g.stdin)
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usagef("%v (see '%s --help')", err, c.CommandPath())
+	})
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.logLevel, "log-level", "warn", "log messages at this level and above: debug, info, warn, error")
+	pf.StringVar(&g.root, "root", "", "path of the image store (default from storage.conf or $XDG_DATA_HOME/skiff/storage)")
+	pf.StringVar(&g.runRoot, "runroot", "", "path of the store's run-time state")
+	pf.StringVar(&g.driver, "storage-driver", "", "storage driver: overlay or vfs")
+
+	image := &cobra.Command{Use: "image", Short: "Manage images", Args: noArgs}
+	image.AddCommand(
+		newPullCmd(g), newPushCmd(g), newImagesCmd(g, "ls"), newImageInspectCmd(g),
+		newRmiCmd(g, "rm"), newTagCmd(g), newUntagCmd(g), newHistoryCmd(g),
+		newSaveCmd(g), newLoadCmd(g), newImportCmd(g), newImagePruneCmd(g),
+	)
+	root.AddCommand(
+		image,
+		newPullCmd(g), newPushCmd(g), newImagesCmd(g, "images"), newInspectCmd(g),
+		newRmiCmd(g, "rmi"), newTagCmd(g), newUntagCmd(g), newHistoryCmd(g),
+		newSaveCmd(g), newLoadCmd(g), newImportCmd(g),
+		newLoginCmd(g), newLogoutCmd(g), newInfoCmd(g), newVersionCmd(g),
+		newCompletionCmd(g),
+	)
+	return root
+}
+
+// noArgs rejects arguments to a group command with exit 125.
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("unknown command %q for %q (see '%s --help')", args[0], c.CommandPath(), c.CommandPath())
+	}
+	return nil
+}
+
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%q requires exactly %d argument(s), got %d (see '%s --help')", c.CommandPath(), n, len(args), c.CommandPath())
+		}
+		return nil
+	}
+}
+
+func minArgs(n int) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usagef("%q requires at least %d argument(s) (see '%s --help')", c.CommandPath(), n, c.CommandPath())
+		}
+		return nil
+	}
+}
+
+func rangeArgs(lo, hi int) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) < lo || len(args) > hi {
+			return usagef("%q takes %d to %d argument(s), got %d (see '%s --help')", c.CommandPath(), lo, hi, len(args), c.CommandPath())
+		}
+		return nil
+	}
+}
+
+// setup runs before every command: logging, the runtime directory, and, for
+// commands that touch storage, the user namespace.
+func (g *globalOptions) setup(c *cobra.Command) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return usagef("invalid --log-level %q: use debug, info, warn or error", g.logLevel)
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level})))
+	if g.driver != "" && g.driver != "overlay" && g.driver != "vfs" {
+		return usagef("invalid --storage-driver %q: use overlay or vfs", g.driver)
+	}
+	if dir, err := rootless.RuntimeDir(); err == nil {
+		os.Setenv("XDG_RUNTIME_DIR", dir)
+	} else if rootless.IsRootless() {
+		return err
+	}
+	if c.Annotations[needsStore] == "" {
+		return nil
+	}
+	if rootless.NeedsNamespace() {
+		code, err := rootless.Reexec(os.Args, g.stdin, g.stdout, g.stderr)
+		if err != nil {
+			return err
+		}
+		return &exitStatus{code}
+	}
+	return rootless.VerifyMappings()
+}
+
+// engine opens the user's engine once per command.
+func (g *globalOptions) engine(ctx context.Context) (*engine.Engine, error) {
+	if g.eng != nil {
+		return g.eng, nil
+	}
+	cfg, err := storage.DefaultConfig()
+	if err != nil {
+		return nil, fmt.Errorf("reading the storage configuration: %w", err)
+	}
+	if g.root != "" {
+		cfg.GraphRoot = g.root
+	}
+	if g.runRoot != "" {
+		cfg.RunRoot = g.runRoot
+	}
+	if g.driver != "" {
+		cfg.Driver = g.driver
+	}
+	e, err := engine.New(ctx, engine.Options{Storage: cfg})
+	if err != nil {
+		return nil, err
+	}
+	g.eng = e
+	return e, nil
+}
+
+func (g *globalOptions) close() {
+	if g.eng != nil {
+		g.eng.Close()
+		g.eng = nil
+	}
+}

@@ -1,0 +1,229 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/docker/reference"
+	istorage "go.podman.io/image/v5/storage"
+	"go.podman.io/image/v5/types"
+	cstorage "go.podman.io/storage"
+)
+
+// ImageSummary is one image as `images` lists it.
+type ImageSummary struct {
+	ID       string
+	Names    []string // repo:tag names
+	Digest   digest.Digest
+	Digests  []digest.Digest
+	Created  time.Time
+	Size     int64
+	Dangling bool
+	Labels   map[string]string
+	top      string
+}
+
+// ListOptions filter `images`.
+type ListOptions struct {
+	All     bool     // include intermediate images
+	Filters []string // reference=PATTERN, dangling=true|false, label=KEY[=VALUE]
+	Name    string   // images [REPOSITORY[:TAG]]
+}
+
+type imageFilter func(*ImageSummary) bool
+
+// ParseImageFilters checks --filter values before any work is done.
+func ParseImageFilters(filters []string) error {
+	_, err := buildFilters(filters)
+	return err
+}
+
+func buildFilters(filters []string) ([]imageFilter, error) {
+	var out []imageFilter
+	for _, f := range filters {
+		key, val, ok := strings.Cut(f, "=")
+		if !ok || val == "" {
+			return nil, fmt.Errorf("invalid filter %q: want KEY=VALUE (reference, dangling, label)", f)
+		}
+		switch key {
+		case "reference":
+			pattern := val
+			if _, err := path.Match(pattern, ""); err != nil {
+				return nil, fmt.Errorf("invalid filter %q: %v", f, err)
+			}
+			out = append(out, func(s *ImageSummary) bool { return matchReference(s.Names, pattern) })
+		case "dangling":
+			want, err := parseBool(val)
+			if err != nil {
+				return nil, fmt.Errorf("invalid filter %q: dangling takes true or false", f)
+			}
+			out = append(out, func(s *ImageSummary) bool { return s.Dangling == want })
+		case "label":
+			k, v, hasV := strings.Cut(val, "=")
+			out = append(out, func(s *ImageSummary) bool {
+				got, ok := s.Labels[k]
+				return ok && (!hasV || got == v)
+			})
+		default:
+			return nil, fmt.Errorf("invalid filter %q: unknown key %q (reference, dangling, label)", f, key)
+		}
+	}
+	return out, nil
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "true", "1":
+		return true, nil
+	case "false", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("not a boolean: %q", v)
+}
+
+// matchReference matches docker's way: the pattern against the full name,
+// against the familiar name, and against the path after the registry.
+func matchReference(names []string, pattern string) bool {
+	for _, n := range names {
+		named, err := reference.ParseNormalizedNamed(n)
+		if err != nil {
+			continue
+		}
+		full := named.String()
+		fam := reference.FamiliarString(named)
+		repo := reference.Path(named)
+		tag := ""
+		if t, ok := named.(reference.Tagged); ok {
+			tag = ":" + t.Tag()
+		}
+		for _, cand := range []string{full, fam, repo + tag, named.Name(), reference.FamiliarName(named), repo} {
+			if ok, _ := path.Match(pattern, cand); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// List returns the images in the store, newest first.
+func (s *Store) List(ctx context.Context, o ListOptions) ([]ImageSummary, error) {
+	filters, err := buildFilters(o.Filters)
+	if err != nil {
+		return nil, err
+	}
+	images, err := s.Images()
+	if err != nil {
+		return nil, err
+	}
+	parents := map[string]bool{} // layers that are the top layer of another image's parent chain
+	if !o.All {
+		layers, err := s.Layers()
+		if err != nil {
+			return nil, err
+		}
+		byID := map[string]string{}
+		for _, l := range layers {
+			byID[l.ID] = l.Parent
+		}
+		for _, img := range images {
+			for p := byID[img.TopLayer]; p != ""; p = byID[p] {
+				parents[p] = true
+			}
+		}
+	}
+	needLabels := false
+	for _, f := range o.Filters {
+		needLabels = needLabels || strings.HasPrefix(f, "label=")
+	}
+	var out []ImageSummary
+	for i := range images {
+		img := &images[i]
+		sum := s.summarize(img)
+		if !o.All && sum.Dangling && parents[img.TopLayer] {
+			continue
+		}
+		if o.Name != "" && !matchName(sum.Names, o.Name) {
+			continue
+		}
+		if needLabels {
+			if cfg, err := s.imageConfig(ctx, img); err == nil {
+				sum.Labels = cfg.Config.Labels
+			}
+		}
+		keep := true
+		for _, f := range filters {
+			keep = keep && f(&sum)
+		}
+		if keep {
+			out = append(out, sum)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+func matchName(names []string, want string) bool {
+	if named, err := reference.ParseNormalizedNamed(want); err == nil {
+		for _, n := range names {
+			got, err := reference.ParseNormalizedNamed(n)
+			if err != nil {
+				continue
+			}
+			if _, tagged := named.(reference.Tagged); tagged {
+				if got.String() == named.String() {
+					return true
+				}
+			} else if got.Name() == named.Name() {
+				return true
+			}
+		}
+	}
+	return matchReference(names, want)
+}
+
+func (s *Store) summarize(img *cstorage.Image) ImageSummary {
+	sum := ImageSummary{ID: img.ID, Digest: img.Digest, Digests: img.Digests, Created: img.Created, top: img.TopLayer}
+	for _, n := range img.Names {
+		if named, err := reference.ParseNormalizedNamed(n); err == nil {
+			if _, isDigest := named.(reference.Digested); isDigest {
+				continue
+			}
+		}
+		sum.Names = append(sum.Names, n)
+	}
+	sum.Dangling = len(sum.Names) == 0
+	if size, err := s.ImageSize(img.ID); err == nil {
+		sum.Size = size
+	}
+	return sum
+}
+
+// imageSource opens a stored image through the image library.
+func (s *Store) imageRef(img *cstorage.Image) (types.ImageReference, error) {
+	return istorage.Transport.NewStoreReference(s.Store, nil, img.ID)
+}
+
+// RepoDigests lists name@digest for every repository the image is named in.
+func RepoDigests(names []string, digests []digest.Digest) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range names {
+		named, err := reference.ParseNormalizedNamed(n)
+		if err != nil {
+			continue
+		}
+		for _, d := range digests {
+			rd := named.Name() + "@" + d.String()
+			if !seen[rd] {
+				seen[rd] = true
+				out = append(out, rd)
+			}
+		}
+	}
+	return out
+}

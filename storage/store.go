@@ -1,0 +1,124 @@
+package storage
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/BurntSushi/toml"
+	cstorage "go.podman.io/storage"
+	"go.podman.io/storage/types"
+
+	"github.com/skiff-project/skiff/rootless"
+)
+
+// Config says where the store lives and which driver it uses.
+type Config struct {
+	GraphRoot     string
+	RunRoot       string
+	Driver        string   // "" = overlay, falling back to vfs
+	DriverOptions []string // from storage.conf
+	ConfFile      string   // the storage.conf that was read, if any
+}
+
+// DefaultConfig is the store configuration for the current user: skiff's own
+// paths ($XDG_DATA_HOME/skiff/storage and the runtime dir) rootless, and
+// /var/lib/skiff/storage and /run/skiff/storage as root; a storage.conf
+// (CONTAINERS_STORAGE_CONF, ~/.config/containers/storage.conf rootless,
+// /etc/containers/storage.conf as root) overrides paths, driver and options.
+func DefaultConfig() (Config, error) {
+	var c Config
+	if rootless.IsRootless() {
+		data, err := rootless.DataHome()
+		if err != nil {
+			return c, err
+		}
+		run, err := rootless.RuntimeDir()
+		if err != nil {
+			return c, err
+		}
+		c.GraphRoot = filepath.Join(data, "skiff", "storage")
+		c.RunRoot = filepath.Join(run, "skiff", "storage")
+	} else {
+		c.GraphRoot = "/var/lib/skiff/storage"
+		c.RunRoot = "/run/skiff/storage"
+	}
+	conf, err := storageConfPath()
+	if err != nil || conf == "" {
+		return c, err
+	}
+	var tc types.TomlConfig
+	if _, err := toml.DecodeFile(conf, &tc); err != nil {
+		return c, fmt.Errorf("reading %s: %w", conf, err)
+	}
+	c.ConfFile = conf
+	if tc.Storage.GraphRoot != "" {
+		c.GraphRoot = os.ExpandEnv(tc.Storage.GraphRoot)
+	} else if tc.Storage.RootlessStoragePath != "" && rootless.IsRootless() {
+		c.GraphRoot = os.ExpandEnv(tc.Storage.RootlessStoragePath)
+	}
+	if tc.Storage.RunRoot != "" {
+		c.RunRoot = os.ExpandEnv(tc.Storage.RunRoot)
+	}
+	c.Driver = tc.Storage.Driver
+	if c.Driver == "overlay2" {
+		c.Driver = "overlay"
+	}
+	// The library turns the [storage.options] tables into driver options.
+	if opts, err := types.LoadStoreOptions(types.LoadOptions{}); err == nil {
+		c.DriverOptions = opts.GraphDriverOptions
+	}
+	return c, nil
+}
+
+func storageConfPath() (string, error) {
+	if p := os.Getenv("CONTAINERS_STORAGE_CONF"); p != "" {
+		return p, nil
+	}
+	candidates := []string{"/etc/containers/storage.conf"}
+	if rootless.IsRootless() {
+		cfg, err := rootless.ConfigHome()
+		if err != nil {
+			return "", err
+		}
+		candidates = []string{filepath.Join(cfg, "containers", "storage.conf")}
+	}
+	for _, p := range candidates {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", nil
+}
+
+// Store is an open image store.
+type Store struct {
+	cstorage.Store
+	Config Config
+}
+
+// Open opens (creating when needed) the store. Rootless, it must run inside
+// the user namespace. With no driver configured it uses native overlay and
+// falls back to vfs where overlay cannot be mounted.
+func Open(c Config) (*Store, error) {
+	opts := types.StoreOptions{
+		GraphRoot:          c.GraphRoot,
+		RunRoot:            c.RunRoot,
+		GraphDriverName:    c.Driver,
+		GraphDriverOptions: c.DriverOptions,
+	}
+	if c.Driver == "" {
+		opts.GraphDriverPriority = []string{"overlay", "vfs"}
+	}
+	s, err := cstorage.GetStore(opts)
+	if err != nil {
+		return nil, fmt.Errorf("opening the image store at %s: %w", c.GraphRoot, err)
+	}
+	c.Driver = s.GraphDriverName()
+	return &Store{Store: s, Config: c}, nil
+}
+
+// Close releases the store; layers mounted by this process stay mounted.
+func (s *Store) Close() {
+	_, _ = s.Shutdown(false)
+}
