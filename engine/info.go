@@ -36,11 +36,11 @@ type RuntimeInfo struct {
 
 // StoreInfo describes the image store.
 type StoreInfo struct {
-	GraphRoot  string `json:"GraphRoot"`
-	RunRoot    string `json:"RunRoot"`
-	Driver     string `json:"GraphDriverName"`
-	ConfigFile string `json:"ConfigFile"`
-	ImageCount int    `json:"ImageCount"`
+	GraphRoot       string `json:"GraphRoot"`
+	RunRoot         string `json:"RunRoot"`
+	GraphDriverName string `json:"GraphDriverName"`
+	ConfigFile      string `json:"ConfigFile"`
+	ImageCount      int    `json:"ImageCount"`
 }
 
 // HostInfo describes the host as skiff sees it.
@@ -86,7 +86,7 @@ func (e *Engine) Info() (*Info, error) {
 		h.OCIRuntime = h.Runtimes[0]
 	}
 	cfg := e.Store.Config
-	info.Store = StoreInfo{GraphRoot: e.GraphRoot(), RunRoot: e.RunRoot(), Driver: e.GraphDriverName(), ConfigFile: cfg.ConfFile}
+	info.Store = StoreInfo{GraphRoot: e.GraphRoot(), RunRoot: e.RunRoot(), GraphDriverName: e.GraphDriverName(), ConfigFile: cfg.ConfFile}
 	if imgs, err := e.Images(); err == nil {
 		info.Store.ImageCount = len(imgs)
 	}

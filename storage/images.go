@@ -19,6 +19,7 @@ import (
 type ImageSummary struct {
 	ID       string
 	Names    []string // repo:tag names
+	Repos    []string // repositories named by digest only (pulled by digest)
 	Digest   digest.Digest
 	Digests  []digest.Digest
 	Created  time.Time
@@ -137,8 +138,12 @@ func (s *Store) List(ctx context.Context, o ListOptions) ([]ImageSummary, error)
 		}
 	}
 	needLabels := false
+	var refPatterns []string
 	for _, f := range o.Filters {
 		needLabels = needLabels || strings.HasPrefix(f, "label=")
+		if p, ok := strings.CutPrefix(f, "reference="); ok {
+			refPatterns = append(refPatterns, p)
+		}
 	}
 	var out []ImageSummary
 	for i := range images {
@@ -147,8 +152,14 @@ func (s *Store) List(ctx context.Context, o ListOptions) ([]ImageSummary, error)
 		if !o.All && sum.Dangling && parents[img.TopLayer] {
 			continue
 		}
-		if o.Name != "" && !matchName(sum.Names, o.Name) {
-			continue
+		if o.Name != "" {
+			// Like docker, list only the names that match.
+			if sum.Names = keepNames(sum.Names, func(n string) bool { return matchName([]string{n}, o.Name) }); len(sum.Names) == 0 {
+				continue
+			}
+		}
+		for _, p := range refPatterns {
+			sum.Names = keepNames(sum.Names, func(n string) bool { return matchReference([]string{n}, p) })
 		}
 		if needLabels {
 			if cfg, err := s.imageConfig(ctx, img); err == nil {
@@ -165,6 +176,16 @@ func (s *Store) List(ctx context.Context, o ListOptions) ([]ImageSummary, error)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
+}
+
+func keepNames(names []string, keep func(string) bool) []string {
+	var out []string
+	for _, n := range names {
+		if keep(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func matchName(names []string, want string) bool {
@@ -191,12 +212,13 @@ func (s *Store) summarize(img *cstorage.Image) ImageSummary {
 	for _, n := range img.Names {
 		if named, err := reference.ParseNormalizedNamed(n); err == nil {
 			if _, isDigest := named.(reference.Digested); isDigest {
+				sum.Repos = append(sum.Repos, named.Name())
 				continue
 			}
 		}
 		sum.Names = append(sum.Names, n)
 	}
-	sum.Dangling = len(sum.Names) == 0
+	sum.Dangling = len(sum.Names) == 0 && len(sum.Repos) == 0
 	if size, err := s.ImageSize(img.ID); err == nil {
 		sum.Size = size
 	}

@@ -9,9 +9,9 @@ import (
 
 	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/tarball"
 	"go.podman.io/image/v5/types"
-	istorage "go.podman.io/image/v5/storage"
 )
 
 // ImportOptions are the options of `import`.

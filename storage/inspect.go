@@ -28,7 +28,7 @@ type ImageConfig struct {
 
 // ImageInspect is what `image inspect` prints, field for field as docker does.
 type ImageInspect struct {
-	ID           string      `json:"Id"`
+	Id           string      `json:"Id"` //nolint:revive // docker's name, used by --format templates
 	RepoTags     []string    `json:"RepoTags"`
 	RepoDigests  []string    `json:"RepoDigests"`
 	Parent       string      `json:"Parent"`
@@ -92,9 +92,9 @@ func (s *Store) Inspect(ctx context.Context, sys *types.SystemContext, name stri
 	}
 	sum := s.summarize(img)
 	out := &ImageInspect{
-		ID:           "sha256:" + img.ID,
+		Id:           "sha256:" + img.ID,
 		RepoTags:     nonNil(familiar(sum.Names)),
-		RepoDigests:  nonNil(RepoDigests(sum.Names, img.Digests)),
+		RepoDigests:  nonNil(RepoDigests(img.Names, img.Digests)),
 		Author:       cfg.Author,
 		Architecture: cfg.Architecture,
 		Variant:      cfg.Variant,

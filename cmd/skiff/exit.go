@@ -9,9 +9,9 @@ import (
 
 // Exit codes, as docker and podman use them.
 const (
-	exitEngine        = 125
-	exitCannotInvoke  = 126
-	exitNotFound      = 127
+	exitEngine       = 125
+	exitCannotInvoke = 126
+	exitNotFound     = 127
 )
 
 // exitStatus carries an exit code that needs no message: the code of a copy

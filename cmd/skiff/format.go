@@ -26,8 +26,8 @@ var templateFuncs = template.FuncMap{
 		}
 		return strings.ToUpper(s[:1]) + s[1:]
 	},
-	"join":     strings.Join,
-	"split":    strings.Split,
+	"join":  strings.Join,
+	"split": strings.Split,
 	"truncate": func(s string, n int) string {
 		if len(s) > n {
 			return s[:n]

@@ -67,6 +67,9 @@ func imageRows(list []storage.ImageSummary, noTrunc bool) []imageRow {
 		}
 		if len(s.Names) == 0 {
 			base.Repository, base.Tag = "<none>", "<none>"
+			if len(s.Repos) > 0 {
+				base.Repository = s.Repos[0]
+			}
 			rows = append(rows, base)
 			continue
 		}
@@ -134,7 +137,7 @@ func newImagesCmd(g *globalOptions, use string) *cobra.Command {
 			for i := range rows {
 				anyRows[i] = rows[i]
 			}
-			return listFormat{format: format, defaultTable: table, titles: imageTitles, noHeader: noHeading}.write(g.stdout, anyRows, rows)
+			return listFormat{format: format, defaultTable: table, titles: imageTitles, noHeader: noHeading}.write(g.stdout, anyRows, imageRows(list, true))
 		},
 	}
 	f := c.Flags()

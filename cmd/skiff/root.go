@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-project/skiff/engine"
@@ -120,6 +121,12 @@ func (g *globalOptions) setup(c *cobra.Command) error {
 		return usagef("invalid --log-level %q: use debug, info, warn or error", g.logLevel)
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level})))
+	// The storage and image libraries log through logrus: same level.
+	logrus.SetOutput(g.stderr)
+	logrus.SetLevel(map[slog.Level]logrus.Level{
+		slog.LevelDebug: logrus.DebugLevel, slog.LevelInfo: logrus.InfoLevel,
+		slog.LevelWarn: logrus.WarnLevel, slog.LevelError: logrus.ErrorLevel,
+	}[level])
 	if g.driver != "" && g.driver != "overlay" && g.driver != "vfs" {
 		return usagef("invalid --storage-driver %q: use overlay or vfs", g.driver)
 	}

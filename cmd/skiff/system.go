@@ -162,7 +162,7 @@ func writeInfo(w io.Writer, i *engine.Info) error {
 	fmt.Fprintf(w, "  ociRuntime:\n    name: %s\n    path: %s\n    version: %s\n", h.OCIRuntime.Name, h.OCIRuntime.Path, h.OCIRuntime.Version)
 	s := i.Store
 	fmt.Fprintf(w, "store:\n  graphRoot: %s\n  runRoot: %s\n  graphDriverName: %s\n  configFile: %s\n  imageCount: %d\n",
-		s.GraphRoot, s.RunRoot, s.Driver, s.ConfigFile, s.ImageCount)
+		s.GraphRoot, s.RunRoot, s.GraphDriverName, s.ConfigFile, s.ImageCount)
 	_, err := fmt.Fprintf(w, "version:\n  version: %s\n  goVersion: %s\n  osArch: %s\n", i.Version.Version, i.Version.GoVersion, i.Version.OsArch)
 	return err
 }
