@@ -61,7 +61,7 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 	pf.StringVar(&g.runRoot, "runroot", "", "path of the store's run-time state")
 	pf.StringVar(&g.driver, "storage-driver", "", "storage driver: overlay or vfs")
 
-	image := &cobra.Command{Use: "image", Short: "Manage images", Args: noArgs}
+	image := newGroupCmd("image", "Manage images")
 	image.AddCommand(
 		newPullCmd(g), newPushCmd(g), newImagesCmd(g, "ls"), newImageInspectCmd(g),
 		newRmiCmd(g, "rm"), newTagCmd(g), newUntagCmd(g), newHistoryCmd(g),
@@ -76,6 +76,12 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		newCompletionCmd(g),
 	)
 	return root
+}
+
+// newGroupCmd is a command that only holds subcommands: alone it prints
+// help, and an unknown subcommand is an error.
+func newGroupCmd(use, short string) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: noArgs, RunE: func(c *cobra.Command, _ []string) error { return c.Help() }}
 }
 
 // noArgs rejects arguments to a group command with exit 125.
