@@ -402,3 +402,20 @@ func TestStorageConfHonoured(t *testing.T) {
 		t.Fatalf("vfs store not at the configured graphroot: %v", err)
 	}
 }
+
+func TestImageNamesCompleteDynamically(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.ok("tag", busybox, "localhost/completeme:v1")
+	for _, verb := range [][]string{{"rmi"}, {"image", "inspect"}, {"tag"}, {"history"}, {"push"}, {"save"}} {
+		args := append(append([]string{"__complete"}, verb...), "localhost/comp")
+		r := e.run(args...) // cobra reports the directive on stderr
+		out := r.stdout
+		if r.code != 0 || !strings.Contains(out, "localhost/completeme:v1") {
+			t.Fatalf("completion for %v lacks the image: %q", verb, out)
+		}
+		if strings.Contains(out, busybox) {
+			t.Fatalf("completion for %v ignores the prefix: %q", verb, out)
+		}
+	}
+}

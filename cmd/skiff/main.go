@@ -17,10 +17,12 @@ func main() {
 	if reexec.Init() {
 		return
 	}
+	stopProfile := startProfile()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	g := &globalOptions{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	err := newRootCmd(g).ExecuteContext(ctx)
 	g.close()
 	stop()
+	stopProfile()
 	os.Exit(exitCode(g.stderr, err))
 }

@@ -1,0 +1,225 @@
+// Command bench measures skiff side by side with podman (Debian's 4.3.1,
+// runc, native overlay) as the same unprivileged user, against the same
+// local registry and images, and prints medians and ratios. Runs of the two
+// engines alternate so that machine noise hits both alike.
+//
+//	go run ./bench pull [-n 7]
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const registry = "127.0.0.1:5000"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: bench pull [-n N] [-user NAME] [-skiff PATH]")
+		os.Exit(2)
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	n := fs.Int("n", 7, "runs per engine")
+	userName := fs.String("user", "skifftest", "unprivileged user both engines run as")
+	skiff := fs.String("skiff", "bin/skiff", "skiff binary")
+	image := fs.String("image", registry+"/skiff/multilayer:latest", "image to pull")
+	_ = fs.Parse(os.Args[2:])
+	b, err := newBench(*userName, *skiff)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	defer b.cleanup()
+	switch os.Args[1] {
+	case "pull":
+		err = b.pull(*image, *n)
+	default:
+		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// bench holds one private HOME per engine for the benchmark user.
+type bench struct {
+	u        *user.User
+	uid, gid int
+	root     string
+	skiff    string
+}
+
+func newBench(name, skiffPath string) (*bench, error) {
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("run as root: the benchmark switches to the unprivileged user")
+	}
+	if _, err := exec.LookPath("podman"); err != nil {
+		return nil, fmt.Errorf("podman is not installed: apt-get install podman")
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("user %s: run test/setup.sh first", name)
+	}
+	abs, err := filepath.Abs(skiffPath)
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.MkdirTemp("/var/tmp", "skiff-bench-")
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{u: u, root: root}
+	b.uid, _ = strconv.Atoi(u.Uid)
+	b.gid, _ = strconv.Atoi(u.Gid)
+	// The binary must be reachable by the user.
+	b.skiff = filepath.Join(root, "skiff")
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s (make build): %w", abs, err)
+	}
+	if err := os.WriteFile(b.skiff, data, 0o755); err != nil {
+		return nil, err
+	}
+	registries := `unqualified-search-registries = ["` + registry + `"]
+[[registry]]
+location = "` + registry + `"
+insecure = true
+`
+	files := map[string]string{
+		"home/.config/containers/registries.conf": registries,
+		"home/.config/containers/containers.conf": "[engine]\nruntime = \"runc\"\n",
+		"home/.config/containers/storage.conf":    "[storage]\ndriver = \"overlay\"\n",
+	}
+	for rel, content := range files {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	// skiff reads storage.conf too; give it its own config home so both use
+	// their defaults (overlay) and their own store.
+	if err := os.MkdirAll(filepath.Join(root, "home/.config-skiff/containers"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(root, "home/.config-skiff/containers/registries.conf"), []byte(registries), 0o644); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{"run-skiff", "run-podman"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	if err := filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
+		if err == nil {
+			err = os.Lchown(p, b.uid, b.gid)
+		}
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *bench) cleanup() {
+	// podman leaves its pause process; end everything the user runs.
+	_ = exec.Command("pkill", "-KILL", "-u", b.u.Uid).Run()
+	time.Sleep(200 * time.Millisecond)
+	_ = os.RemoveAll(b.root)
+}
+
+// engine is how to invoke one of the two engines.
+type engine struct {
+	name string
+	argv []string
+	env  []string
+}
+
+func (b *bench) engines() []engine {
+	home := filepath.Join(b.root, "home")
+	base := []string{"HOME=" + home, "USER=" + b.u.Username, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C.UTF-8"}
+	return []engine{
+		{"skiff", []string{b.skiff}, append(append([]string{}, base...),
+			"XDG_RUNTIME_DIR="+filepath.Join(b.root, "run-skiff"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config-skiff"))},
+		{"podman", []string{"/usr/bin/podman"}, append(append([]string{}, base...),
+			"XDG_RUNTIME_DIR="+filepath.Join(b.root, "run-podman"))},
+	}
+}
+
+// run runs the engine with args as the user and returns the wall time.
+func (b *bench) run(e engine, args ...string) (time.Duration, error) {
+	cmd := exec.Command(e.argv[0], append(e.argv[1:], args...)...)
+	cmd.Env = e.env
+	cmd.Dir = b.root
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(b.uid), Gid: uint32(b.gid)}}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		return d, fmt.Errorf("%s %s: %v: %s", e.name, strings.Join(args, " "), err, stderr.String())
+	}
+	return d, nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// pull times a cold pull (image and its layers removed before each run).
+func (b *bench) pull(image string, n int) error {
+	engines := b.engines()
+	times := map[string][]time.Duration{}
+	for _, e := range engines { // warm-up: first use creates the stores
+		if _, err := b.run(e, "pull", "-q", image); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < n; i++ {
+		for _, e := range engines {
+			if _, err := b.run(e, "rmi", "-f", image); err != nil {
+				return err
+			}
+			d, err := b.run(e, "pull", "-q", image)
+			if err != nil {
+				return err
+			}
+			times[e.name] = append(times[e.name], d)
+		}
+	}
+	report("pull "+image, engines, times)
+	return nil
+}
+
+func report(what string, engines []engine, times map[string][]time.Duration) {
+	fmt.Printf("%s (%d runs each)\n", what, len(times[engines[0].name]))
+	for _, e := range engines {
+		fmt.Printf("  %-7s median %8.3fs  runs %v\n", e.name, median(times[e.name]).Seconds(), round(times[e.name]))
+	}
+	ratio := median(times["skiff"]).Seconds() / median(times["podman"]).Seconds()
+	fmt.Printf("  ratio skiff/podman: %.2f\n", ratio)
+}
+
+func round(ds []time.Duration) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = fmt.Sprintf("%.2f", d.Seconds())
+	}
+	return out
+}
