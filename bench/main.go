@@ -196,6 +196,9 @@ func (b *bench) pull(image string, n int) error {
 			if _, err := b.run(e, "rmi", "-f", image); err != nil {
 				return err
 			}
+			// Flush what the previous run left dirty, so that no run pays
+			// for another's writeback.
+			syscall.Sync()
 			d, err := b.run(e, "pull", "-q", image)
 			if err != nil {
 				return err

@@ -23,7 +23,8 @@ const (
 // SaveOptions are the options of `save`.
 type SaveOptions struct {
 	Names    []string
-	Output   string // a file path
+	Output   string    // a file path; "" = write the archive to Writer
+	Writer   io.Writer // where the archive goes when Output is ""
 	Format   string // docker-archive (default) or oci-archive
 	Progress io.Writer
 }
@@ -32,6 +33,29 @@ type SaveOptions struct {
 // oci-archive holds one.
 func (s *Store) Save(ctx context.Context, o SaveOptions) error {
 	sys := &types.SystemContext{}
+	if o.Output == "" {
+		// The archive writers want a path: spool, then copy out.
+		dir := filepath.Join(s.GraphRoot(), "tmp")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		tmp, err := os.MkdirTemp(dir, "save-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		o.Output = filepath.Join(tmp, "archive.tar")
+		if err := s.Save(ctx, o); err != nil {
+			return err
+		}
+		f, err := os.Open(o.Output)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(o.Writer, f)
+		return err
+	}
 	switch o.Format {
 	case "", FormatDockerArchive:
 		return s.saveDocker(ctx, sys, o)

@@ -110,6 +110,12 @@ func (s *Store) pullOne(ctx context.Context, sys *types.SystemContext, named ref
 	if err != nil {
 		return PullReport{}, fmt.Errorf("%w %q: %v", ErrBadReference, named.String(), err)
 	}
+	if r, err := s.pullStreaming(ctx, sys, named, progress); !errors.Is(err, errNotStreamable) {
+		if err != nil {
+			return PullReport{}, fmt.Errorf("pulling %s: %w", named.String(), wrapRegistryErr(err))
+		}
+		return r, nil
+	}
 	dest, err := istorage.Transport.NewStoreReference(s.Store, named, "")
 	if err != nil {
 		return PullReport{}, err

@@ -26,6 +26,7 @@ func TestKillPullAtSeveralPoints(t *testing.T) {
 	for _, f := range fractions {
 		delay := time.Duration(f * float64(full))
 		t.Run(fmt.Sprintf("at_%02.0f%%", f*100), func(t *testing.T) {
+			e := e.at(t)
 			cmd := e.command(context.Background(), "pull", "-q", multilayer)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

@@ -139,6 +139,9 @@ insecure = true
 	return e
 }
 
+// at returns the env bound to a subtest, so failures end the subtest.
+func (e *env) at(t *testing.T) *env { c := *e; c.t = t; return &c }
+
 func (e *env) uid() int { n, _ := strconv.Atoi(e.user.Uid); return n }
 func (e *env) gid() int { n, _ := strconv.Atoi(e.user.Gid); return n }
 

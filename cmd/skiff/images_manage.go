@@ -265,10 +265,8 @@ func newSaveCmd(g *globalOptions) *cobra.Command {
 			}
 			o.Names = args
 			o.Progress = progressWriter(g.stderr, quiet)
-			toStdout := o.Output == "" || o.Output == "-"
-			if toStdout {
-				o.Output = fmt.Sprintf("/dev/fd/%d", 1)
-				o.Progress = nil
+			if o.Output == "" || o.Output == "-" {
+				o.Output, o.Writer, o.Progress = "", g.stdout, nil
 			}
 			return e.Save(c.Context(), o)
 		},

@@ -127,12 +127,14 @@ func (g *globalOptions) setup(c *cobra.Command) error {
 		return usagef("invalid --log-level %q: use debug, info, warn or error", g.logLevel)
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level})))
-	// The storage and image libraries log through logrus: same level.
+	// The storage and image libraries log through logrus. Their warnings
+	// (an incomplete layer being cleaned up after a crash, say) are
+	// routine recovery, not news for the user: shown from info on.
 	logrus.SetOutput(g.stderr)
-	logrus.SetLevel(map[slog.Level]logrus.Level{
-		slog.LevelDebug: logrus.DebugLevel, slog.LevelInfo: logrus.InfoLevel,
-		slog.LevelWarn: logrus.WarnLevel, slog.LevelError: logrus.ErrorLevel,
-	}[level])
+	logrus.SetLevel(logrus.ErrorLevel)
+	if level <= slog.LevelInfo {
+		logrus.SetLevel(map[slog.Level]logrus.Level{slog.LevelDebug: logrus.DebugLevel, slog.LevelInfo: logrus.InfoLevel}[level])
+	}
 	if g.driver != "" && g.driver != "overlay" && g.driver != "vfs" {
 		return usagef("invalid --storage-driver %q: use overlay or vfs", g.driver)
 	}

@@ -1,0 +1,297 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+	"go.podman.io/image/v5/docker"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/image"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/pkg/blobinfocache/none"
+	"go.podman.io/image/v5/types"
+	cstorage "go.podman.io/storage"
+	drivers "go.podman.io/storage/drivers"
+)
+
+// errNotStreamable sends a pull down the image library's general copy path.
+var errNotStreamable = errors.New("image needs the general copy path")
+
+// pullStreaming pulls a single-platform OCI or docker v2s2 image without the
+// temporary blob files of the general copy path: every missing layer streams
+// from the registry straight into a staging directory of the store, all at
+// once, with its compressed and uncompressed digests checked on the way;
+// then the layers are committed in order and the image record is written
+// the way the image library writes it, so every other verb reads it alike.
+func (s *Store) pullStreaming(ctx context.Context, sys *types.SystemContext, named reference.Named, progress io.Writer) (PullReport, error) {
+	// Staged extraction needs a driver that takes a differ (overlay does).
+	if d, err := s.GraphDriver(); err != nil {
+		return PullReport{}, err
+	} else if _, ok := d.(drivers.DriverWithDiffer); !ok {
+		return PullReport{}, errNotStreamable
+	}
+	srcRef, err := docker.NewReference(named)
+	if err != nil {
+		return PullReport{}, fmt.Errorf("%w %q: %v", ErrBadReference, named.String(), err)
+	}
+	src, err := srcRef.NewImageSource(ctx, sys)
+	if err != nil {
+		return PullReport{}, err
+	}
+	defer src.Close()
+
+	// The top-level manifest; UnparsedInstance checks it against a digest
+	// in the reference.
+	top := image.UnparsedInstance(src, nil)
+	topBlob, topType, err := top.Manifest(ctx)
+	if err != nil {
+		return PullReport{}, err
+	}
+	unparsed, manBlob, manType := top, topBlob, topType
+	if manifest.MIMETypeIsMultiImage(topType) {
+		list, err := manifest.ListFromBlob(topBlob, topType)
+		if err != nil {
+			return PullReport{}, err
+		}
+		instance, err := list.ChooseInstance(sys)
+		if err != nil {
+			return PullReport{}, err
+		}
+		unparsed = image.UnparsedInstance(src, &instance)
+		if manBlob, manType, err = unparsed.Manifest(ctx); err != nil {
+			return PullReport{}, err
+		}
+	}
+	policy, err := policyContext(sys)
+	if err != nil {
+		return PullReport{}, err
+	}
+	defer policy.Destroy()
+	if _, err := policy.IsRunningImageAllowed(ctx, unparsed); err != nil {
+		return PullReport{}, err
+	}
+
+	man, err := manifest.FromBlob(manBlob, manType)
+	if err != nil {
+		return PullReport{}, err
+	}
+	if manType != imgspec.MediaTypeImageManifest && manType != manifest.DockerV2Schema2MediaType {
+		return PullReport{}, errNotStreamable
+	}
+	layers := man.LayerInfos()
+	cfgInfo := man.ConfigInfo()
+	cfgBlob, err := readBlob(ctx, src, cfgInfo)
+	if err != nil {
+		return PullReport{}, fmt.Errorf("reading the image config: %w", err)
+	}
+	var cfg imgspec.Image
+	if err := jsonUnmarshal(cfgBlob, &cfg); err != nil {
+		return PullReport{}, fmt.Errorf("parsing the image config: %w", err)
+	}
+	if len(layers) == 0 || len(cfg.RootFS.DiffIDs) != len(layers) {
+		return PullReport{}, errNotStreamable
+	}
+	for _, l := range layers {
+		if l.EmptyLayer || len(l.URLs) > 0 || strings.Contains(l.MediaType, "encrypted") {
+			return PullReport{}, errNotStreamable
+		}
+	}
+
+	// Layer ids are chain ids, exactly as the image library computes them,
+	// so layers are shared with images that arrived through it.
+	ids := make([]string, len(layers))
+	for i, diffID := range cfg.RootFS.DiffIDs {
+		if i == 0 {
+			ids[i] = diffID.Encoded()
+		} else {
+			ids[i] = digest.Canonical.FromString(ids[i-1] + "+" + diffID.Encoded()).Encoded()
+		}
+	}
+
+	staged, err := s.stageLayers(ctx, src, layers, cfg.RootFS.DiffIDs, ids, progress)
+	defer func() {
+		for _, out := range staged {
+			if out != nil {
+				_ = s.CleanupStagedLayer(out)
+			}
+		}
+	}()
+	if err != nil {
+		return PullReport{}, err
+	}
+	for i, out := range staged {
+		if out == nil {
+			continue // already in the store
+		}
+		parent := ""
+		if i > 0 {
+			parent = ids[i-1]
+		}
+		_, err := s.ApplyStagedLayer(cstorage.ApplyStagedLayerOptions{
+			ID: ids[i], ParentLayer: parent, DiffOutput: out,
+			DiffOptions: &drivers.ApplyDiffWithDifferOpts{},
+		})
+		staged[i] = nil
+		if err != nil && !errors.Is(err, cstorage.ErrDuplicateID) {
+			_ = s.CleanupStagedLayer(out)
+			return PullReport{}, fmt.Errorf("committing layer %s: %w", layers[i].Digest, err)
+		}
+	}
+
+	id, err := s.commitImage(named, ids[len(ids)-1], cfgInfo.Digest, cfgBlob, cfg.Created, topBlob, manBlob)
+	if err != nil {
+		return PullReport{}, err
+	}
+	return PullReport{ID: id, Names: []string{named.String()}}, nil
+}
+
+// stageLayers extracts every layer that the store lacks into a staging
+// directory, concurrently. The result has nil for layers already present.
+func (s *Store) stageLayers(ctx context.Context, src types.ImageSource, layers []manifest.LayerInfo, diffIDs []digest.Digest, ids []string, progress io.Writer) ([]*drivers.DriverWithDifferOutput, error) {
+	staged := make([]*drivers.DriverWithDifferOutput, len(layers))
+	var bars *mpb.Progress
+	if progress != nil {
+		bars = mpb.NewWithContext(ctx, mpb.WithOutput(progress), mpb.WithWidth(40))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(layers))
+	for i := range layers {
+		if l, err := s.Layer(ids[i]); err == nil && l.UncompressedDigest == diffIDs[i] {
+			addDoneBar(bars, layers[i].Digest, "skipped: already exists")
+			continue
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			out, err := s.stageLayer(ctx, src, layers[i], diffIDs[i], bars)
+			if err != nil {
+				errs[i] = fmt.Errorf("layer %s: %w", layers[i].Digest, err)
+				cancel()
+				return
+			}
+			staged[i] = out
+		}(i)
+	}
+	wg.Wait()
+	if bars != nil {
+		bars.Wait()
+	}
+	return staged, errors.Join(errs...)
+}
+
+func (s *Store) stageLayer(ctx context.Context, src types.ImageSource, info manifest.LayerInfo, diffID digest.Digest, bars *mpb.Progress) (*drivers.DriverWithDifferOutput, error) {
+	rc, _, err := src.GetBlob(ctx, info.BlobInfo, none.NoCache)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var body io.Reader = rc
+	if bars != nil {
+		bar := bars.AddBar(info.Size,
+			mpb.BarFillerClearOnComplete(),
+			mpb.PrependDecorators(decor.OnComplete(decor.Name("Copying blob "+info.Digest.Encoded()[:12]), "Copying blob "+info.Digest.Encoded()[:12]+" done")),
+			mpb.AppendDecorators(decor.OnComplete(decor.CountersKibiByte("%.1f / %.1f"), "")),
+		)
+		defer bar.Abort(false)
+		if pr, err := bar.ProxyReader(rc); err == nil {
+			body = pr
+		}
+	}
+	out, err := s.PrepareStagedLayer(&drivers.ApplyDiffWithDifferOpts{}, &streamDiffer{ctx: ctx, blob: body})
+	if err != nil {
+		if out != nil {
+			_ = s.CleanupStagedLayer(out)
+		}
+		return nil, err
+	}
+	if out.CompressedDigest != info.Digest || out.UncompressedDigest != diffID {
+		_ = s.CleanupStagedLayer(out)
+		return nil, fmt.Errorf("content does not match: blob %s (want %s), uncompressed %s (want %s)",
+			out.CompressedDigest, info.Digest, out.UncompressedDigest, diffID)
+	}
+	return out, nil
+}
+
+func addDoneBar(bars *mpb.Progress, d digest.Digest, msg string) {
+	if bars == nil {
+		return
+	}
+	b := bars.AddBar(0, mpb.PrependDecorators(decor.Name("Copying blob "+d.Encoded()[:12]+" "+msg)))
+	b.SetTotal(0, true)
+}
+
+// commitImage creates (or updates) the image record with the big-data keys
+// the image library uses: the config under its digest, the manifest under
+// "manifest-DIGEST" and "manifest", the top-level list under its digest.
+func (s *Store) commitImage(named reference.Named, topLayer string, cfgDigest digest.Digest, cfgBlob []byte, created *time.Time, topBlob, manBlob []byte) (string, error) {
+	manDigest, err := manifest.Digest(manBlob)
+	if err != nil {
+		return "", err
+	}
+	opts := &cstorage.ImageOptions{Metadata: "{}"}
+	if created != nil {
+		opts.CreationDate = *created
+	}
+	opts.BigData = append(opts.BigData, cstorage.ImageBigDataOption{Key: cfgDigest.String(), Data: cfgBlob, Digest: digest.Canonical.FromBytes(cfgBlob)})
+	if !bytes.Equal(topBlob, manBlob) {
+		topDigest, err := manifest.Digest(topBlob)
+		if err != nil {
+			return "", err
+		}
+		opts.BigData = append(opts.BigData, cstorage.ImageBigDataOption{Key: "manifest-" + topDigest.String(), Data: topBlob, Digest: topDigest})
+	}
+	opts.BigData = append(opts.BigData,
+		cstorage.ImageBigDataOption{Key: "manifest-" + manDigest.String(), Data: manBlob, Digest: manDigest},
+		cstorage.ImageBigDataOption{Key: cstorage.ImageDigestBigDataKey, Data: manBlob, Digest: manDigest},
+	)
+	id := cfgDigest.Encoded()
+	img, err := s.CreateImage(id, nil, topLayer, "", opts)
+	if err != nil {
+		if !errors.Is(err, cstorage.ErrDuplicateID) {
+			return "", fmt.Errorf("creating image %s: %w", id, err)
+		}
+		if img, err = s.Image(id); err != nil {
+			return "", err
+		}
+		if img.TopLayer != topLayer {
+			return "", fmt.Errorf("image %s exists with other layers: %w", id, cstorage.ErrDuplicateID)
+		}
+		for _, bd := range opts.BigData {
+			if err := s.SetImageBigData(id, bd.Key, bd.Data, manifest.Digest); err != nil {
+				return "", err
+			}
+		}
+	}
+	if err := s.AddNames(id, []string{named.String()}); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func readBlob(ctx context.Context, src types.ImageSource, info types.BlobInfo) ([]byte, error) {
+	rc, _, err := src.GetBlob(ctx, info, none.NoCache)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if got := digest.Canonical.FromBytes(data); got != info.Digest {
+		return nil, fmt.Errorf("config digest %s, want %s", got, info.Digest)
+	}
+	return data, nil
+}
