@@ -58,6 +58,9 @@ type bench struct {
 	uid, gid int
 	root     string
 	skiff    string
+	runroots []string
+	lastUser time.Duration
+	lastSys  time.Duration
 }
 
 func newBench(name, skiffPath string) (*bench, error) {
@@ -118,7 +121,7 @@ insecure = true
 	if err := os.WriteFile(filepath.Join(root, "home/.config-skiff/containers/registries.conf"), []byte(registries), 0o644); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{"run-skiff", "run-podman"} {
+	for _, d := range []string{"run-skiff", "run-podman", "stores"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
 			return nil, err
 		}
@@ -139,6 +142,9 @@ func (b *bench) cleanup() {
 	_ = exec.Command("pkill", "-KILL", "-u", b.u.Uid).Run()
 	time.Sleep(200 * time.Millisecond)
 	_ = os.RemoveAll(b.root)
+	for _, r := range b.runroots {
+		_ = os.RemoveAll(r)
+	}
 }
 
 // engine is how to invoke one of the two engines.
@@ -159,7 +165,9 @@ func (b *bench) engines() []engine {
 	}
 }
 
-// run runs the engine with args as the user and returns the wall time.
+// run runs the engine with args as the user and returns the wall time; the
+// CPU times (the process and every child it reaped) go to lastUser and
+// lastSys.
 func (b *bench) run(e engine, args ...string) (time.Duration, error) {
 	cmd := exec.Command(e.argv[0], append(e.argv[1:], args...)...)
 	cmd.Env = e.env
@@ -170,6 +178,9 @@ func (b *bench) run(e engine, args ...string) (time.Duration, error) {
 	start := time.Now()
 	err := cmd.Run()
 	d := time.Since(start)
+	if cmd.ProcessState != nil {
+		b.lastUser, b.lastSys = cmd.ProcessState.UserTime(), cmd.ProcessState.SystemTime()
+	}
 	if err != nil {
 		return d, fmt.Errorf("%s %s: %v: %s", e.name, strings.Join(args, " "), err, stderr.String())
 	}
@@ -182,31 +193,49 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// pull times a cold pull (image and its layers removed before each run).
+// pull times a cold pull of image. Each run gets a fresh store (warmed with
+// the small busybox image first, untimed), so no run follows a removal: ext4
+// is slow to allocate inodes next to ones deleted seconds before, and an
+// rmi between runs would measure that rather than the engines.
 func (b *bench) pull(image string, n int) error {
 	engines := b.engines()
-	times := map[string][]time.Duration{}
-	for _, e := range engines { // warm-up: first use creates the stores
-		if _, err := b.run(e, "pull", "-q", image); err != nil {
-			return err
-		}
-	}
+	warm := registry + "/skiff/busybox:latest"
+	times, user, sys := map[string][]time.Duration{}, map[string][]time.Duration{}, map[string][]time.Duration{}
+	// ext4 treats inodes freed in the last dirty_expire interval (30 s) as
+	// "recently deleted" and scans past them: let deletions made before the
+	// benchmark (tests, an earlier run's clean-up) age out first.
+	fmt.Println("waiting 35s for earlier deletions to age out of ext4's inode allocator...")
+	time.Sleep(35 * time.Second)
 	for i := 0; i < n; i++ {
 		for _, e := range engines {
-			if _, err := b.run(e, "rmi", "-f", image); err != nil {
+			store := filepath.Join(b.root, "stores", fmt.Sprintf("%s-%d", e.name, i))
+			// podman refuses a runroot longer than 50 characters.
+			runroot := fmt.Sprintf("/tmp/skb%d-%s%d", os.Getpid(), e.name, i)
+			b.runroots = append(b.runroots, runroot)
+			flags := []string{"--root", store, "--runroot", runroot}
+			if _, err := b.run(e, append(flags, "pull", "-q", warm)...); err != nil {
 				return err
 			}
-			// Flush what the previous run left dirty, so that no run pays
-			// for another's writeback.
+			// Flush what earlier runs left dirty, so that no run pays for
+			// another's writeback.
 			syscall.Sync()
-			d, err := b.run(e, "pull", "-q", image)
+			w0 := diskWrites()
+			d, err := b.run(e, append(flags, "pull", "-q", image)...)
 			if err != nil {
 				return err
 			}
 			times[e.name] = append(times[e.name], d)
+			user[e.name] = append(user[e.name], b.lastUser)
+			sys[e.name] = append(sys[e.name], b.lastSys)
+			syscall.Sync()
+			if os.Getenv("BENCH_VERBOSE") != "" {
+				fmt.Printf("  %s run %d: %.2fs, %d MB written\n", e.name, i, d.Seconds(), (diskWrites()-w0)/2048)
+			}
 		}
 	}
-	report("pull "+image, engines, times)
+	report("pull "+image+", wall time", engines, times)
+	report("pull "+image+", user CPU time", engines, user)
+	report("pull "+image+", system CPU time", engines, sys)
 	return nil
 }
 
@@ -225,4 +254,21 @@ func round(ds []time.Duration) []string {
 		out[i] = fmt.Sprintf("%.2f", d.Seconds())
 	}
 	return out
+}
+
+// diskWrites is the number of sectors written to all disks so far.
+func diskWrites() int64 {
+	data, err := os.ReadFile("/proc/diskstats")
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 9 && !strings.HasPrefix(f[2], "loop") && !strings.ContainsAny(f[2][len(f[2])-1:], "0123456789") {
+			n, _ := strconv.ParseInt(f[9], 10, 64)
+			total += n
+		}
+	}
+	return total
 }
