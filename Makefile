@@ -24,8 +24,8 @@ test-e2e: build
 
 test: test-unit test-e2e
 
-bench: build
-	$(GO) run $(GOFLAGS_B) ./bench pull
+bench:
+	bash bench/run.sh pull
 
 clean:
 	rm -rf bin

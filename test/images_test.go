@@ -359,6 +359,10 @@ func TestAuthLoginLogout(t *testing.T) {
 	if data, err := os.ReadFile(af); err != nil || !strings.Contains(string(data), authRegistry) {
 		t.Fatalf("--authfile not written: %v %s", err, data)
 	}
+	e.ok("rmi", ref)
+	e.writeFile("home/.docker/config.json", `{}`)
+	e.fails(125, `authentication`, "pull", "-q", ref)
+	e.ok("pull", "-q", "--authfile", af, ref)
 	e.ok("logout", "--all")
 }
 
