@@ -25,7 +25,7 @@ type SaveOptions struct {
 	Names    []string
 	Output   string    // a file path; "" = write the archive to Writer
 	Writer   io.Writer // where the archive goes when Output is ""
-	Format   string // docker-archive (default) or oci-archive
+	Format   string    // docker-archive (default) or oci-archive
 	Progress io.Writer
 }
 

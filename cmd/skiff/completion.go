@@ -25,7 +25,7 @@ func newCompletionCmd(g *globalOptions) *cobra.Command {
 			case "fish":
 				return root.GenFishCompletion(g.stdout, true)
 			}
-			return usagef("%v %q: use bash, zsh or fish", errNoShell, args[0])
+			return usagef("unknown shell %q: use bash, zsh or fish", args[0])
 		},
 	}
 }

@@ -133,6 +133,16 @@ func (f listFormat) write(w io.Writer, rows []any, jsonRows any) error {
 	return nil
 }
 
+// checkFormat validates a --format value before any work is done.
+func checkFormat(format string) error {
+	body := strings.TrimSpace(strings.TrimPrefix(format, "table"))
+	if format == "" || format == "json" || body == "" {
+		return nil
+	}
+	_, err := parseTemplate(body)
+	return err
+}
+
 // writeOne prints a single value with a template, or as indented JSON.
 func writeOne(w io.Writer, format string, v any) error {
 	if format == "" || format == "json" {

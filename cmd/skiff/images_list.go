@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/docker/go-units"
@@ -95,12 +94,7 @@ func newImagesCmd(g *globalOptions, use string) *cobra.Command {
 			if err := storage.ParseImageFilters(o.Filters); err != nil {
 				return usagef("%v", err)
 			}
-			if format != "" {
-				if _, err := parseTemplate(strings.TrimPrefix(format, "table")); err != nil {
-					return err
-				}
-			}
-			return nil
+			return checkFormat(format)
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) == 1 {

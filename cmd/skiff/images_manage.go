@@ -52,10 +52,8 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 }
 
 func (g *globalOptions) inspectImages(c *cobra.Command, names []string, format string) error {
-	if format != "" && format != "json" {
-		if _, err := parseTemplate(format); err != nil {
-			return err
-		}
+	if err := checkFormat(format); err != nil {
+		return err
 	}
 	e, err := g.engine(c.Context())
 	if err != nil {
@@ -232,6 +230,7 @@ func newHistoryCmd(g *globalOptions) *cobra.Command {
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only ids")
 	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not truncate output")
 	c.Flags().BoolVarP(&human, "human", "H", true, "sizes and dates in human-readable form")
+	c.PreRunE = func(c *cobra.Command, args []string) error { return checkFormat(format) }
 	c.Flags().StringVar(&format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
 	c.ValidArgsFunction = completeImages(g)
 	return withStore(c)

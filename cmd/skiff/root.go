@@ -138,10 +138,14 @@ func (g *globalOptions) setup(c *cobra.Command) error {
 	if g.driver != "" && g.driver != "overlay" && g.driver != "vfs" {
 		return usagef("invalid --storage-driver %q: use overlay or vfs", g.driver)
 	}
-	if dir, err := rootless.RuntimeDir(); err == nil {
+	if rootless.IsRootless() {
+		// Without logind there may be none: the libraries (auth.json) and
+		// the copy in the namespace then use skiff's private fallback.
+		dir, err := rootless.RuntimeDir()
+		if err != nil {
+			return err
+		}
 		os.Setenv("XDG_RUNTIME_DIR", dir)
-	} else if rootless.IsRootless() {
-		return err
 	}
 	if c.Annotations[needsStore] == "" {
 		return nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/skiff-project/skiff/engine"
+	"github.com/skiff-project/skiff/rootless"
 	"github.com/skiff-project/skiff/storage"
 )
 
@@ -118,16 +118,10 @@ func newLogoutCmd(g *globalOptions) *cobra.Command {
 func newInfoCmd(g *globalOptions) *cobra.Command {
 	var format string
 	c := &cobra.Command{
-		Use:   "info [flags]",
-		Short: "Show facts about the host, the store and the runtimes",
-		Args:  exactArgs(0),
-		PreRunE: func(c *cobra.Command, args []string) error {
-			if format != "" && format != "json" {
-				_, err := parseTemplate(format)
-				return err
-			}
-			return nil
-		},
+		Use:     "info [flags]",
+		Short:   "Show facts about the host, the store and the runtimes",
+		Args:    exactArgs(0),
+		PreRunE: func(c *cobra.Command, args []string) error { return checkFormat(format) },
 		RunE: func(c *cobra.Command, args []string) error {
 			e, err := g.engine(c.Context())
 			if err != nil {
@@ -151,13 +145,15 @@ func writeInfo(w io.Writer, i *engine.Info) error {
 	h := i.Host
 	fmt.Fprintf(w, "host:\n  hostname: %s\n  kernel: %s\n  os: %s\n  arch: %s\n  cpus: %d\n", h.Hostname, h.Kernel, h.OS, h.Arch, h.CPUs)
 	fmt.Fprintf(w, "  rootless: %t\n  uid: %d\n  cgroupVersion: %s\n  runtimeDir: %s\n", h.Rootless, h.UID, h.CgroupVersion, h.RuntimeDir)
-	fmt.Fprintf(w, "  idMappings:\n    uidmap:\n")
-	for _, m := range h.UIDMap {
-		fmt.Fprintf(w, "    - container_id: %d\n      host_id: %d\n      size: %d\n", m.ContainerID, m.HostID, m.Size)
-	}
-	fmt.Fprintf(w, "    gidmap:\n")
-	for _, m := range h.GIDMap {
-		fmt.Fprintf(w, "    - container_id: %d\n      host_id: %d\n      size: %d\n", m.ContainerID, m.HostID, m.Size)
+	fmt.Fprintf(w, "  idMappings:\n")
+	for _, idmap := range []struct {
+		name string
+		m    []rootless.IDMap
+	}{{"uidmap", h.UIDMap}, {"gidmap", h.GIDMap}} {
+		fmt.Fprintf(w, "    %s:\n", idmap.name)
+		for _, m := range idmap.m {
+			fmt.Fprintf(w, "    - container_id: %d\n      host_id: %d\n      size: %d\n", m.ContainerID, m.HostID, m.Size)
+		}
 	}
 	fmt.Fprintf(w, "  ociRuntime:\n    name: %s\n    path: %s\n    version: %s\n", h.OCIRuntime.Name, h.OCIRuntime.Path, h.OCIRuntime.Version)
 	s := i.Store
@@ -186,5 +182,3 @@ func newVersionCmd(g *globalOptions) *cobra.Command {
 	c.Flags().StringVarP(&format, "format", "f", "", "format output with a Go template (fields under .Client) or 'json'")
 	return c
 }
-
-var errNoShell = errors.New("unknown shell")
