@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-tools/generate"
+)
+
+// DefaultCapabilities are the 11 capabilities a container gets by default,
+// as podman grants them.
+var DefaultCapabilities = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+	"CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP",
+	"CAP_SETUID", "CAP_SYS_CHROOT",
+}
+
+// Paths hidden from, and read-only to, every container.
+var (
+	maskedPaths = []string{
+		"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+		"/proc/scsi", "/sys/firmware", "/sys/fs/selinux", "/sys/dev/block",
+		"/proc/interrupts",
+	}
+	readonlyPaths = []string{
+		"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq",
+		"/proc/sys", "/proc/sysrq-trigger",
+	}
+)
+
+// SpecOptions describe the process and environment of one container.
+type SpecOptions struct {
+	Rootfs         string
+	Args           []string
+	Env            []string
+	Cwd            string
+	UID, GID       uint32
+	AdditionalGids []uint32
+	Hostname       string
+	Terminal       bool
+	NoNewPrivs     bool
+	// Mounts the engine adds (hosts, resolv.conf, hostname, volumes).
+	Mounts []specs.Mount
+}
+
+// NewSpec generates a runtime configuration with the default security
+// profile: the default capabilities, the default seccomp profile, masked and
+// read-only /proc and /sys paths, new pid, ipc, uts, mount and network
+// namespaces. Rootless, the container runs in skiff's user namespace, so it
+// sees the user's whole id mapping; there is no cgroup path and there are no
+// resource limits, which rootless runc cannot apply on cgroup v1.
+func NewSpec(o SpecOptions) (*specs.Spec, error) {
+	if len(o.Args) == 0 {
+		return nil, fmt.Errorf("no command: the image has no CMD or ENTRYPOINT and none was given")
+	}
+	g, err := generate.New("linux")
+	if err != nil {
+		return nil, err
+	}
+	g.HostSpecific = false
+	g.SetRootPath(o.Rootfs)
+	g.SetRootReadonly(false)
+	g.SetProcessArgs(o.Args)
+	g.ClearProcessEnv()
+	for _, e := range o.Env {
+		g.AddProcessEnv(envKey(e), envValue(e))
+	}
+	cwd := o.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	g.SetProcessCwd(cwd)
+	g.SetProcessUID(o.UID)
+	g.SetProcessGID(o.GID)
+	for _, gid := range o.AdditionalGids {
+		g.AddProcessAdditionalGid(gid)
+	}
+	g.SetProcessTerminal(o.Terminal)
+	g.SetProcessNoNewPrivileges(o.NoNewPrivs)
+	g.SetHostname(o.Hostname)
+
+	g.ClearProcessCapabilities()
+	for _, c := range DefaultCapabilities {
+		for _, add := range []func(string) error{g.AddProcessCapabilityBounding, g.AddProcessCapabilityEffective, g.AddProcessCapabilityPermitted} {
+			if err := add(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	g.Config.Process.Capabilities.Inheritable = nil
+	g.Config.Process.Capabilities.Ambient = nil
+	g.ClearProcessRlimits()
+
+	g.Config.Linux.MaskedPaths = append([]string(nil), maskedPaths...)
+	g.Config.Linux.ReadonlyPaths = append([]string(nil), readonlyPaths...)
+	g.Config.Linux.Resources = nil
+	g.Config.Linux.CgroupsPath = ""
+	g.ClearLinuxNamespaces()
+	for _, ns := range []string{"pid", "ipc", "uts", "mount", "network"} {
+		if err := g.AddOrReplaceLinuxNamespace(ns, ""); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range o.Mounts {
+		g.AddMount(m)
+	}
+	profile, err := seccomp.GetDefaultProfile(g.Config)
+	if err != nil {
+		return nil, fmt.Errorf("building the default seccomp profile: %w", err)
+	}
+	g.Config.Linux.Seccomp = profile
+	return g.Config, nil
+}
+
+func envKey(kv string) string {
+	for i := 0; i < len(kv); i++ {
+		if kv[i] == '=' {
+			return kv[:i]
+		}
+	}
+	return kv
+}
+
+func envValue(kv string) string {
+	for i := 0; i < len(kv); i++ {
+		if kv[i] == '=' {
+			return kv[i+1:]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/runtime-tools/validate"
+	"github.com/xeipuuv/gojsonschema"
+)
+
+func testSpecOptions(t *testing.T) SpecOptions {
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return SpecOptions{Rootfs: rootfs, Args: []string{"sh", "-c", "true"}, Env: []string{"PATH=/bin", "A=b=c"}, Hostname: "box"}
+}
+
+// TestSpecPassesRuntimeToolsValidation runs every check of
+// `oci-runtime-tool validate`; the JSON schema check, which the tool fetches
+// from the internet, runs against the schema files of the runtime-spec
+// module on disk.
+func TestSpecPassesRuntimeToolsValidation(t *testing.T) {
+	o := testSpecOptions(t)
+	spec, err := NewSpec(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Dir(o.Rootfs)
+	spec.Root.Path = "rootfs"
+	v, err := validate.NewValidator(spec, bundle, false, "linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, check := range map[string]func() error{
+		"platform": v.CheckPlatform, "root": v.CheckRoot, "mandatory": v.CheckMandatoryFields,
+		"semver": v.CheckSemVer, "mounts": v.CheckMounts, "process": v.CheckProcess,
+		"linux": v.CheckLinux, "annotations": v.CheckAnnotations, "hooks": v.CheckHooks,
+	} {
+		err := check()
+		// The checks return typed-nil *multierror.Error values.
+		if me, ok := err.(interface{ ErrorOrNil() error }); ok {
+			err = me.ErrorOrNil()
+		}
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/opencontainers/runtime-spec").Output()
+	if err != nil {
+		t.Fatalf("locating the runtime-spec module: %v", err)
+	}
+	schema := "file://" + filepath.Join(strings.TrimSpace(string(out)), "schema", "config-schema.json")
+	doc, _ := json.Marshal(spec)
+	res, err := gojsonschema.Validate(gojsonschema.NewReferenceLoader(schema), gojsonschema.NewBytesLoader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range res.Errors() {
+		t.Errorf("schema: %s", e)
+	}
+}
+
+func TestSpecSecurityDefaults(t *testing.T) {
+	spec, err := NewSpec(testSpecOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps := spec.Process.Capabilities
+	for _, set := range [][]string{caps.Bounding, caps.Effective, caps.Permitted} {
+		if !slices.Equal(set, DefaultCapabilities) {
+			t.Fatalf("capabilities %v, want %v", set, DefaultCapabilities)
+		}
+	}
+	if spec.Linux.Seccomp == nil || len(spec.Linux.Seccomp.Syscalls) == 0 {
+		t.Fatal("no seccomp profile")
+	}
+	if !slices.Contains(spec.Linux.MaskedPaths, "/proc/kcore") || !slices.Contains(spec.Linux.ReadonlyPaths, "/proc/sys") {
+		t.Fatalf("masked %v readonly %v", spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths)
+	}
+	if spec.Linux.Resources != nil || spec.Linux.CgroupsPath != "" {
+		t.Fatal("rootless specs carry no cgroup settings")
+	}
+	if got := spec.Process.Env; !slices.Contains(got, "A=b=c") {
+		t.Fatalf("env %v", got)
+	}
+	if _, err := NewSpec(SpecOptions{}); err == nil {
+		t.Fatal("a spec without a command must be refused")
+	}
+}
