@@ -1,0 +1,243 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+	"golang.org/x/sys/unix"
+)
+
+// ContainerRecord is what the state database keeps of one container.
+type ContainerRecord struct {
+	ID         string
+	Name       string
+	Image      string // as the user named it
+	ImageID    string
+	Created    time.Time
+	State      string // created, running, exited
+	Pid        int
+	ExitCode   int
+	StartedAt  time.Time
+	FinishedAt time.Time
+	MonitorPid int
+	Config     ContainerConfig
+}
+
+// ContainerConfig is the container's configuration, kept as JSON.
+type ContainerConfig struct {
+	Cmd        []string          `json:"Cmd"`
+	Entrypoint []string          `json:"Entrypoint"`
+	Env        []string          `json:"Env"`
+	Labels     map[string]string `json:"Labels"`
+	WorkingDir string            `json:"WorkingDir"`
+	User       string            `json:"User"`
+	Hostname   string            `json:"Hostname"`
+	Tty        bool              `json:"Tty"`
+	OpenStdin  bool              `json:"OpenStdin"`
+	AutoRemove bool              `json:"AutoRemove"`
+	StopSignal string            `json:"StopSignal"`
+	Network    string            `json:"NetworkMode"`
+	Runtime    string            `json:"Runtime"`
+}
+
+// State is the per-user state database: SQLite in WAL mode, with a busy
+// timeout and a full sync on commit. Names are unique by a constraint.
+type State struct {
+	db  *sql.DB
+	dir string
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS containers (
+	id          TEXT PRIMARY KEY,
+	name        TEXT NOT NULL UNIQUE,
+	image       TEXT NOT NULL,
+	image_id    TEXT NOT NULL,
+	created     INTEGER NOT NULL,
+	state       TEXT NOT NULL,
+	pid         INTEGER NOT NULL DEFAULT 0,
+	exit_code   INTEGER NOT NULL DEFAULT 0,
+	started_at  INTEGER NOT NULL DEFAULT 0,
+	finished_at INTEGER NOT NULL DEFAULT 0,
+	monitor_pid INTEGER NOT NULL DEFAULT 0,
+	config      TEXT NOT NULL
+);`
+
+// OpenState opens (creating when needed) the database in dir.
+func OpenState(dir string) (*State, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "locks"), 0o700); err != nil {
+		return nil, err
+	}
+	dsn := "file:" + filepath.Join(dir, "state.db") +
+		"?_journal_mode=WAL&_busy_timeout=60000&_synchronous=FULL&_txlock=immediate"
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening the state database: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("creating the state database: %w", err)
+	}
+	return &State{db: db, dir: dir}, nil
+}
+
+// Close closes the database.
+func (s *State) Close() error { return s.db.Close() }
+
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// CheckName refuses names docker refuses.
+func CheckName(name string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("%w %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", ErrBadName, name)
+	}
+	return nil
+}
+
+// Add inserts a new container. A taken name fails with ErrNameInUse: the
+// UNIQUE constraint decides, never a read before the write.
+func (s *State) Add(ctx context.Context, r *ContainerRecord) error {
+	cfg, err := json.Marshal(r.Config)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO containers (id, name, image, image_id, created, state, config) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.Name, r.Image, r.ImageID, r.Created.UnixNano(), r.State, string(cfg))
+	var serr sqlite3.Error
+	if errors.As(err, &serr) && serr.ExtendedCode == sqlite3.ErrConstraintUnique && strings.Contains(serr.Error(), "containers.name") {
+		return fmt.Errorf("%w: %q (remove it with skiff rm, or use --replace)", ErrNameInUse, r.Name)
+	}
+	return err
+}
+
+// Remove deletes a container's record.
+func (s *State) Remove(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM containers WHERE id = ?`, id)
+	return err
+}
+
+// Update writes the mutable fields of a record.
+func (s *State) Update(ctx context.Context, r *ContainerRecord) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE containers SET state = ?, pid = ?, exit_code = ?, started_at = ?, finished_at = ?, monitor_pid = ? WHERE id = ?`,
+		r.State, r.Pid, r.ExitCode, unixNano(r.StartedAt), unixNano(r.FinishedAt), r.MonitorPid, r.ID)
+	return err
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+const selectRecord = `SELECT id, name, image, image_id, created, state, pid, exit_code, started_at, finished_at, monitor_pid, config FROM containers`
+
+func scanRecord(sc interface{ Scan(...any) error }) (*ContainerRecord, error) {
+	var r ContainerRecord
+	var created, started, finished int64
+	var cfg string
+	if err := sc.Scan(&r.ID, &r.Name, &r.Image, &r.ImageID, &created, &r.State, &r.Pid, &r.ExitCode, &started, &finished, &r.MonitorPid, &cfg); err != nil {
+		return nil, err
+	}
+	r.Created, r.StartedAt, r.FinishedAt = fromNano(created), fromNano(started), fromNano(finished)
+	if err := json.Unmarshal([]byte(cfg), &r.Config); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// List returns every container, newest first.
+func (s *State) List(ctx context.Context) ([]*ContainerRecord, error) {
+	rows, err := s.db.QueryContext(ctx, selectRecord+` ORDER BY created DESC`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*ContainerRecord
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Lookup finds a container by exact name, full id, or unique id prefix.
+func (s *State) Lookup(ctx context.Context, nameOrID string) (*ContainerRecord, error) {
+	r, err := scanRecord(s.db.QueryRowContext(ctx, selectRecord+` WHERE name = ? OR id = ?`, nameOrID, nameOrID))
+	if err == nil {
+		return r, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	if len(nameOrID) >= 3 && strings.Trim(nameOrID, "0123456789abcdef") == "" {
+		rows, err := s.db.QueryContext(ctx, selectRecord+` WHERE id LIKE ? LIMIT 2`, nameOrID+"%")
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var found []*ContainerRecord
+		for rows.Next() {
+			r, err := scanRecord(rows)
+			if err != nil {
+				return nil, err
+			}
+			found = append(found, r)
+		}
+		switch len(found) {
+		case 1:
+			return found[0], nil
+		case 2:
+			return nil, fmt.Errorf("%w: %s", ErrAmbiguousID, nameOrID)
+		}
+	}
+	return nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, nameOrID)
+}
+
+// ContainerLock is a held per-container lock. The kernel releases it when
+// the process that holds it dies, so there is no lock table to leak.
+type ContainerLock struct{ f *os.File }
+
+// Lock takes the container's lock, waiting for it.
+func (s *State) Lock(id string) (*ContainerLock, error) {
+	f, err := os.OpenFile(filepath.Join(s.dir, "locks", id), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &ContainerLock{f: f}, nil
+}
+
+// Unlock releases the lock.
+func (l *ContainerLock) Unlock() {
+	if l != nil && l.f != nil {
+		_ = unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
+		l.f.Close()
+	}
+}
+
+// RemoveLockFile drops the lock file of a removed container.
+func (s *State) RemoveLockFile(id string) { _ = os.Remove(filepath.Join(s.dir, "locks", id)) }
