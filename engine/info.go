@@ -58,6 +58,7 @@ type HostInfo struct {
 	OCIRuntime    RuntimeInfo      `json:"OCIRuntime"`
 	Runtimes      []RuntimeInfo    `json:"Runtimes"`
 	RuntimeDir    string           `json:"RuntimeDir"`
+	NamespaceID   uint64           `json:"NamespaceID"`
 }
 
 // Info is what `info` prints.
@@ -81,6 +82,7 @@ func (e *Engine) Info() (*Info, error) {
 	h.CgroupVersion = cgroupVersion()
 	h.UIDMap, h.GIDMap, _ = rootless.CurrentMappings()
 	h.RuntimeDir, _ = rootless.RuntimeDir()
+	h.NamespaceID = rootless.NamespaceID()
 	h.Runtimes = FindRuntimes()
 	if len(h.Runtimes) > 0 {
 		h.OCIRuntime = h.Runtimes[0]

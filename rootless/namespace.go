@@ -10,10 +10,12 @@ import (
 	"os/user"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"go.podman.io/storage/pkg/unshare"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -23,8 +25,14 @@ const (
 )
 
 // InNamespace reports whether this process is the copy of skiff that runs
-// inside the user's namespace.
-func InNamespace() bool { return os.Getenv(envInside) != "" && os.Geteuid() == 0 }
+// inside the user's namespace, new or joined.
+func InNamespace() bool {
+	if os.Geteuid() != 0 {
+		return false
+	}
+	joined, _ := Joined()
+	return joined || os.Getenv(envInside) != ""
+}
 
 // NeedsNamespace reports whether a command that touches storage must first
 // enter a user namespace: true for an unprivileged user not yet inside one.
@@ -60,10 +68,11 @@ func hasFileCaps(path string) bool {
 	return err == nil && n > 0
 }
 
-// Reexec runs this same command again inside a new user + mount namespace
-// that maps the user to 0 and the subordinate ranges above it, waits for it
-// and returns its exit status. Signals that ask the command to end are passed
-// on; if this process is killed, the kernel kills the copy too.
+// Reexec runs this same command again inside the user's namespace — the
+// one a running container's monitor keeps alive, or else a new user + mount
+// namespace that maps the user to 0 and the subordinate ranges above it —
+// waits for it and returns its exit status. Signals that ask the command to
+// end are passed on; if this process is killed, the kernel kills the copy.
 func Reexec(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	uids, gids, err := Preflight()
 	if err != nil {
@@ -73,37 +82,177 @@ func Reexec(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	// unshare logs through logrus when newuidmap fails and falls back to a
-	// one-id mapping; skiff checks the mapping itself inside (VerifyMappings).
-	logrus.SetOutput(io.Discard)
-
-	cmd := unshare.Command(args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	cmd.Env = append(os.Environ(),
-		envInside+"=1",
+	dir, err := nsDir()
+	if err != nil {
+		return 0, err
+	}
+	unlock, err := nsLock(dir)
+	if err != nil {
+		return 0, err
+	}
+	env := append(os.Environ(),
 		fmt.Sprintf("%s=%d", envUID, os.Getuid()),
 		fmt.Sprintf("%s=%d", envGID, os.Getgid()),
 		"XDG_RUNTIME_DIR="+runDir,
 		fmt.Sprintf("_SKIFF_EXPECT_IDS=%d:%d", Total(uids), Total(gids)),
 	)
+	if h, ok := liveHolder(dir); ok {
+		cmd, err := joinCommand(h, args, env)
+		if err == nil {
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+			err = cmd.Start()
+			for _, f := range cmd.ExtraFiles {
+				f.Close()
+			}
+			if err != nil {
+				unlock()
+				return 0, fmt.Errorf("joining the user namespace: %w", err)
+			}
+			// Every process in the namespace is a holder while it runs, so
+			// that the namespace is found as long as anything lives in it.
+			if waitUserNS(cmd.Process.Pid, h.Inode) && RegisterHolder(cmd.Process.Pid) == nil {
+				defer UnregisterHolder(cmd.Process.Pid)
+			}
+			unlock()
+			return waitForwarding(cmd)
+		}
+		// The holder went away between the check and the open: make a new one.
+	}
+	defer unlock()
+	return runInNewNamespace(args, env, uids, gids, stdin, stdout, stderr, unlock)
+}
+
+// joinCommand prepares a copy of skiff that joins h's namespaces in its
+// constructor (join.c), through descriptors opened and checked here.
+func joinCommand(h Holder, args, env []string) (*exec.Cmd, error) {
+	userNS, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", h.Pid))
+	if err != nil {
+		return nil, err
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(userNS.Fd()), &st); err != nil || st.Ino != h.Inode {
+		userNS.Close()
+		return nil, fmt.Errorf("holder %d is gone", h.Pid)
+	}
+	mntNS, err := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", h.Pid))
+	if err != nil {
+		userNS.Close()
+		return nil, err
+	}
+	if owner, ok := nsOwner(mntNS); !ok || owner != h.Inode {
+		userNS.Close()
+		mntNS.Close()
+		return nil, fmt.Errorf("holder %d has no mount namespace of its own", h.Pid)
+	}
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = args
+	cmd.ExtraFiles = []*os.File{userNS, mntNS}
+	cmd.Env = append(env, "_SKIFF_JOIN_FDS=3,4", fmt.Sprintf("_SKIFF_JOIN_INO=%d", h.Inode))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd, nil
+}
+
+// runInNewNamespace creates the user's namespace with the copy of skiff as
+// its first process, records that copy as a holder, and then lets others in.
+func runInNewNamespace(args, env []string, uids, gids []IDMap, stdin io.Reader, stdout, stderr io.Writer, unlock func()) (int, error) {
+	// unshare logs through logrus when newuidmap fails and falls back to a
+	// one-id mapping; skiff checks the mapping itself inside (VerifyMappings).
+	logrus.SetOutput(io.Discard)
+	cmd := unshare.Command(args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.Env = append(env, envInside+"=1")
 	cmd.UnshareFlags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS
 	cmd.UseNewuidmap, cmd.UseNewgidmap = true, true
 	cmd.UidMappings, cmd.GidMappings = toSpec(uids), toSpec(gids)
 	cmd.GidMappingsEnableSetgroups = true
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("entering the user namespace: %w", err)
+	}
+	// The copy makes its mount namespace only once its id maps are written,
+	// just after Start returns: it may be joined from then on.
+	pid := cmd.Process.Pid
+	if waitOwnMountNS(pid) {
+		if err := RegisterHolder(pid); err == nil {
+			defer UnregisterHolder(pid)
+		}
+	}
+	unlock()
+	return waitForwarding(cmd.Cmd)
+}
 
+// waitUserNS waits until pid has joined the user namespace ino.
+func waitUserNS(pid int, ino uint64) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		switch UserNSInode(pid) {
+		case ino:
+			return true
+		case 0:
+			return false
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	return false
+}
+
+// waitOwnMountNS waits until pid's mount namespace belongs to its user
+// namespace, and says whether it does.
+func waitOwnMountNS(pid int) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if owner, ok := mountNSOwner(fmt.Sprintf("/proc/%d/ns/mnt", pid)); ok && owner == UserNSInode(pid) {
+			return true
+		} else if UserNSInode(pid) == 0 {
+			return false // gone
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	return false
+}
+
+// mountNSOwner is the inode of the user namespace owning a mount namespace.
+func mountNSOwner(path string) (uint64, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	return nsOwner(f)
+}
+
+// nsOwner is the inode of the user namespace that owns the namespace f.
+func nsOwner(f *os.File) (uint64, bool) {
+	fd, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_USERNS)
+	if err != nil {
+		return 0, false
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, false
+	}
+	return st.Ino, true
+}
+
+// waitForwarding passes end signals to cmd and returns its exit status.
+func waitForwarding(cmd *exec.Cmd) (int, error) {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
-	cmd.Hook = func(int) error {
-		go func() {
-			for s := range sigs {
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
 				_ = cmd.Process.Signal(s)
+			case <-done:
+				return
 			}
-		}()
-		return nil
-	}
-	if err := cmd.Run(); err != nil {
+		}
+	}()
+	if err := cmd.Wait(); err != nil {
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {
 			if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -111,7 +260,7 @@ func Reexec(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, erro
 			}
 			return exitErr.ExitCode(), nil
 		}
-		return 0, fmt.Errorf("entering the user namespace: %w", err)
+		return 0, err
 	}
 	return 0, nil
 }

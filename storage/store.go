@@ -22,7 +22,8 @@ type Config struct {
 }
 
 // DefaultConfig is the store configuration for the current user: skiff's own
-// paths ($XDG_DATA_HOME/skiff/storage and the runtime dir) rootless, and
+// paths ($XDG_DATA_HOME/skiff/storage, and a run root per user namespace in
+// the runtime dir) rootless, and
 // /var/lib/skiff/storage and /run/skiff/storage as root; a storage.conf
 // (CONTAINERS_STORAGE_CONF, ~/.config/containers/storage.conf rootless,
 // /etc/containers/storage.conf as root) overrides paths, driver and options.
@@ -38,7 +39,10 @@ func DefaultConfig() (Config, error) {
 			return c, err
 		}
 		c.GraphRoot = filepath.Join(data, "skiff", "storage")
-		c.RunRoot = filepath.Join(run, "skiff", "storage")
+		// Mounts live in the user's namespace, so the store's record of
+		// them does too: a new namespace starts with none, as after a
+		// reboot.
+		c.RunRoot = filepath.Join(run, "skiff", fmt.Sprintf("ns-%d", rootless.NamespaceID()), "storage")
 	} else {
 		c.GraphRoot = "/var/lib/skiff/storage"
 		c.RunRoot = "/run/skiff/storage"

@@ -157,6 +157,9 @@ func (g *globalOptions) setup(c *cobra.Command) error {
 		}
 		return &exitStatus{code}
 	}
+	if _, err := rootless.Joined(); err != nil {
+		return err
+	}
 	return rootless.VerifyMappings()
 }
 
