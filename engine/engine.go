@@ -3,22 +3,32 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
+	"github.com/skiff-project/skiff/rootless"
 	"github.com/skiff-project/skiff/storage"
 )
 
 // Options configure an Engine.
 type Options struct {
 	Storage storage.Config // zero value: storage.DefaultConfig()
+	Runtime string         // OCI runtime name or path; "" = containers.conf, else runc
 }
 
 // Engine is one command's handle on the user's images and containers.
 type Engine struct {
 	*storage.Store
+	state *State
+	// dataDir keeps what outlives a namespace: the state database, locks,
+	// logs and exit files. nsDir keeps what belongs to the current user
+	// namespace: bundles and the runtime's state.
+	dataDir, nsDir string
+	runtimeName    string
 }
 
-// New opens the user's store. Rootless, the caller must already be inside
-// the user namespace (rootless.Reexec).
+// New opens the user's store and state. Rootless, the caller must already
+// be inside the user namespace (rootless.Reexec).
 func New(ctx context.Context, o Options) (*Engine, error) {
 	cfg := o.Storage
 	if cfg.GraphRoot == "" {
@@ -31,12 +41,57 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{Store: st}, nil
+	e := &Engine{Store: st, runtimeName: o.Runtime}
+	if rootless.IsRootless() {
+		data, err := rootless.DataHome()
+		if err != nil {
+			return nil, err
+		}
+		run, err := rootless.RuntimeDir()
+		if err != nil {
+			return nil, err
+		}
+		e.dataDir = filepath.Join(data, "skiff")
+		e.nsDir = filepath.Join(run, "skiff", fmt.Sprintf("ns-%d", rootless.NamespaceID()))
+	} else {
+		e.dataDir, e.nsDir = "/var/lib/skiff", "/run/skiff"
+	}
+	if err := os.MkdirAll(filepath.Join(e.dataDir, "containers"), 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(e.nsDir, "containers"), 0o700); err != nil {
+		return nil, err
+	}
+	if e.state, err = OpenState(e.dataDir); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return e, nil
 }
 
 // Close releases the engine's resources.
 func (e *Engine) Close() {
-	if e != nil && e.Store != nil {
+	if e == nil {
+		return
+	}
+	if e.state != nil {
+		e.state.Close()
+	}
+	if e.Store != nil {
 		e.Store.Close()
 	}
 }
+
+// containerDir keeps a container's log and exit status across namespaces.
+func (e *Engine) containerDir(id string) string { return filepath.Join(e.dataDir, "containers", id) }
+
+// bundleDir is the OCI bundle of a container in the current namespace.
+func (e *Engine) bundleDir(id string) string { return filepath.Join(e.nsDir, "containers", id) }
+
+// runtimeRoot is where the OCI runtime keeps its state for this namespace.
+func (e *Engine) runtimeRoot() string { return filepath.Join(e.nsDir, "runtime") }
+
+// LogPath is the container's log file.
+func (e *Engine) LogPath(id string) string { return filepath.Join(e.containerDir(id), "ctr.log") }
+
+func (e *Engine) exitPath(id string) string { return filepath.Join(e.containerDir(id), "exit") }

@@ -108,3 +108,6 @@ func nsLock(dir string) (func(), error) {
 // NamespaceID identifies the namespace this process runs in: the inode of
 // its user namespace.
 func NamespaceID() uint64 { return UserNSInode(os.Getpid()) }
+
+// HoldersDir is where holders record themselves (for the monitor).
+func HoldersDir() (string, error) { return nsDir() }

@@ -16,10 +16,10 @@ type RemoveReport struct {
 	Err      error
 }
 
-// Remove untags or deletes each named image, as docker rmi does: a name
+// RemoveImages untags or deletes each named image, as docker rmi does: a name
 // removes that name and deletes the image once no name is left; an id
 // deletes the image, which needs force when it has several names.
-func (s *Store) Remove(sys *types.SystemContext, names []string, force bool) []RemoveReport {
+func (s *Store) RemoveImages(sys *types.SystemContext, names []string, force bool) []RemoveReport {
 	reports := make([]RemoveReport, 0, len(names))
 	for _, name := range names {
 		var r RemoveReport

@@ -30,15 +30,20 @@ func newCompletionCmd(g *globalOptions) *cobra.Command {
 	}
 }
 
-// completeImages offers local image names. It asks a copy of skiff, which
-// enters the user namespace as every storage command does.
+// completeImages offers local image names.
 func completeImages(g *globalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return completeFrom([]string{"images", "--format", "{{.Repository}}:{{.Tag}}"})
+}
+
+// completeFrom offers the lines a listing command prints. It asks a copy of
+// skiff, which enters the user namespace as every storage command does.
+func completeFrom(listing []string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		self, err := os.Executable()
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		out, err := exec.CommandContext(c.Context(), self, "images", "--format", "{{.Repository}}:{{.Tag}}").Output()
+		out, err := exec.CommandContext(c.Context(), self, listing...).Output()
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

@@ -40,5 +40,8 @@ func exitCode(stderr io.Writer, err error) int {
 	}
 	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
 	fmt.Fprintf(stderr, "Error: %s\n", msg)
+	if code, ok := containerExitCode(err); ok {
+		return code
+	}
 	return exitEngine
 }

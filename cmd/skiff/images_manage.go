@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/storage"
 )
 
@@ -36,22 +37,28 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 		Short: "Show details of images or containers",
 		Args:  minArgs(1),
 		PreRunE: func(c *cobra.Command, args []string) error {
-			if kind != "" && kind != "image" && kind != "all" {
-				return usagef("invalid --type %q: use image or all", kind)
+			if kind != "" && kind != "image" && kind != "container" && kind != "all" {
+				return usagef("invalid --type %q: use container, image or all", kind)
 			}
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			return g.inspectImages(c, args, format)
+			return g.inspect(c, args, format, kind)
 		},
 	}
 	c.Flags().StringVarP(&format, "format", "f", "", "format output with a Go template")
-	c.Flags().StringVarP(&kind, "type", "t", "", "what to inspect: image or all")
+	c.Flags().StringVarP(&kind, "type", "t", "", "what to inspect: container, image or all")
 	c.ValidArgsFunction = completeImages(g)
 	return withStore(c)
 }
 
 func (g *globalOptions) inspectImages(c *cobra.Command, names []string, format string) error {
+	return g.inspect(c, names, format, "image")
+}
+
+// inspect describes containers (by name or id first, as docker does) and
+// images.
+func (g *globalOptions) inspect(c *cobra.Command, names []string, format, kind string) error {
 	if err := checkFormat(format); err != nil {
 		return err
 	}
@@ -59,9 +66,22 @@ func (g *globalOptions) inspectImages(c *cobra.Command, names []string, format s
 	if err != nil {
 		return err
 	}
-	var out []*storage.ImageInspect
+	var out []any
 	var errs []error
 	for _, n := range names {
+		if kind != "image" && e.IsContainer(c.Context(), n) {
+			info, err := e.InspectContainer(c.Context(), n)
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				out = append(out, info)
+			}
+			continue
+		}
+		if kind == "container" {
+			errs = append(errs, fmt.Errorf("%w: %s", engine.ErrNoSuchContainer, n))
+			continue
+		}
 		info, err := e.Inspect(c.Context(), nil, n)
 		if err != nil {
 			errs = append(errs, err)
@@ -71,7 +91,7 @@ func (g *globalOptions) inspectImages(c *cobra.Command, names []string, format s
 	}
 	if format == "" || format == "json" {
 		if out == nil {
-			out = []*storage.ImageInspect{}
+			out = []any{}
 		}
 		if err := writeOne(g.stdout, "json", out); err != nil {
 			return err
@@ -113,7 +133,7 @@ func newRmiCmd(g *globalOptions, use string) *cobra.Command {
 				}
 			}
 			var errs []error
-			for _, r := range e.Remove(nil, args, force || all) {
+			for _, r := range e.RemoveImages(nil, args, force || all) {
 				for _, u := range r.Untagged {
 					fmt.Fprintf(g.stdout, "Untagged: %s\n", u)
 				}

@@ -62,6 +62,9 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 	pf.StringVar(&g.driver, "storage-driver", "", "storage driver: overlay or vfs")
 
 	image := newGroupCmd("image", "Manage images")
+	container := newGroupCmd("container", "Manage containers")
+	container.AddCommand(newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g, "stop"), newStopCmd(g, "restart"),
+		newKillCmd(g), newRmCmd(g), newWaitCmd(g), newPsCmd(g), newLogsCmd(g), newExecCmd(g), newCleanupCmd(g))
 	image.AddCommand(
 		newPullCmd(g), newPushCmd(g), newImagesCmd(g, "ls"), newImageInspectCmd(g),
 		newRmiCmd(g, "rm"), newTagCmd(g), newUntagCmd(g), newHistoryCmd(g),
@@ -74,6 +77,9 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		newSaveCmd(g), newLoadCmd(g), newImportCmd(g),
 		newLoginCmd(g), newLogoutCmd(g), newInfoCmd(g), newVersionCmd(g),
 		newCompletionCmd(g),
+		newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g, "stop"), newStopCmd(g, "restart"),
+		newKillCmd(g), newRmCmd(g), newWaitCmd(g), newPsCmd(g), newLogsCmd(g), newExecCmd(g),
+		container,
 	)
 	return root
 }

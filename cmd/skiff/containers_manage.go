@@ -1,0 +1,310 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-project/skiff/engine"
+)
+
+// forEach applies fn to every named container and reports each failure,
+// docker-style: the names that worked are printed, the rest fail the command.
+func (g *globalOptions) forEach(names []string, fn func(string) error) error {
+	var errs []error
+	for _, n := range names {
+		if err := fn(n); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintln(g.stdout, n)
+	}
+	return errors.Join(errs...)
+}
+
+func newStartCmd(g *globalOptions) *cobra.Command {
+	var attach, interactive bool
+	c := &cobra.Command{
+		Use:   "start [flags] CONTAINER [CONTAINER...]",
+		Short: "Start containers",
+		Args:  minArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if (attach || interactive) && len(args) > 1 {
+				return usagef("start -a and -i take one container")
+			}
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			if attach || interactive {
+				return g.attachedStart(c, e, args[0])
+			}
+			return g.forEach(args, func(n string) error {
+				_, err := e.Start(c.Context(), n, engine.StartOptions{})
+				return err
+			})
+		},
+	}
+	c.Flags().BoolVarP(&attach, "attach", "a", false, "attach to the container's output and wait for it")
+	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach the container's standard input")
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
+func newStopCmd(g *globalOptions, use string) *cobra.Command {
+	var timeout int
+	var all bool
+	c := &cobra.Command{
+		Use:   use + " [flags] CONTAINER [CONTAINER...]",
+		Short: "Stop containers: the stop signal, then SIGKILL after the timeout",
+		Args:  allOrNames(&all),
+		RunE: func(c *cobra.Command, args []string) error {
+			if timeout < 0 {
+				return usagef("invalid --time %d: use 0 or more seconds", timeout)
+			}
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			if all {
+				if args, err = e.ContainerIDs(c.Context()); err != nil {
+					return err
+				}
+			}
+			return g.forEach(args, func(n string) error {
+				if err := e.Stop(c.Context(), n, time.Duration(timeout)*time.Second); err != nil {
+					return err
+				}
+				if use == "restart" {
+					_, err := e.Start(c.Context(), n, engine.StartOptions{})
+					return err
+				}
+				return nil
+			})
+		},
+	}
+	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing")
+	c.Flags().BoolVarP(&all, "all", "a", false, "every container")
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
+func allOrNames(all *bool) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if *all == (len(args) > 0) {
+			return usagef("%q takes container names, or --all (see '%s --help')", c.CommandPath(), c.CommandPath())
+		}
+		return nil
+	}
+}
+
+func newKillCmd(g *globalOptions) *cobra.Command {
+	var sig string
+	var all bool
+	c := &cobra.Command{
+		Use:   "kill [flags] CONTAINER [CONTAINER...]",
+		Short: "Send a signal to containers (SIGKILL by default)",
+		Args:  allOrNames(&all),
+		PreRunE: func(c *cobra.Command, args []string) error {
+			if _, err := engine.ParseSignal(sig); err != nil {
+				return usagef("%v", err)
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			if all {
+				if args, err = runningIDs(c, e); err != nil {
+					return err
+				}
+			}
+			return g.forEach(args, func(n string) error { return e.Kill(c.Context(), n, sig) })
+		},
+	}
+	c.Flags().StringVarP(&sig, "signal", "s", "KILL", "signal to send, by name or number")
+	c.Flags().BoolVarP(&all, "all", "a", false, "every running container")
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
+func runningIDs(c *cobra.Command, e *engine.Engine) ([]string, error) {
+	list, err := e.Containers(c.Context(), engine.ListContainersOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, s := range list {
+		ids = append(ids, s.ID)
+	}
+	return ids, nil
+}
+
+func newRmCmd(g *globalOptions) *cobra.Command {
+	var force, all bool
+	var timeout int
+	c := &cobra.Command{
+		Use:   "rm [flags] CONTAINER [CONTAINER...]",
+		Short: "Remove containers",
+		Args:  allOrNames(&all),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			if all {
+				if args, err = e.ContainerIDs(c.Context()); err != nil {
+					return err
+				}
+			}
+			return g.forEach(args, func(n string) error {
+				return e.Remove(c.Context(), n, engine.RemoveOptions{Force: force, Timeout: time.Duration(timeout) * time.Second})
+			})
+		},
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "kill and remove running containers")
+	c.Flags().BoolVarP(&all, "all", "a", false, "every container")
+	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait for a stop")
+	c.Flags().BoolP("volumes", "v", false, "remove anonymous volumes (none yet)")
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
+func newWaitCmd(g *globalOptions) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "wait CONTAINER [CONTAINER...]",
+		Short: "Wait for containers to stop and print their exit codes",
+		Args:  minArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, n := range args {
+				code, err := e.Wait(c.Context(), n)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Fprintln(g.stdout, code)
+			}
+			return errors.Join(errs...)
+		},
+	}
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
+func newLogsCmd(g *globalOptions) *cobra.Command {
+	var follow, timestamps bool
+	var tail, since, until string
+	c := &cobra.Command{
+		Use:   "logs [flags] CONTAINER",
+		Short: "Print a container's output",
+		Args:  exactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			now := time.Now()
+			o := engine.LogsOptions{Follow: follow}
+			var err error
+			if o.Tail, err = engine.ParseTail(tail); err != nil {
+				return usagef("%v", err)
+			}
+			if o.Since, err = engine.ParseTime(since, now); err != nil {
+				return usagef("%v", err)
+			}
+			if o.Until, err = engine.ParseTime(until, now); err != nil {
+				return usagef("%v", err)
+			}
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			return e.Logs(c.Context(), args[0], o, func(en engine.LogEntry) {
+				w := g.stdout
+				if en.Stream == "stderr" {
+					w = g.stderr
+				}
+				text := en.Text
+				if timestamps {
+					text = en.Time.Format(time.RFC3339Nano) + " " + text
+				}
+				if en.Full {
+					text += "\n"
+				}
+				fmt.Fprint(w, text)
+			})
+		},
+	}
+	c.Flags().BoolVarP(&follow, "follow", "f", false, "follow the output while the container runs")
+	c.Flags().BoolVarP(&timestamps, "timestamps", "t", false, "show timestamps")
+	c.Flags().StringVarP(&tail, "tail", "n", "all", "number of lines from the end")
+	c.Flags().StringVar(&since, "since", "", "only after this time (RFC 3339, Unix time, or a duration like 10m)")
+	c.Flags().StringVar(&until, "until", "", "only before this time")
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
+func newExecCmd(g *globalOptions) *cobra.Command {
+	var o engine.ExecOptions
+	c := &cobra.Command{
+		Use:   "exec [flags] CONTAINER COMMAND [ARG...]",
+		Short: "Run a process in a running container",
+		Args:  minArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			if o.Tty && !o.Detach && !isTerminal(g.stdin) {
+				return usagef("the input device is not a TTY: drop -t, or run from a terminal")
+			}
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			o.Cmd = args[1:]
+			o.Stdin, o.Stdout, o.Stderr = g.stdin, g.stdout, g.stderr
+			code, err := e.Exec(c.Context(), args[0], o)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return &exitStatus{code}
+			}
+			return nil
+		},
+	}
+	fs := c.Flags()
+	fs.SetInterspersed(false)
+	fs.BoolVarP(&o.Interactive, "interactive", "i", false, "keep standard input open")
+	fs.BoolVarP(&o.Tty, "tty", "t", false, "allocate a pseudo-terminal")
+	fs.BoolVarP(&o.Detach, "detach", "d", false, "run in the background")
+	fs.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable")
+	fs.StringVarP(&o.User, "user", "u", "", "uid[:gid] to run as")
+	fs.StringVarP(&o.WorkingDir, "workdir", "w", "", "working directory")
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
+func newCleanupCmd(g *globalOptions) *cobra.Command {
+	c := &cobra.Command{
+		Use:    "cleanup CONTAINER",
+		Short:  "Record a container's end (run by its monitor)",
+		Hidden: true,
+		Args:   exactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			return e.Cleanup(c.Context(), args[0])
+		},
+	}
+	return withStore(c)
+}
+
+// completeContainers offers container names, through a copy of skiff.
+func completeContainers(g *globalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return completeFrom([]string{"ps", "-a", "--format", "{{.Names}}"})
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-project/skiff/engine"
+)
+
+// psRow is one line of ps; its fields are what --format sees.
+type psRow struct {
+	ID         string            `json:"Id"`
+	Image      string            `json:"Image"`
+	Command    string            `json:"Command"`
+	CreatedAt  string            `json:"CreatedAt"`
+	RunningFor string            `json:"RunningFor"`
+	Status     string            `json:"Status"`
+	State      string            `json:"State"`
+	Ports      string            `json:"Ports"`
+	Names      string            `json:"Names"`
+	Labels     map[string]string `json:"Labels"`
+	ExitCode   int               `json:"ExitCode"`
+	Pid        int               `json:"Pid"`
+}
+
+var psTitles = map[string]string{"ID": "CONTAINER ID", "RunningFor": "CREATED", "CreatedAt": "CREATED AT"}
+
+func statusText(s *engine.ContainerSummary) string {
+	switch s.State {
+	case engine.StateRunning:
+		return "Up " + humanDuration(time.Since(s.StartedAt))
+	case engine.StateExited:
+		if s.FinishedAt.IsZero() {
+			return fmt.Sprintf("Exited (%d)", s.ExitCode)
+		}
+		return fmt.Sprintf("Exited (%d) %s ago", s.ExitCode, humanDuration(time.Since(s.FinishedAt)))
+	}
+	return "Created"
+}
+
+func humanDuration(d time.Duration) string { return strings.TrimSuffix(since(time.Now().Add(-d)), " ago") }
+
+func newPsCmd(g *globalOptions) *cobra.Command {
+	var o engine.ListContainersOptions
+	var quiet, noTrunc, latest bool
+	var format string
+	c := &cobra.Command{
+		Use:     "ps [flags]",
+		Aliases: []string{"list"},
+		Short:   "List containers",
+		Args:    exactArgs(0),
+		PreRunE: func(c *cobra.Command, args []string) error {
+			if _, err := engine.ParseContainerFilters(o.Filters); err != nil {
+				return usagef("%v", err)
+			}
+			if o.Last < 0 {
+				return usagef("invalid --last %d", o.Last)
+			}
+			return checkFormat(format)
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if latest {
+				o.Last = 1
+			}
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			list, err := e.Containers(c.Context(), o)
+			if err != nil {
+				return err
+			}
+			rows := make([]any, 0, len(list))
+			for _, s := range list {
+				id := s.ID
+				if !noTrunc {
+					id = id[:12]
+				}
+				if quiet {
+					fmt.Fprintln(g.stdout, id)
+					continue
+				}
+				cmd := strings.Join(s.Command, " ")
+				if !noTrunc && len(cmd) > 20 {
+					cmd = cmd[:17] + "..."
+				}
+				rows = append(rows, psRow{ID: id, Image: s.Image, Command: cmd,
+					CreatedAt: s.Created.Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: since(s.Created),
+					Status: statusText(s), State: s.State, Names: s.Name, Labels: s.Labels, ExitCode: s.ExitCode, Pid: s.Pid})
+			}
+			if quiet {
+				return nil
+			}
+			return listFormat{format: format, titles: psTitles,
+				defaultTable: "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"}.write(g.stdout, rows, rows)
+		},
+	}
+	fs := c.Flags()
+	fs.BoolVarP(&o.All, "all", "a", false, "show all containers, not only running ones")
+	fs.BoolVarP(&quiet, "quiet", "q", false, "print only ids")
+	fs.IntVarP(&o.Last, "last", "n", 0, "show the n most recently created containers (all states)")
+	fs.BoolVarP(&latest, "latest", "l", false, "show the most recently created container")
+	fs.BoolVar(&noTrunc, "no-trunc", false, "do not truncate output")
+	fs.StringArrayVarP(&o.Filters, "filter", "f", nil, "filter: id=, name=, status=, label=, ancestor=, exited=")
+	fs.StringVar(&format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
+	return withStore(c)
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/skiff-project/skiff/engine"
+)
+
+// createFlags are the flags run and create share.
+type createFlags struct {
+	o          engine.CreateOptions
+	reg        registryFlags
+	env        []string
+	labels     []string
+	entrypoint string
+	quiet      bool
+}
+
+func (f *createFlags) bind(fs *pflag.FlagSet) {
+	fs.SetInterspersed(false) // flags after the image belong to the command
+	fs.StringVar(&f.o.Name, "name", "", "name of the container")
+	fs.BoolVar(&f.o.Replace, "replace", false, "replace a container of the same name")
+	fs.StringVar(&f.o.Pull, "pull", engine.PullMissing, "pull the image: always, missing or never")
+	fs.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable KEY=VALUE (KEY alone takes it from here)")
+	fs.StringArrayVar(&f.o.EnvFiles, "env-file", nil, "read environment variables from a file")
+	fs.StringVarP(&f.o.WorkingDir, "workdir", "w", "", "working directory inside the container")
+	fs.StringVarP(&f.o.User, "user", "u", "", "user[:group] to run as, by name or id")
+	fs.StringVar(&f.entrypoint, "entrypoint", "", "override the image's entrypoint")
+	fs.StringArrayVarP(&f.labels, "label", "l", nil, "set a label KEY=VALUE")
+	fs.StringVarP(&f.o.Hostname, "hostname", "h", "", "hostname inside the container")
+	fs.BoolVarP(&f.o.Tty, "tty", "t", false, "allocate a pseudo-terminal")
+	fs.BoolVarP(&f.o.Interactive, "interactive", "i", false, "keep standard input open")
+	fs.BoolVar(&f.o.AutoRemove, "rm", false, "remove the container when it exits")
+	fs.StringVar(&f.o.Network, "network", "none", "network mode: none")
+	fs.StringVar(&f.o.Runtime, "runtime", "", "OCI runtime: runc or crun (default from containers.conf, else runc)")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no pull progress")
+	f.reg.bind(fs, true)
+	fs.Bool("help", false, "help for this command") // -h is --hostname, as in docker
+}
+
+// options checks the flags and returns the engine options for IMAGE [CMD...].
+func (f *createFlags) options(c *cobra.Command, args []string, stderr *os.File) (engine.CreateOptions, error) {
+	o := f.o
+	o.Image, o.Cmd = args[0], args[1:]
+	o.Env = f.env
+	o.Registry = f.reg.resolve()
+	if c.Flags().Changed("entrypoint") {
+		ep := f.entrypoint
+		o.Entrypoint = &ep
+	}
+	o.Labels = map[string]string{}
+	for _, l := range f.labels {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return o, usagef("invalid --label %q: want KEY=VALUE", l)
+		}
+		o.Labels[k] = v
+	}
+	if err := engine.ValidatePull(o.Pull); err != nil {
+		return o, usagef("%v", err)
+	}
+	if err := engine.ValidateNetwork(o.Network); err != nil {
+		return o, usagef("%v", err)
+	}
+	if o.Name != "" {
+		if err := engine.CheckName(o.Name); err != nil {
+			return o, usagef("%v", err)
+		}
+	}
+	o.PullOutput = progressWriter(stderr, f.quiet)
+	return o, nil
+}
+
+func newCreateCmd(g *globalOptions) *cobra.Command {
+	var f createFlags
+	c := &cobra.Command{
+		Use:   "create [flags] IMAGE [COMMAND [ARG...]]",
+		Short: "Create a container",
+		Args:  minArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			o, err := f.options(c, args, os.Stderr)
+			if err != nil {
+				return err
+			}
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			rec, err := e.Create(c.Context(), o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, rec.ID)
+			return nil
+		},
+	}
+	f.bind(c.Flags())
+	c.ValidArgsFunction = completeImages(g)
+	return withStore(c)
+}
+
+func newRunCmd(g *globalOptions) *cobra.Command {
+	var f createFlags
+	var detach bool
+	c := &cobra.Command{
+		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
+		Short: "Create and start a container",
+		Args:  minArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			o, err := f.options(c, args, os.Stderr)
+			if err != nil {
+				return err
+			}
+			if o.Tty && !detach && !isTerminal(g.stdin) {
+				return usagef("the input device is not a TTY: drop -t, or run from a terminal")
+			}
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			rec, err := e.Create(c.Context(), o)
+			if err != nil {
+				return err
+			}
+			if detach {
+				if _, err := e.Start(c.Context(), rec.ID, engine.StartOptions{}); err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout, rec.ID)
+				return nil
+			}
+			return g.attachedStart(c, e, rec.ID)
+		},
+	}
+	f.bind(c.Flags())
+	c.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background and print the container id")
+	c.ValidArgsFunction = completeImages(g)
+	return withStore(c)
+}
+
+func isTerminal(r any) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// attachedStart runs a container in the foreground and exits with its code.
+func (g *globalOptions) attachedStart(c *cobra.Command, e *engine.Engine, id string) error {
+	code, err := e.Start(c.Context(), id, engine.StartOptions{Attach: true, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &exitStatus{code}
+	}
+	return nil
+}
+
+// containerExitCode maps errors about a container's command to 126 and 127.
+func containerExitCode(err error) (int, bool) {
+	switch {
+	case errors.Is(err, engine.ErrCommandNotFound):
+		return exitNotFound, true
+	case errors.Is(err, engine.ErrCannotInvoke):
+		return exitCannotInvoke, true
+	}
+	return 0, false
+}

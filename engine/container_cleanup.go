@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	cstorage "go.podman.io/storage"
+
+	"github.com/skiff-project/skiff/rootless"
+)
+
+// observedState is the truth about a container, not only what the database
+// says: a "running" container whose process is gone has exited, whether or
+// not anyone recorded it (a killed monitor, a killed `run`).
+func (e *Engine) observedState(rec *ContainerRecord) string {
+	if rec.State != StateRunning {
+		return rec.State
+	}
+	if rec.Pid > 0 && processAlive(rec.Pid, rec.StartedAt) {
+		return StateRunning
+	}
+	if rec.Pid == 0 && rec.MonitorPid > 0 && processAlive(rec.MonitorPid, time.Time{}) {
+		return StateRunning // attached run still starting
+	}
+	return StateExited
+}
+
+// observedExit fills in the exit code of a container found dead.
+func (e *Engine) observedExit(rec *ContainerRecord) (int, time.Time) {
+	if code, at, ok := readExitFile(e.exitPath(rec.ID)); ok {
+		return code, at
+	}
+	if rec.State == StateExited {
+		return rec.ExitCode, rec.FinishedAt
+	}
+	return -1, time.Time{}
+}
+
+// processAlive tells whether pid runs and, when started is known, started
+// no later than that (a reused PID starts after).
+func processAlive(pid int, started time.Time) bool {
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) && s[i+2] == 'Z' {
+		return false // a zombie has ended
+	}
+	if started.IsZero() {
+		return true
+	}
+	st, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil && !st.ModTime().After(started.Add(2*time.Second))
+}
+
+// Cleanup runs when a container has ended (the monitor becomes it): record
+// the exit, release the runtime state and the mount, apply --rm.
+func (e *Engine) Cleanup(ctx context.Context, id string) error {
+	defer rootless.UnregisterHolder(os.Getpid())
+	lock, err := e.state.Lock(id)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	rec, err := e.state.Lookup(ctx, id)
+	if err != nil {
+		if errors.Is(err, ErrNoSuchContainer) {
+			return nil // removed meanwhile (rm -f)
+		}
+		return err
+	}
+	if runtime, err := e.Runtime(rec.Config.Runtime); err == nil {
+		_ = e.runtimeRun(ctx, runtime, "delete", "--force", rec.ID)
+	}
+	_, _ = e.Unmount(rec.ID, true)
+	_ = os.RemoveAll(e.bundleDir(rec.ID))
+	if rec.State == StateRunning {
+		code, at := e.observedExit(rec)
+		if at.IsZero() {
+			at = time.Now()
+		}
+		rec.State, rec.ExitCode, rec.FinishedAt, rec.Pid, rec.MonitorPid = StateExited, code, at, 0, 0
+		if err := e.state.Update(ctx, rec); err != nil {
+			return err
+		}
+	}
+	if rec.Config.AutoRemove {
+		return e.removeContainer(ctx, rec)
+	}
+	return nil
+}
+
+// RemoveOptions are the options of rm.
+type RemoveOptions struct {
+	Force   bool // stop a running container first
+	Timeout time.Duration
+}
+
+// Remove deletes a container: its layer, its record, its log.
+func (e *Engine) Remove(ctx context.Context, nameOrID string, o RemoveOptions) error {
+	rec, err := e.state.Lookup(ctx, nameOrID)
+	if err != nil {
+		return err
+	}
+	if e.observedState(rec) == StateRunning {
+		if !o.Force {
+			return fmt.Errorf("%w: %s: stop it first or use rm -f", ErrIsRunning, rec.Name)
+		}
+		if err := e.Kill(ctx, rec.ID, "KILL"); err != nil && !errors.Is(err, ErrNotRunning) {
+			return err
+		}
+		e.waitGone(rec, 10*time.Second)
+	}
+	lock, err := e.state.Lock(rec.ID)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	if rec, err = e.state.Lookup(ctx, rec.ID); err != nil {
+		if errors.Is(err, ErrNoSuchContainer) {
+			return nil // --rm got there first
+		}
+		return err
+	}
+	if runtime, err := e.Runtime(rec.Config.Runtime); err == nil {
+		_ = e.runtimeRun(ctx, runtime, "delete", "--force", rec.ID)
+	}
+	return e.removeContainer(ctx, rec)
+}
+
+// removeContainer deletes what a container owns. The caller holds its lock.
+func (e *Engine) removeContainer(ctx context.Context, rec *ContainerRecord) error {
+	_, _ = e.Unmount(rec.ID, true)
+	if err := e.DeleteContainer(rec.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) && !errors.Is(err, cstorage.ErrNotAContainer) {
+		return fmt.Errorf("removing the container's layer: %w", err)
+	}
+	if err := e.state.Remove(ctx, rec.ID); err != nil {
+		return err
+	}
+	_ = os.RemoveAll(e.bundleDir(rec.ID))
+	_ = os.RemoveAll(e.containerDir(rec.ID))
+	e.state.RemoveLockFile(rec.ID)
+	return nil
+}
+
+// waitGone waits until the container's process has ended and its end has
+// been recorded (or the timeout passes).
+func (e *Engine) waitGone(rec *ContainerRecord, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		cur, err := e.state.Lookup(context.Background(), rec.ID)
+		if err != nil || e.observedState(cur) != StateRunning {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}

@@ -1,0 +1,274 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"strings"
+	"time"
+
+	cstorage "go.podman.io/storage"
+	"go.podman.io/storage/pkg/stringid"
+
+	"github.com/skiff-project/skiff/storage"
+)
+
+// Pull policies of run and create.
+const (
+	PullAlways  = "always"
+	PullMissing = "missing"
+	PullNever   = "never"
+)
+
+// ErrBadOption means an option value is invalid.
+var ErrBadOption = errors.New("invalid option")
+
+// CreateOptions describe a container to create.
+type CreateOptions struct {
+	Image       string
+	Name        string
+	Replace     bool
+	Pull        string // always, missing (default), never
+	Registry    storage.RegistryOptions
+	PullOutput  io.Writer
+	Cmd         []string // arguments after the image
+	Entrypoint  *string  // --entrypoint; "" clears the image's
+	Env         []string
+	EnvFiles    []string
+	WorkingDir  string
+	User        string
+	Labels      map[string]string
+	Hostname    string
+	Tty         bool
+	Interactive bool
+	AutoRemove  bool
+	Network     string
+	Runtime     string
+}
+
+// ValidatePull checks a --pull value.
+func ValidatePull(p string) error {
+	switch p {
+	case "", PullAlways, PullMissing, PullNever:
+		return nil
+	}
+	return fmt.Errorf("%w: --pull %q: use always, missing or never", ErrBadOption, p)
+}
+
+// ValidateNetwork checks a --network value this engine supports.
+func ValidateNetwork(n string) error {
+	if n == "" || n == "none" {
+		return nil
+	}
+	return fmt.Errorf("%w: --network %q: only none is available", ErrBadOption, n)
+}
+
+// ReadEnvFiles reads KEY=VALUE lines (and bare KEYs taken from the
+// environment) from --env-file files.
+func ReadEnvFiles(files []string) ([]string, error) {
+	var env []string
+	for _, path := range files {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --env-file: %v", ErrBadOption, err)
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if !strings.Contains(line, "=") {
+				if v, ok := os.LookupEnv(line); ok {
+					line += "=" + v
+				} else {
+					continue
+				}
+			}
+			env = append(env, line)
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return env, nil
+}
+
+// mergeEnv applies overrides to base by key.
+func mergeEnv(base []string, overrides ...[]string) []string {
+	out := append([]string(nil), base...)
+	for _, list := range overrides {
+		for _, kv := range list {
+			key := envKey(kv)
+			if !strings.Contains(kv, "=") {
+				v, ok := os.LookupEnv(kv)
+				if !ok {
+					continue
+				}
+				kv += "=" + v
+			}
+			replaced := false
+			for i := range out {
+				if envKey(out[i]) == key {
+					out[i], replaced = kv, true
+				}
+			}
+			if !replaced {
+				out = append(out, kv)
+			}
+		}
+	}
+	return out
+}
+
+// Create makes a container from an image: a writable layer in the store and
+// a record in the state database. The name is claimed first, by the
+// database's constraint, so a clash costs nothing.
+func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord, error) {
+	if err := ValidatePull(o.Pull); err != nil {
+		return nil, err
+	}
+	if err := ValidateNetwork(o.Network); err != nil {
+		return nil, err
+	}
+	if o.Name != "" {
+		if err := CheckName(o.Name); err != nil {
+			return nil, err
+		}
+	}
+	fileEnv, err := ReadEnvFiles(o.EnvFiles)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.Runtime(o.Runtime); err != nil {
+		return nil, err
+	}
+	img, err := e.imageFor(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	_, cfg, err := e.ConfigOf(ctx, nil, img.ID)
+	if err != nil {
+		return nil, err
+	}
+	ic := cfg.Config
+	c := ContainerConfig{
+		Cmd: ic.Cmd, Entrypoint: ic.Entrypoint, WorkingDir: ic.WorkingDir, User: ic.User,
+		Labels: map[string]string{}, Hostname: o.Hostname, Tty: o.Tty, OpenStdin: o.Interactive,
+		AutoRemove: o.AutoRemove, StopSignal: ic.StopSignal, Network: "none", Runtime: o.Runtime,
+	}
+	for k, v := range ic.Labels {
+		c.Labels[k] = v
+	}
+	for k, v := range o.Labels {
+		c.Labels[k] = v
+	}
+	if o.Entrypoint != nil {
+		c.Entrypoint = nil
+		if *o.Entrypoint != "" {
+			c.Entrypoint = []string{*o.Entrypoint}
+		}
+		if len(o.Cmd) == 0 {
+			c.Cmd = nil
+		}
+	}
+	if len(o.Cmd) > 0 {
+		c.Cmd = o.Cmd
+	}
+	if o.WorkingDir != "" {
+		c.WorkingDir = o.WorkingDir
+	}
+	if o.User != "" {
+		c.User = o.User
+	}
+	c.Env = mergeEnv(ic.Env, fileEnv, o.Env)
+	if len(c.Entrypoint)+len(c.Cmd) == 0 {
+		return nil, fmt.Errorf("%w: no command given and image %s has no CMD or ENTRYPOINT", ErrBadOption, o.Image)
+	}
+
+	id := stringid.GenerateRandomID()
+	if c.Hostname == "" {
+		c.Hostname = id[:12]
+	}
+	rec := &ContainerRecord{ID: id, Name: o.Name, Image: o.Image, ImageID: img.ID, Created: time.Now(), State: StateCreated, Config: c}
+	if err := e.claimName(ctx, rec, o.Replace); err != nil {
+		return nil, err
+	}
+	if _, err := e.CreateContainer(id, nil, img.ID, "", "", nil); err != nil {
+		_ = e.state.Remove(ctx, id)
+		return nil, fmt.Errorf("creating the container's layer: %w", err)
+	}
+	if err := os.MkdirAll(e.containerDir(id), 0o700); err != nil {
+		_ = e.removeContainer(ctx, rec)
+		return nil, err
+	}
+	return rec, nil
+}
+
+// claimName inserts the record, generating a name when none was given and
+// replacing the holder of the name with --replace.
+func (e *Engine) claimName(ctx context.Context, rec *ContainerRecord, replace bool) error {
+	generated := rec.Name == ""
+	for attempt := 0; ; attempt++ {
+		if generated {
+			rec.Name = randomName()
+		}
+		err := e.state.Add(ctx, rec)
+		if err == nil || !errors.Is(err, ErrNameInUse) {
+			return err
+		}
+		switch {
+		case replace && attempt < 5:
+			if old, lerr := e.state.Lookup(ctx, rec.Name); lerr == nil {
+				if rerr := e.Remove(ctx, old.ID, RemoveOptions{Force: true}); rerr != nil && !errors.Is(rerr, ErrNoSuchContainer) {
+					return rerr
+				}
+			}
+		case generated && attempt < 20:
+		default:
+			return err
+		}
+	}
+}
+
+var (
+	adjectives = []string{"brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nimble", "proud", "quiet", "rapid", "sharp", "tidy", "vivid", "witty", "young", "zesty"}
+	nouns      = []string{"otter", "heron", "falcon", "lynx", "badger", "marten", "osprey", "puffin", "raven", "salmon", "turtle", "walrus", "beaver", "condor", "ferret", "gecko", "ibis", "koala", "lemur", "newt"}
+)
+
+func randomName() string {
+	pick := func(list []string) string {
+		n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(list))))
+		return list[n.Int64()]
+	}
+	n, _ := rand.Int(rand.Reader, big.NewInt(10000))
+	return fmt.Sprintf("%s_%s_%d", pick(adjectives), pick(nouns), n.Int64())
+}
+
+// imageFor finds or pulls the image according to the pull policy.
+func (e *Engine) imageFor(ctx context.Context, o CreateOptions) (*cstorage.Image, error) {
+	sys, err := o.Registry.SystemContext()
+	if err != nil {
+		return nil, err
+	}
+	if o.Pull != PullAlways {
+		img, err := e.Lookup(sys, o.Image)
+		if err == nil {
+			return img, nil
+		}
+		if !errors.Is(err, storage.ErrNoSuchImage) || o.Pull == PullNever {
+			return nil, err
+		}
+	}
+	reports, err := e.Pull(ctx, storage.PullOptions{RegistryOptions: o.Registry, Reference: o.Image, Progress: o.PullOutput})
+	if err != nil {
+		return nil, err
+	}
+	return e.Image(reports[0].ID)
+}

@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// ContainerInspect is what `inspect` prints for a container, field for
+// field as docker does.
+type ContainerInspect struct {
+	Id      string    `json:"Id"` //nolint:revive // docker's name, used by --format templates
+	Name    string    `json:"Name"`
+	Created time.Time `json:"Created"`
+	Path    string    `json:"Path"`
+	Args    []string  `json:"Args"`
+	State   struct {
+		Status     string    `json:"Status"`
+		Running    bool      `json:"Running"`
+		Paused     bool      `json:"Paused"`
+		Restarting bool      `json:"Restarting"`
+		OOMKilled  bool      `json:"OOMKilled"`
+		Dead       bool      `json:"Dead"`
+		Pid        int       `json:"Pid"`
+		ExitCode   int       `json:"ExitCode"`
+		Error      string    `json:"Error"`
+		StartedAt  time.Time `json:"StartedAt"`
+		FinishedAt time.Time `json:"FinishedAt"`
+	} `json:"State"`
+	Image   string `json:"Image"`
+	LogPath string `json:"LogPath"`
+	Driver  string `json:"Driver"`
+	Config  struct {
+		Hostname     string            `json:"Hostname"`
+		User         string            `json:"User"`
+		Tty          bool              `json:"Tty"`
+		OpenStdin    bool              `json:"OpenStdin"`
+		Env          []string          `json:"Env"`
+		Cmd          []string          `json:"Cmd"`
+		Image        string            `json:"Image"`
+		WorkingDir   string            `json:"WorkingDir"`
+		Entrypoint   []string          `json:"Entrypoint"`
+		Labels       map[string]string `json:"Labels"`
+		StopSignal   string            `json:"StopSignal"`
+	} `json:"Config"`
+	Mounts     []any `json:"Mounts"`
+	HostConfig struct {
+		NetworkMode string `json:"NetworkMode"`
+		AutoRemove  bool   `json:"AutoRemove"`
+		Runtime     string `json:"Runtime"`
+	} `json:"HostConfig"`
+	NetworkSettings struct {
+		Networks map[string]any `json:"Networks"`
+		Ports    map[string]any `json:"Ports"`
+	} `json:"NetworkSettings"`
+}
+
+// InspectContainer describes one container.
+func (e *Engine) InspectContainer(ctx context.Context, nameOrID string) (*ContainerInspect, error) {
+	rec, err := e.state.Lookup(ctx, nameOrID)
+	if err != nil {
+		return nil, err
+	}
+	s := e.summary(rec)
+	c := rec.Config
+	out := &ContainerInspect{Id: rec.ID, Name: rec.Name, Created: rec.Created, Image: "sha256:" + rec.ImageID,
+		LogPath: e.LogPath(rec.ID), Driver: e.GraphDriverName(), Mounts: []any{}}
+	args := append(append([]string{}, c.Entrypoint...), c.Cmd...)
+	if len(args) > 0 {
+		out.Path, out.Args = args[0], args[1:]
+	}
+	if out.Args == nil {
+		out.Args = []string{}
+	}
+	st := &out.State
+	st.Status, st.Running, st.Pid, st.ExitCode = s.State, s.State == StateRunning, s.Pid, s.ExitCode
+	st.StartedAt, st.FinishedAt = s.StartedAt, s.FinishedAt
+	cfg := &out.Config
+	cfg.Hostname, cfg.User, cfg.Tty, cfg.OpenStdin, cfg.Env = c.Hostname, c.User, c.Tty, c.OpenStdin, c.Env
+	cfg.Cmd, cfg.Image, cfg.WorkingDir, cfg.Entrypoint, cfg.Labels, cfg.StopSignal = c.Cmd, rec.Image, c.WorkingDir, c.Entrypoint, c.Labels, c.StopSignal
+	runtime := c.Runtime
+	if runtime == "" {
+		runtime = "runc"
+	}
+	out.HostConfig.NetworkMode, out.HostConfig.AutoRemove, out.HostConfig.Runtime = c.Network, c.AutoRemove, runtime
+	out.NetworkSettings.Networks = map[string]any{}
+	out.NetworkSettings.Ports = map[string]any{}
+	return out, nil
+}
+
+// IsContainer tells whether a name or id refers to a container.
+func (e *Engine) IsContainer(ctx context.Context, nameOrID string) bool {
+	_, err := e.state.Lookup(ctx, nameOrID)
+	return err == nil
+}

@@ -1,0 +1,354 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/moby/sys/user"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/skiff-project/skiff/rootless"
+)
+
+// Container states as docker names them.
+const (
+	StateCreated = "created"
+	StateRunning = "running"
+	StateExited  = "exited"
+)
+
+// ErrNotRunning and ErrRunning are state errors of lifecycle verbs.
+var (
+	ErrNotRunning = errors.New("container is not running")
+	ErrIsRunning  = errors.New("container is running")
+)
+
+// prepare mounts the root filesystem and writes the bundle: config.json and
+// the files bind-mounted into the container.
+func (e *Engine) prepare(rec *ContainerRecord) (bundle string, err error) {
+	rootfs, err := e.Mount(rec.ID, "")
+	if err != nil {
+		return "", fmt.Errorf("mounting the root filesystem: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_, _ = e.Unmount(rec.ID, true)
+		}
+	}()
+	bundle = e.bundleDir(rec.ID)
+	if err := os.MkdirAll(bundle, 0o700); err != nil {
+		return "", err
+	}
+	for _, f := range []string{"exit", "runtime.log", "pidfile"} {
+		_ = os.Remove(filepath.Join(bundle, f))
+	}
+	_ = os.Remove(e.exitPath(rec.ID))
+	c := rec.Config
+	files := map[string]string{
+		"hostname":    c.Hostname + "\n",
+		"hosts":       "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + c.Hostname + "\n",
+		"resolv.conf": "",
+	}
+	var mounts []specs.Mount
+	for name, content := range files {
+		p := filepath.Join(e.containerDir(rec.ID), name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return "", err
+		}
+		mounts = append(mounts, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: p, Options: []string{"rbind", "rprivate"}})
+	}
+	u, err := user.GetExecUserPath(c.User, &user.ExecUser{Home: "/"}, filepath.Join(rootfs, "etc/passwd"), filepath.Join(rootfs, "etc/group"))
+	if err != nil {
+		return "", fmt.Errorf("%w: user %q: %v", ErrBadOption, c.User, err)
+	}
+	env := c.Env
+	if !hasEnv(env, "HOME") {
+		env = append(env, "HOME="+u.Home)
+	}
+	if !hasEnv(env, "PATH") {
+		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	}
+	if c.Tty && !hasEnv(env, "TERM") {
+		env = append(env, "TERM=xterm")
+	}
+	opts := SpecOptions{
+		Rootfs: rootfs, Args: append(append([]string{}, c.Entrypoint...), c.Cmd...), Env: env,
+		Cwd: c.WorkingDir, UID: uint32(u.Uid), GID: uint32(u.Gid), Hostname: c.Hostname,
+		Terminal: c.Tty, Mounts: mounts,
+	}
+	for _, g := range u.Sgids {
+		opts.AdditionalGids = append(opts.AdditionalGids, uint32(g))
+	}
+	spec, err := NewSpec(opts)
+	if err != nil {
+		return "", err
+	}
+	data, err := json.Marshal(spec)
+	if err != nil {
+		return "", err
+	}
+	return bundle, os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600)
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if envKey(kv) == key {
+			return true
+		}
+	}
+	return false
+}
+
+// StartOptions control how a container starts.
+type StartOptions struct {
+	// Attach runs the container in the foreground with the caller's stdio
+	// (run without -d, start -a); its exit code is returned.
+	Attach bool
+	Stdin  io.Reader // with Interactive containers or start -i
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// Start starts a created or exited container. Detached, a monitor process
+// owns it; attached, this process does, and Start returns the container's
+// exit code once it ends.
+func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (int, error) {
+	rec, err := e.state.Lookup(ctx, nameOrID)
+	if err != nil {
+		return 0, err
+	}
+	lock, err := e.state.Lock(rec.ID)
+	if err != nil {
+		return 0, err
+	}
+	rec, err = e.state.Lookup(ctx, rec.ID)
+	if err != nil {
+		lock.Unlock()
+		return 0, err
+	}
+	if e.observedState(rec) == StateRunning {
+		lock.Unlock()
+		return 0, fmt.Errorf("%w: %s", ErrIsRunning, rec.Name)
+	}
+	runtime, err := e.Runtime(rec.Config.Runtime)
+	if err != nil {
+		lock.Unlock()
+		return 0, err
+	}
+	// A container that ran in an earlier namespace left runtime state there.
+	_ = e.runtimeRun(ctx, runtime, "delete", "--force", rec.ID)
+	bundle, err := e.prepare(rec)
+	if err != nil {
+		lock.Unlock()
+		return 0, err
+	}
+	if o.Attach {
+		return e.runAttached(ctx, rec, runtime, bundle, lock, o)
+	}
+	defer lock.Unlock()
+	return 0, e.startDetached(ctx, rec, runtime, bundle)
+}
+
+// startDetached hands the container to a new monitor and starts it.
+func (e *Engine) startDetached(ctx context.Context, rec *ContainerRecord, runtime, bundle string) error {
+	holders, err := rootless.HoldersDir()
+	if err != nil {
+		return err
+	}
+	conf := fmt.Sprintf("id=%s\nruntime=%s\nroot=%s\nbundle=%s\nlog=%s\nexit=%s\npidfile=%s\nholders=%s\ntty=%d\nstdin=%d\nsync=3\n",
+		rec.ID, runtime, e.runtimeRoot(), bundle, e.LogPath(rec.ID), e.exitPath(rec.ID),
+		filepath.Join(bundle, "pidfile"), holders, btoi(rec.Config.Tty), btoi(rec.Config.OpenStdin))
+	confPath := filepath.Join(bundle, "monitor.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		return e.abortStart(rec, err)
+	}
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return e.abortStart(rec, err)
+	}
+	mon := exec.Command("/proc/self/exe")
+	mon.Args = []string{"skiff-monitor", rec.ID}
+	mon.Env = append(os.Environ(), "_SKIFF_MONITOR="+confPath, "_SKIFF_USERNS=1")
+	mon.ExtraFiles = []*os.File{syncW}
+	mon.Dir = bundle
+	if err := mon.Start(); err != nil {
+		syncR.Close()
+		syncW.Close()
+		return e.abortStart(rec, fmt.Errorf("starting the monitor: %w", err))
+	}
+	syncW.Close()
+	reply, _ := io.ReadAll(bufio.NewReader(syncR))
+	syncR.Close()
+	go func() { _ = mon.Wait() }() // the monitor outlives this command; no zombie meanwhile
+	line := strings.TrimSpace(string(reply))
+	if !strings.HasPrefix(line, "ok ") {
+		err := runtimeError(filepath.Join(bundle, "runtime.log"), fmt.Errorf("the monitor failed: %s", strings.TrimPrefix(line, "err ")))
+		return e.abortStart(rec, err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimPrefix(line, "ok "))
+	if err := e.runtimeRun(ctx, runtime, "start", rec.ID); err != nil {
+		_ = e.runtimeRun(ctx, runtime, "delete", "--force", rec.ID)
+		return e.abortStart(rec, err)
+	}
+	rec.State, rec.Pid, rec.StartedAt, rec.MonitorPid, rec.ExitCode = StateRunning, pid, time.Now(), mon.Process.Pid, 0
+	rec.FinishedAt = time.Time{}
+	return e.state.Update(ctx, rec)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// abortStart undoes a start that failed before the container ran.
+func (e *Engine) abortStart(rec *ContainerRecord, cause error) error {
+	_, _ = e.Unmount(rec.ID, true)
+	rec.State, rec.Pid = StateExited, 0
+	if errors.Is(cause, ErrCommandNotFound) {
+		rec.ExitCode = 127
+	} else if errors.Is(cause, ErrCannotInvoke) {
+		rec.ExitCode = 126
+	}
+	_ = e.state.Update(context.Background(), rec)
+	if rec.Config.AutoRemove {
+		_ = e.removeContainer(context.Background(), rec)
+	}
+	return cause
+}
+
+// runAttached runs the container in the foreground: this process owns its
+// stdio, copies its output to the log as the monitor would, passes on
+// signals, and cleans up when it ends.
+func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime, bundle string, lock *ContainerLock, o StartOptions) (int, error) {
+	cmd := e.runtimeCmd(context.Background(), runtime, "--log", filepath.Join(bundle, "runtime.log"), "--log-format", "json",
+		"run", "--bundle", bundle, "--pid-file", filepath.Join(bundle, "pidfile"), rec.ID)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if o.Stdin != nil && (rec.Config.OpenStdin || rec.Config.Tty) {
+		cmd.Stdin = o.Stdin
+	}
+	var logW *logWriter
+	if rec.Config.Tty {
+		cmd.Stdout, cmd.Stderr = o.Stdout, o.Stderr
+	} else {
+		var err error
+		if logW, err = openLog(e.LogPath(rec.ID)); err != nil {
+			lock.Unlock()
+			return 0, err
+		}
+		defer logW.Close()
+		cmd.Stdout = logW.stream("stdout", o.Stdout)
+		cmd.Stderr = logW.stream("stderr", o.Stderr)
+	}
+	if err := cmd.Start(); err != nil {
+		lock.Unlock()
+		return 0, e.abortStart(rec, err)
+	}
+	rec.State, rec.StartedAt, rec.MonitorPid, rec.ExitCode = StateRunning, time.Now(), os.Getpid(), 0
+	rec.FinishedAt = time.Time{}
+	_ = e.state.Update(ctx, rec)
+	lock.Unlock()
+	go e.recordPid(rec, filepath.Join(bundle, "pidfile"), cmd.Process)
+
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	go func() {
+		for s := range sigs {
+			_ = cmd.Process.Signal(s)
+		}
+	}()
+	err := cmd.Wait()
+	signal.Stop(sigs)
+	close(sigs)
+	code := 0
+	if err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			return 0, err
+		}
+		code = exitErr.ExitCode()
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+	}
+	var runErr error
+	if code != 0 {
+		if rerr := runtimeError(filepath.Join(bundle, "runtime.log"), nil); rerr != nil {
+			runErr = rerr
+			code = 125
+			if errors.Is(rerr, ErrCommandNotFound) {
+				code = 127
+			} else if errors.Is(rerr, ErrCannotInvoke) {
+				code = 126
+			}
+		}
+	}
+	if logW != nil {
+		logW.Close()
+	}
+	writeExitFile(e.exitPath(rec.ID), code)
+	if err := e.Cleanup(context.Background(), rec.ID); err != nil && runErr == nil {
+		runErr = err
+	}
+	return code, runErr
+}
+
+// recordPid stores the container's pid once the runtime has written it.
+func (e *Engine) recordPid(rec *ContainerRecord, pidfile string, runtime *os.Process) {
+	for i := 0; i < 200; i++ {
+		if data, err := os.ReadFile(pidfile); err == nil && len(data) > 0 {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+				lock, err := e.state.Lock(rec.ID)
+				if err != nil {
+					return
+				}
+				if cur, err := e.state.Lookup(context.Background(), rec.ID); err == nil && cur.State == StateRunning && cur.Pid == 0 {
+					cur.Pid = pid
+					_ = e.state.Update(context.Background(), cur)
+				}
+				lock.Unlock()
+			}
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// writeExitFile records an exit status the way the monitor does.
+func writeExitFile(path string, code int) {
+	tmp := path + ".tmp"
+	if os.WriteFile(tmp, []byte(fmt.Sprintf("%d %d\n", code, time.Now().UnixNano())), 0o600) == nil {
+		_ = os.Rename(tmp, path)
+	}
+}
+
+// readExitFile returns the recorded exit status and time, if any.
+func readExitFile(path string) (int, time.Time, bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, time.Time{}, false
+	}
+	f := strings.Fields(string(data))
+	if len(f) != 2 {
+		return 0, time.Time{}, false
+	}
+	code, err1 := strconv.Atoi(f[0])
+	ns, err2 := strconv.ParseInt(f[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, time.Time{}, false
+	}
+	return code, time.Unix(0, ns), true
+}

@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/sys/signal"
+)
+
+// ParseSignal accepts a signal by name (TERM, SIGTERM) or number.
+func ParseSignal(s string) (string, error) {
+	if s == "" {
+		return "TERM", nil
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return "", fmt.Errorf("%w: signal %q", ErrBadOption, s)
+		}
+		return s, nil
+	}
+	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
+	if _, ok := signal.SignalMap[name]; !ok {
+		return "", fmt.Errorf("%w: unknown signal %q", ErrBadOption, s)
+	}
+	return name, nil
+}
+
+// Kill sends a signal to a running container's main process.
+func (e *Engine) Kill(ctx context.Context, nameOrID, sig string) error {
+	sig, err := ParseSignal(sig)
+	if err != nil {
+		return err
+	}
+	rec, err := e.state.Lookup(ctx, nameOrID)
+	if err != nil {
+		return err
+	}
+	if e.observedState(rec) != StateRunning {
+		return fmt.Errorf("%w: %s", ErrNotRunning, rec.Name)
+	}
+	runtime, err := e.Runtime(rec.Config.Runtime)
+	if err != nil {
+		return err
+	}
+	if err := e.runtimeRun(ctx, runtime, "kill", rec.ID, sig); err != nil {
+		// The runtime's state may live in another namespace: signal the pid.
+		if rec.Pid > 0 {
+			if n, ok := signal.SignalMap[sig]; ok {
+				if kerr := killPid(rec.Pid, int(n)); kerr == nil {
+					return nil
+				}
+			}
+		}
+		if e.observedState(rec) != StateRunning {
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// Stop sends the stop signal (the image's STOPSIGNAL, else SIGTERM), waits
+// for the timeout, then kills. It returns once the end is recorded.
+func (e *Engine) Stop(ctx context.Context, nameOrID string, timeout time.Duration) error {
+	rec, err := e.state.Lookup(ctx, nameOrID)
+	if err != nil {
+		return err
+	}
+	if e.observedState(rec) != StateRunning {
+		return nil // docker: stopping a stopped container is fine
+	}
+	sig := rec.Config.StopSignal
+	if sig == "" {
+		sig = "TERM"
+	}
+	if err := e.Kill(ctx, rec.ID, sig); err != nil && !errors.Is(err, ErrNotRunning) {
+		return err
+	}
+	if !e.waitGone(rec, timeout) {
+		if err := e.Kill(ctx, rec.ID, "KILL"); err != nil && !errors.Is(err, ErrNotRunning) {
+			return err
+		}
+		e.waitGone(rec, 10*time.Second)
+	}
+	return e.waitRecorded(ctx, rec.ID, 10*time.Second)
+}
+
+// waitRecorded waits until the state database says the container ended.
+func (e *Engine) waitRecorded(ctx context.Context, id string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		cur, err := e.state.Lookup(ctx, id)
+		if err != nil || cur.State != StateRunning {
+			return nil
+		}
+		if !processAlive(cur.MonitorPid, time.Time{}) && e.observedState(cur) != StateRunning {
+			// Nobody left to record it (a killed monitor): do it here.
+			return e.Cleanup(ctx, id)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// Wait blocks until the container is not running and returns its exit code.
+func (e *Engine) Wait(ctx context.Context, nameOrID string) (int, error) {
+	rec, err := e.state.Lookup(ctx, nameOrID)
+	if err != nil {
+		return 0, err
+	}
+	for {
+		cur, err := e.state.Lookup(ctx, rec.ID)
+		if err != nil {
+			if errors.Is(err, ErrNoSuchContainer) {
+				if code, _, ok := readExitFile(e.exitPath(rec.ID)); ok {
+					return code, nil
+				}
+			}
+			return 0, err
+		}
+		if e.observedState(cur) != StateRunning {
+			if cur.State == StateRunning {
+				_ = e.waitRecorded(ctx, cur.ID, 2*time.Second)
+				if c2, err := e.state.Lookup(ctx, cur.ID); err == nil {
+					cur = c2
+				}
+			}
+			code, _ := e.observedExit(cur)
+			return code, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,349 @@
+// The per-container monitor, like conmon: one small process per running
+// container. It is the skiff binary started with _SKIFF_MONITOR set, and it
+// does all its work here, in a constructor, before the Go runtime starts, so
+// it costs the memory of a small C program rather than of a Go heap.
+//
+// It creates the container through the OCI runtime with pipes (or a
+// terminal) for its output, tells skiff the container's PID, writes every
+// line the container prints to the log with a timestamp and the stream,
+// reaps the container (it is a child subreaper, so the container is its
+// child once the runtime's create has exited), records the exit status and
+// then becomes `skiff container cleanup ID`, which updates the state, applies
+// --rm and ends. It keeps the user namespace alive while it runs by being in
+// it, and records itself as a holder so later commands find it.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct mon {
+	char id[128], runtime[512], root[512], bundle[512], logpath[512];
+	char exitpath[512], pidfile[512], holders[512], consock[512];
+	int tty, keepstdin, syncfd;
+};
+
+static int getconf(struct mon *m, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024];
+	if (!f)
+		return -1;
+	memset(m, 0, sizeof *m);
+	m->syncfd = -1;
+	while (fgets(line, sizeof line, f)) {
+		char *v = strchr(line, '=');
+		if (!v)
+			continue;
+		*v++ = 0;
+		v[strcspn(v, "\n")] = 0;
+#define KEY(k, field) if (!strcmp(line, k)) snprintf(m->field, sizeof m->field, "%s", v);
+		KEY("id", id) KEY("runtime", runtime) KEY("root", root) KEY("bundle", bundle)
+		KEY("log", logpath) KEY("exit", exitpath) KEY("pidfile", pidfile)
+		KEY("holders", holders) KEY("console", consock)
+#undef KEY
+		if (!strcmp(line, "tty")) m->tty = atoi(v);
+		if (!strcmp(line, "stdin")) m->keepstdin = atoi(v);
+		if (!strcmp(line, "sync")) m->syncfd = atoi(v);
+	}
+	fclose(f);
+	return m->id[0] && m->runtime[0] && m->bundle[0] ? 0 : -1;
+}
+
+static void report(struct mon *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(struct mon *m, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	if (m->syncfd < 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (write(m->syncfd, buf, strlen(buf)) < 0) {
+		/* skiff went away; carry on */
+	}
+	close(m->syncfd);
+	m->syncfd = -1;
+}
+
+/* A log record per line: "TIMESTAMP STREAM F|P TEXT\n". */
+struct stream {
+	const char *name;
+	int fd;
+	char buf[16384];
+	size_t len;
+};
+
+static int logfd = -1;
+
+static void emit(const char *stream, const char *text, size_t n, int full)
+{
+	struct timespec ts;
+	struct tm tm;
+	char head[96];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	int h = snprintf(head, sizeof head, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ %s %c ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 ts.tv_nsec, stream, full ? 'F' : 'P');
+	struct iovec iov[3] = {{head, (size_t)h}, {(void *)text, n}, {"\n", 1}};
+	if (writev(logfd, iov, 3) < 0) {
+		/* a full disk loses log lines, never the container */
+	}
+}
+
+static void flush_lines(struct stream *s, int final)
+{
+	size_t start = 0;
+	for (size_t i = 0; i < s->len; i++) {
+		if (s->buf[i] == '\n') {
+			emit(s->name, s->buf + start, i - start, 1);
+			start = i + 1;
+		}
+	}
+	memmove(s->buf, s->buf + start, s->len - start);
+	s->len -= start;
+	if (s->len == sizeof s->buf || (final && s->len > 0)) {
+		emit(s->name, s->buf, s->len, final);
+		s->len = 0;
+	}
+}
+
+/* Reads what is there; returns 0 at EOF or error. */
+static int pump(struct stream *s)
+{
+	ssize_t n = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
+	if (n <= 0)
+		return n < 0 && errno == EAGAIN;
+	s->len += n;
+	flush_lines(s, 0);
+	return 1;
+}
+
+static int recv_fd(int sock)
+{
+	char data[64], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {data, sizeof data};
+	struct msghdr msg = {0};
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof cbuf;
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) < 0)
+		return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof fd);
+	return fd;
+}
+
+static void register_holder(struct mon *m)
+{
+	struct stat st;
+	char path[600], tmp[620], val[32];
+	if (!m->holders[0] || stat("/proc/self/ns/user", &st) < 0)
+		return;
+	snprintf(path, sizeof path, "%s/%d", m->holders, getpid());
+	snprintf(tmp, sizeof tmp, "%s/.%d.tmp", m->holders, getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	int n = snprintf(val, sizeof val, "%llu", (unsigned long long)st.st_ino);
+	if (write(fd, val, n) == n)
+		rename(tmp, path);
+	close(fd);
+}
+
+static void write_exit(struct mon *m, int code)
+{
+	char tmp[600], buf[64];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(tmp, sizeof tmp, "%s.tmp", m->exitpath);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	int n = snprintf(buf, sizeof buf, "%d %lld\n", code, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	if (write(fd, buf, n) == n)
+		fsync(fd);
+	close(fd);
+	rename(tmp, m->exitpath);
+}
+
+static void run_monitor(const char *conf)
+{
+	struct mon m;
+	int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1}, csock = -1;
+	if (getconf(&m, conf) < 0) {
+		fprintf(stderr, "skiff monitor: unreadable configuration %s\n", conf);
+		_exit(125);
+	}
+	unsetenv("_SKIFF_MONITOR");
+	if (chdir(m.bundle) < 0) {
+		report(&m, "err entering %s: %s\n", m.bundle, strerror(errno));
+		_exit(1);
+	}
+	setsid();
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	register_holder(&m);
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	logfd = open(m.logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (logfd < 0) {
+		report(&m, "err opening the log %s: %s\n", m.logpath, strerror(errno));
+		_exit(1);
+	}
+	if (m.tty) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		/* Relative to the bundle, the monitor's working directory: a
+		 * socket path must be short. */
+		snprintf(sa.sun_path, sizeof sa.sun_path, "console.sock");
+		snprintf(m.consock, sizeof m.consock, "console.sock");
+		csock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		unlink(m.consock);
+		if (csock < 0 || bind(csock, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(csock, 1) < 0) {
+			report(&m, "err console socket %s: %s\n", m.consock, strerror(errno));
+			_exit(1);
+		}
+	} else if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+		report(&m, "err pipes: %s\n", strerror(errno));
+		_exit(1);
+	}
+	if (m.keepstdin && pipe2(in, O_CLOEXEC) < 0) {
+		report(&m, "err pipes: %s\n", strerror(errno));
+		_exit(1);
+	}
+
+	char runclog[600];
+	snprintf(runclog, sizeof runclog, "%s/runtime.log", m.bundle);
+	pid_t create = fork();
+	if (create == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+		sigprocmask(SIG_UNBLOCK, &mask, NULL);
+		dup2(m.keepstdin ? in[0] : devnull, 0);
+		dup2(m.tty ? devnull : out[1], 1);
+		dup2(m.tty ? devnull : err[1], 2);
+		if (m.tty)
+			execl(m.runtime, m.runtime, "--root", m.root, "--log", runclog, "--log-format", "json",
+			      "create", "--bundle", m.bundle, "--pid-file", m.pidfile, "--console-socket", m.consock, m.id, (char *)NULL);
+		else
+			execl(m.runtime, m.runtime, "--root", m.root, "--log", runclog, "--log-format", "json",
+			      "create", "--bundle", m.bundle, "--pid-file", m.pidfile, m.id, (char *)NULL);
+		_exit(127);
+	}
+	struct stream so = {"stdout", out[0]}, se = {"stderr", err[0]};
+	if (!m.tty) {
+		close(out[1]);
+		close(err[1]);
+	}
+	if (m.keepstdin)
+		close(in[0]);
+	if (m.tty) {
+		/* The runtime hands over the terminal's master side, or exits. */
+		struct pollfd p = {csock, POLLIN};
+		while (poll(&p, 1, 100) == 0) {
+			if (waitpid(create, NULL, WNOHANG) == create) {
+				report(&m, "err the runtime failed to create the container (see %s)\n", runclog);
+				_exit(1);
+			}
+		}
+		int conn = accept4(csock, NULL, NULL, SOCK_CLOEXEC);
+		so.fd = conn < 0 ? -1 : recv_fd(conn);
+		if (conn >= 0)
+			close(conn);
+		close(csock);
+		unlink(m.consock);
+	}
+	int status;
+	while (waitpid(create, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		report(&m, "err the runtime failed to create the container (see %s)\n", runclog);
+		_exit(1);
+	}
+	char pidbuf[32] = {0};
+	int pf = open(m.pidfile, O_RDONLY | O_CLOEXEC);
+	if (pf < 0 || read(pf, pidbuf, sizeof pidbuf - 1) <= 0) {
+		report(&m, "err no pid file from the runtime\n");
+		_exit(1);
+	}
+	close(pf);
+	pid_t cpid = atoi(pidbuf);
+	report(&m, "ok %d\n", cpid);
+
+	int code = -1, nfds;
+	for (int s = 0; s < 2; s++) {
+		struct stream *st = s ? &se : &so;
+		if (st->fd >= 0)
+			fcntl(st->fd, F_SETFL, fcntl(st->fd, F_GETFL) | O_NONBLOCK);
+	}
+	while (code < 0) {
+		struct pollfd p[3] = {{sfd, POLLIN}, {so.fd, POLLIN}, {se.fd, POLLIN}};
+		nfds = poll(p, 3, -1);
+		if (nfds < 0 && errno != EINTR)
+			break;
+		for (int s = 1; s < 3; s++) {
+			struct stream *st = s == 1 ? &so : &se;
+			if (st->fd >= 0 && p[s].revents) {
+				if (!pump(st)) {
+					flush_lines(st, 1);
+					close(st->fd);
+					st->fd = -1;
+				}
+			}
+		}
+		if (p[0].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) > 0)
+				;
+			pid_t w;
+			while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
+				if (w == cpid)
+					code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			}
+		}
+	}
+	/* What the container wrote before it ended; don't wait for helpers
+	 * that inherited the pipes. */
+	for (int s = 0; s < 2; s++) {
+		struct stream *st = s ? &se : &so;
+		if (st->fd >= 0) {
+			while (pump(st) && st->len < sizeof st->buf)
+				;
+			flush_lines(st, 1);
+		}
+	}
+	write_exit(&m, code);
+	close(logfd);
+	/* Hand over to skiff for the state update, --rm and the unmount. */
+	execl("/proc/self/exe", "skiff", "container", "cleanup", m.id, (char *)NULL);
+	_exit(1);
+}
+
+__attribute__((constructor)) static void skiff_monitor(void)
+{
+	const char *conf = getenv("_SKIFF_MONITOR");
+	if (conf && *conf)
+		run_monitor(conf);
+}
