@@ -30,17 +30,17 @@ type ContainerInspect struct {
 	LogPath string `json:"LogPath"`
 	Driver  string `json:"Driver"`
 	Config  struct {
-		Hostname     string            `json:"Hostname"`
-		User         string            `json:"User"`
-		Tty          bool              `json:"Tty"`
-		OpenStdin    bool              `json:"OpenStdin"`
-		Env          []string          `json:"Env"`
-		Cmd          []string          `json:"Cmd"`
-		Image        string            `json:"Image"`
-		WorkingDir   string            `json:"WorkingDir"`
-		Entrypoint   []string          `json:"Entrypoint"`
-		Labels       map[string]string `json:"Labels"`
-		StopSignal   string            `json:"StopSignal"`
+		Hostname   string            `json:"Hostname"`
+		User       string            `json:"User"`
+		Tty        bool              `json:"Tty"`
+		OpenStdin  bool              `json:"OpenStdin"`
+		Env        []string          `json:"Env"`
+		Cmd        []string          `json:"Cmd"`
+		Image      string            `json:"Image"`
+		WorkingDir string            `json:"WorkingDir"`
+		Entrypoint []string          `json:"Entrypoint"`
+		Labels     map[string]string `json:"Labels"`
+		StopSignal string            `json:"StopSignal"`
 	} `json:"Config"`
 	Mounts     []any `json:"Mounts"`
 	HostConfig struct {

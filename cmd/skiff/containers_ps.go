@@ -41,7 +41,9 @@ func statusText(s *engine.ContainerSummary) string {
 	return "Created"
 }
 
-func humanDuration(d time.Duration) string { return strings.TrimSuffix(since(time.Now().Add(-d)), " ago") }
+func humanDuration(d time.Duration) string {
+	return strings.TrimSuffix(since(time.Now().Add(-d)), " ago")
+}
 
 func newPsCmd(g *globalOptions) *cobra.Command {
 	var o engine.ListContainersOptions
