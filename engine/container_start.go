@@ -116,9 +116,12 @@ type StartOptions struct {
 	// Attach runs the container in the foreground with the caller's stdio
 	// (run without -d, start -a); its exit code is returned.
 	Attach bool
-	Stdin  io.Reader // with Interactive containers or start -i
-	Stdout io.Writer
-	Stderr io.Writer
+	// Interactive passes Stdin to the container (start -i); run -i keeps
+	// it open through the container's own configuration.
+	Interactive bool
+	Stdin       io.Reader
+	Stdout      io.Writer
+	Stderr      io.Writer
 }
 
 // Start starts a created or exited container. Detached, a monitor process
@@ -237,7 +240,7 @@ func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime,
 	cmd := e.runtimeCmd(context.Background(), runtime, "--log", filepath.Join(bundle, "runtime.log"), "--log-format", "json",
 		"run", "--bundle", bundle, "--pid-file", filepath.Join(bundle, "pidfile"), rec.ID)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if o.Stdin != nil && (rec.Config.OpenStdin || rec.Config.Tty) {
+	if o.Stdin != nil && (rec.Config.OpenStdin || rec.Config.Tty || o.Interactive) {
 		cmd.Stdin = o.Stdin
 	}
 	var logW *logWriter

@@ -39,7 +39,7 @@ func newStartCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if attach || interactive {
-				return g.attachedStart(c, e, args[0])
+				return g.attachedStart(c, e, args[0], interactive)
 			}
 			return g.forEach(args, func(n string) error {
 				_, err := e.Start(c.Context(), n, engine.StartOptions{})

@@ -136,7 +136,7 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 				fmt.Fprintln(g.stdout, rec.ID)
 				return nil
 			}
-			return g.attachedStart(c, e, rec.ID)
+			return g.attachedStart(c, e, rec.ID, false)
 		},
 	}
 	f.bind(c.Flags())
@@ -151,8 +151,8 @@ func isTerminal(r any) bool {
 }
 
 // attachedStart runs a container in the foreground and exits with its code.
-func (g *globalOptions) attachedStart(c *cobra.Command, e *engine.Engine, id string) error {
-	code, err := e.Start(c.Context(), id, engine.StartOptions{Attach: true, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr})
+func (g *globalOptions) attachedStart(c *cobra.Command, e *engine.Engine, id string, interactive bool) error {
+	code, err := e.Start(c.Context(), id, engine.StartOptions{Attach: true, Interactive: interactive, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,405 @@
+package test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// runEnv is an env with the busybox image already pulled.
+func runEnv(t *testing.T) *env {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	return e
+}
+
+func TestRunExitCodes(t *testing.T) {
+	e := runEnv(t)
+	if out := e.ok("run", "--rm", busybox, "echo", "hello"); out != "hello\n" {
+		t.Fatalf("run output %q", out)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"run", "--rm", busybox, "sh", "-c", "exit 3"}, 3},
+		{[]string{"run", "--rm", busybox, "nosuchcommand"}, 127},
+		{[]string{"run", "--rm", busybox, "/etc/passwd"}, 126},
+		{[]string{"run", "--rm", "--pull", "sometimes", busybox, "true"}, 125},
+		{[]string{"run", "--rm", "localhost/no/such:image", "true"}, 125},
+	} {
+		if r := e.run(c.args...); r.code != c.code {
+			t.Errorf("exit %d, want %d\n%s", r.code, c.code, r)
+		}
+	}
+	if got := e.ok("ps", "-a", "-q"); got != "" {
+		t.Fatalf("--rm left containers: %q", got)
+	}
+}
+
+func TestDetachedContainerOutlivesCommand(t *testing.T) {
+	e := runEnv(t)
+	id := strings.TrimSpace(e.ok("run", "-d", "--name", "web", "-l", "tier=front", busybox, "sh", "-c", "echo started; trap 'echo bye; exit 0' TERM; while true; do sleep 0.2; done"))
+	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(id) {
+		t.Fatalf("run -d printed %q", id)
+	}
+	waitFor(t, func() bool { return strings.Contains(e.ok("logs", "web"), "started") })
+	if got := e.ok("exec", "web", "echo", "from exec"); got != "from exec\n" {
+		t.Fatalf("exec: %q", got)
+	}
+	if got := strings.TrimSpace(e.ok("inspect", "--format", "{{.State.Status}} {{.State.Running}} {{.Name}} {{index .Config.Labels \"tier\"}}", "web")); got != "running true web front" {
+		t.Fatalf("inspect: %q", got)
+	}
+	// logs -f follows until the container ends.
+	follow := e.command(context.Background(), "logs", "-f", "web")
+	var out strings.Builder
+	follow.Stdout = &out
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("stop", "web")
+	done := make(chan error, 1)
+	go func() { done <- follow.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || !strings.Contains(out.String(), "started\nbye\n") {
+			t.Fatalf("logs -f: %v %q", err, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		follow.Process.Kill()
+		t.Fatal("logs -f did not end with the container")
+	}
+	if got := strings.TrimSpace(e.ok("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "web")); got != "exited 0" {
+		t.Fatalf("after stop: %q", got)
+	}
+	if got := strings.TrimSpace(e.ok("wait", "web")); got != "0" {
+		t.Fatalf("wait: %q", got)
+	}
+	e.ok("rm", "web")
+	e.fails(125, `no such container: web`, "inspect", "--type", "container", "web")
+	waitNoSkiffLeft(t, e)
+}
+
+func TestContainerSecurityProfile(t *testing.T) {
+	e := runEnv(t)
+	out := e.run("run", "--rm", busybox, "sh", "-c", "grep -E '^(CapEff|CapBnd|Seccomp):' /proc/self/status; cat /proc/self/uid_map; test -s /proc/kcore && echo kcore-readable; (echo ro > /proc/sys/kernel/hostname) 2>/dev/null && echo proc-sys-writable; ls /sys/class/net").stdout
+	for _, want := range []string{"CapEff:\t00000000800405fb", "CapBnd:\t00000000800405fb", "Seccomp:\t2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^\s*0\s+` + e.user.Uid + `\s+1\n\s*1\s+100000\s+65536$`).MatchString(out) {
+		t.Errorf("uid_map is not the full range:\n%s", out)
+	}
+	if strings.Contains(out, "kcore-readable") || strings.Contains(out, "proc-sys-writable") {
+		t.Errorf("masked or read-only paths are not:\n%s", out)
+	}
+	if !regexp.MustCompile(`(?m)^lo\n?$`).MatchString(strings.TrimSpace(out[strings.LastIndex(out, "65536")+5:])) {
+		t.Errorf("--network none must leave only lo:\n%s", out)
+	}
+}
+
+func TestCreateStartAttach(t *testing.T) {
+	e := runEnv(t)
+	envFile := e.writeFile("work/env.list", "# comment\nFROM_FILE=yes\nOVERRIDE=file\n")
+	id := strings.TrimSpace(e.ok("create", "--name", "c1", "-e", "OVERRIDE=flag", "--env-file", envFile, "-w", "/tmp", "-u", "nobody",
+		"--hostname", "box1", busybox, "sh", "-c", "echo $FROM_FILE $OVERRIDE $(pwd) $(id -u) $(hostname); cat"))
+	if got := strings.TrimSpace(e.ok("ps", "-a", "--format", "{{.Names}} {{.State}}")); got != "c1 created" {
+		t.Fatalf("after create: %q", got)
+	}
+	r := e.runIn("piped input\n", "start", "-a", "-i", "c1")
+	if r.code != 0 || r.stdout != "yes flag /tmp 65534 box1\npiped input\n" {
+		t.Fatalf("start -a -i\n%s", r)
+	}
+	// Started again, detached, it runs the same command.
+	e.ok("start", id[:12])
+	e.ok("wait", "c1")
+	if got := e.ok("logs", "--tail", "2", "c1"); got != "yes flag /tmp 65534 box1\n" && !strings.Contains(got, "yes flag") {
+		t.Fatalf("logs after a second start: %q", got)
+	}
+	// --entrypoint and --replace.
+	e.ok("create", "--replace", "--name", "c1", "--entrypoint", "echo", busybox, "replaced")
+	if out := e.ok("start", "-a", "c1"); out != "replaced\n" {
+		t.Fatalf("--replace/--entrypoint: %q", out)
+	}
+	e.ok("rm", "c1")
+}
+
+func TestPsListingAndFilters(t *testing.T) {
+	e := runEnv(t)
+	if r := e.run("run", "--name", "done3", busybox, "sh", "-c", "exit 3"); r.code != 3 {
+		t.Fatalf("run: %s", r)
+	}
+	e.ok("create", "--name", "fresh", "-l", "k=v", busybox, "true")
+	e.ok("run", "-d", "--name", "alive", busybox, "sleep", "60")
+	if got := lines(e.ok("ps", "--format", "{{.Names}}")); len(got) != 1 || got[0] != "alive" {
+		t.Fatalf("ps: %v", got)
+	}
+	table := e.ok("ps", "-a")
+	if !regexp.MustCompile(`^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES\n`).MatchString(table) || !strings.Contains(table, "Exited (3)") || !strings.Contains(table, "Created") {
+		t.Fatalf("ps -a:\n%s", table)
+	}
+	if got := lines(e.ok("ps", "-a", "-q")); len(got) != 3 || len(got[0]) != 12 {
+		t.Fatalf("ps -a -q: %v", got)
+	}
+	if got := lines(e.ok("ps", "-a", "-q", "--no-trunc")); len(got[0]) != 64 {
+		t.Fatalf("--no-trunc: %v", got)
+	}
+	if got := lines(e.ok("ps", "-l", "--format", "{{.Names}}")); len(got) != 1 || got[0] != "alive" {
+		t.Fatalf("ps -l: %v", got)
+	}
+	if got := lines(e.ok("ps", "-n", "2", "--format", "{{.Names}}")); len(got) != 2 || got[1] != "fresh" {
+		t.Fatalf("ps -n 2: %v", got)
+	}
+	for filter, want := range map[string]string{
+		"status=exited": "done3", "status=created": "fresh", "exited=3": "done3", "label=k=v": "fresh",
+		"name=ali": "alive", "ancestor=" + busybox: "alive done3 fresh",
+	} {
+		got := strings.Join(lines(e.ok("ps", "-a", "--filter", filter, "--format", "{{.Names}}")), " ")
+		if filter == "ancestor="+busybox {
+			got = strings.Join(sortedFields(got), " ")
+		}
+		if got != want {
+			t.Errorf("--filter %s: %q, want %q", filter, got, want)
+		}
+	}
+	id := strings.TrimSpace(e.ok("inspect", "--format", "{{.Id}}", "alive"))
+	if got := lines(e.ok("ps", "--filter", "id="+id[:8], "-q")); len(got) != 1 {
+		t.Fatalf("id filter: %v", got)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(e.ok("ps", "-a", "--format", "json")), &rows); err != nil || len(rows) != 3 {
+		t.Fatalf("ps json: %v %d", err, len(rows))
+	}
+	if tbl := lines(e.ok("ps", "--format", "table {{.Names}}\t{{.Status}}")); !regexp.MustCompile(`^NAMES\s+STATUS$`).MatchString(tbl[0]) || !strings.HasPrefix(tbl[1], "alive") {
+		t.Fatalf("ps table template: %v", tbl)
+	}
+	e.fails(125, `stop it first or use rm -f`, "rm", "alive")
+	e.ok("rm", "-f", "-a")
+	if got := e.ok("ps", "-a", "-q"); got != "" {
+		t.Fatalf("rm -f -a left %q", got)
+	}
+	waitNoSkiffLeft(t, e)
+}
+
+func sortedFields(s string) []string {
+	f := strings.Fields(s)
+	for i := range f {
+		for j := i + 1; j < len(f); j++ {
+			if f[j] < f[i] {
+				f[i], f[j] = f[j], f[i]
+			}
+		}
+	}
+	return f
+}
+
+func TestLogsOptions(t *testing.T) {
+	e := runEnv(t)
+	if r := e.run("run", "--name", "talker", busybox, "sh", "-c", "echo one; echo two >&2; sleep 1.2; echo three"); r.code != 0 || r.stderr != "two\n" {
+		t.Fatalf("run: %s", r)
+	}
+	r := e.run("logs", "talker")
+	if r.code != 0 || r.stdout != "one\nthree\n" || r.stderr != "two\n" {
+		t.Fatalf("logs streams\n%s", r)
+	}
+	if got := e.ok("logs", "--tail", "1", "talker"); got != "three\n" {
+		t.Fatalf("--tail 1: %q", got)
+	}
+	ts := e.run("logs", "-t", "talker").stdout
+	stamps := regexp.MustCompile(`(?m)^(\S+) (one|three)$`).FindAllStringSubmatch(ts, -1)
+	if len(stamps) != 2 {
+		t.Fatalf("logs -t: %q", ts)
+	}
+	if got := e.ok("logs", "--since", stamps[1][1], "talker"); got != "three\n" {
+		t.Fatalf("--since: %q", got)
+	}
+	if got := e.run("logs", "--until", stamps[1][1], "talker").stdout; got != "one\n" {
+		t.Fatalf("--until: %q", got)
+	}
+	e.fails(125, `--tail "x"`, "logs", "--tail", "x", "talker")
+}
+
+func TestExecOptions(t *testing.T) {
+	e := runEnv(t)
+	e.ok("run", "-d", "--name", "box", busybox, "sleep", "60")
+	if got := e.ok("exec", "-e", "X=1", "-u", "65534:65534", "-w", "/tmp", "box", "sh", "-c", "echo $X $(id -u) $(pwd)"); got != "1 65534 /tmp\n" {
+		t.Fatalf("exec -e -u -w: %q", got)
+	}
+	if r := e.runIn("through stdin\n", "exec", "-i", "box", "cat"); r.stdout != "through stdin\n" {
+		t.Fatalf("exec -i\n%s", r)
+	}
+	e.ok("exec", "-d", "box", "sh", "-c", "sleep 0.3; touch /tmp/detached")
+	waitFor(t, func() bool { return e.run("exec", "box", "test", "-f", "/tmp/detached").code == 0 })
+	if r := e.run("exec", "box", "sh", "-c", "exit 7"); r.code != 7 {
+		t.Fatalf("exec exit code\n%s", r)
+	}
+	if r := e.run("exec", "box", "nosuch"); r.code != 127 {
+		t.Fatalf("exec of a missing command\n%s", r)
+	}
+	e.ok("kill", "-s", "TERM", "box")
+	e.ok("kill", "box")
+	if got := strings.TrimSpace(e.ok("wait", "box")); got != "137" {
+		t.Fatalf("exit code after kill: %q", got)
+	}
+	e.fails(125, `not running`, "exec", "box", "true")
+	e.ok("restart", "box")
+	if got := strings.TrimSpace(e.ok("inspect", "-f", "{{.State.Status}}", "box")); got != "running" {
+		t.Fatalf("after restart: %q", got)
+	}
+	e.fails(125, `unknown signal "SIGNOPE"`, "kill", "-s", "SIGNOPE", "box")
+	e.ok("rm", "-f", "box")
+	waitNoSkiffLeft(t, e)
+}
+
+func TestRunTTY(t *testing.T) {
+	e := runEnv(t)
+	r := e.sh(`script -qec "stty cols 99 rows 33; $SKIFF run --rm -t ` + busybox + ` sh -c 'tty; stty size'" /dev/null`)
+	if r.code != 0 || !strings.Contains(r.stdout, "/dev/pts/0") || !strings.Contains(r.stdout, "33 99") {
+		t.Fatalf("run -t\n%s", r)
+	}
+	e.fails(125, `not a TTY`, "run", "-t", busybox, "true")
+}
+
+func TestNothingLeftWhenTheLastContainerExits(t *testing.T) {
+	e := runEnv(t)
+	e.ok("run", "-d", "--name", "short", busybox, "sleep", "1")
+	waitFor(t, func() bool {
+		return strings.Contains(e.ok("ps", "-a", "--format", "{{.Names}} {{.State}}"), "short exited")
+	})
+	waitNoSkiffLeft(t, e)
+	if got := strings.TrimSpace(e.ok("inspect", "-f", "{{.State.ExitCode}}", "short")); got != "0" {
+		t.Fatalf("exit code recorded by the monitor: %q", got)
+	}
+	e.ok("run", "-d", "--rm", "--name", "gone", busybox, "true")
+	waitFor(t, func() bool { return !strings.Contains(e.ok("ps", "-a", "--format", "{{.Names}}"), "gone") })
+	waitNoSkiffLeft(t, e)
+}
+
+func TestConcurrentRuns(t *testing.T) {
+	e := runEnv(t)
+	const n = 50
+	var wg sync.WaitGroup
+	results := make([]result, 2*n)
+	for i := 0; i < n; i++ {
+		wg.Add(2)
+		go func(i int) {
+			defer wg.Done()
+			results[i] = e.run("run", "--rm", busybox, "true")
+		}(i)
+		go func(i int) {
+			defer wg.Done()
+			name := fmt.Sprintf("pair%d", i)
+			r := e.run("run", "-d", "--name", name, busybox, "sleep", "30")
+			if r.code == 0 {
+				r = e.run("rm", "-f", name)
+			}
+			results[n+i] = r
+		}(i)
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r.code != 0 || strings.Contains(r.stderr, "locked") {
+			t.Fatalf("concurrent command failed\n%s", r)
+		}
+	}
+	if got := e.ok("ps", "-a", "-q"); got != "" {
+		t.Fatalf("containers leaked: %q", got)
+	}
+	waitNoSkiffLeft(t, e)
+}
+
+func TestContainerBadInput(t *testing.T) {
+	e := runEnv(t)
+	e.ok("run", "-d", "--name", "taken", busybox, "sleep", "60")
+	before := e.ok("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}")
+	for _, c := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"run", "--name", "taken", busybox, "true"}, `name is already in use: "taken"`},
+		{[]string{"run", "--bogus", busybox}, `unknown flag: --bogus`},
+		{[]string{"run", "--pull", "sometimes", busybox}, `--pull "sometimes"`},
+		{[]string{"run", "--name", "bad name", busybox}, `invalid container name "bad name"`},
+		{[]string{"run", "nosuchimage:here"}, `nosuchimage`},
+		{[]string{"run", "--network", "bridge", busybox}, `--network "bridge"`},
+		{[]string{"start", "nosuch"}, `no such container: nosuch`},
+		{[]string{"stop", "nosuch"}, `no such container: nosuch`},
+		{[]string{"rm", "nosuch"}, `no such container: nosuch`},
+		{[]string{"logs", "nosuch"}, `no such container: nosuch`},
+		{[]string{"exec", "nosuch", "true"}, `no such container: nosuch`},
+		{[]string{"kill", "-s", "NOPE", "taken"}, `unknown signal "NOPE"`},
+		{[]string{"ps", "--filter", "color=red"}, `unknown key "color"`},
+		{[]string{"ps", "--filter", "status=sleeping"}, `status is created`},
+		{[]string{"run", "--runtime", "crun", busybox, "true"}, `crun cannot run containers on this host`},
+		{[]string{"run", "--runtime", "nosuchruntime", busybox, "true"}, `nosuchruntime is not installed`},
+	} {
+		r := e.run(c.args...)
+		checkFailure(t, r, 125, c.err)
+	}
+	if after := e.ok("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}"); after != before {
+		t.Fatalf("bad input changed state:\n%s\n%s", before, after)
+	}
+	e.ok("rm", "-f", "taken")
+}
+
+// waitFor polls cond for up to 20 seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 20s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitNoSkiffLeft checks that the user runs no skiff, monitor, runc or
+// network helper process at all (zombies waiting for init included).
+func waitNoSkiffLeft(t *testing.T, e *env) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		left := userProcesses(e.uid())
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes of %s left: %v", e.user.Username, left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// userProcesses lists "PID COMM" of uid's processes that belong to skiff:
+// the binary, the monitor, runtimes, network helpers.
+func userProcesses(uid int) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, ent := range entries {
+		pid := ent.Name()
+		if pid[0] < '0' || pid[0] > '9' {
+			continue
+		}
+		st, err := os.Stat("/proc/" + pid)
+		if err != nil || uidOf(st) != uid {
+			continue
+		}
+		comm, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))
+		name := strings.TrimSpace(string(comm))
+		exe, _ := os.Readlink("/proc/" + pid + "/exe")
+		if strings.TrimSuffix(exe, " (deleted)") == skiffBin || name == "exe" || name == "skiff" || name == "runc" || name == "crun" ||
+			name == "pasta" || name == "slirp4netns" || strings.HasPrefix(name, "skiff") {
+			out = append(out, pid+" "+name)
+		}
+	}
+	return out
+}
