@@ -22,13 +22,27 @@ func (e *Engine) observedState(rec *ContainerRecord) string {
 	if rec.State != StateRunning {
 		return rec.State
 	}
-	if rec.Pid > 0 && processAlive(rec.Pid, rec.StartedAt) {
+	if pid := e.containerPid(rec); pid > 0 && processAlive(pid, rec.StartedAt) {
 		return StateRunning
 	}
 	if rec.Pid == 0 && rec.MonitorPid > 0 && processAlive(rec.MonitorPid, time.Time{}) {
 		return StateRunning // attached run still starting
 	}
 	return StateExited
+}
+
+// containerPid is the container's main pid: as recorded, or, when it was
+// not (yet), as the runtime wrote it (a killed `run` never records it).
+func (e *Engine) containerPid(rec *ContainerRecord) int {
+	if rec.Pid > 0 {
+		return rec.Pid
+	}
+	data, err := os.ReadFile(e.pidPath(rec.ID))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	return pid
 }
 
 // observedExit fills in the exit code of a container found dead.

@@ -51,10 +51,11 @@ func (e *Engine) prepare(rec *ContainerRecord) (bundle string, err error) {
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		return "", err
 	}
-	for _, f := range []string{"exit", "runtime.log", "pidfile"} {
+	for _, f := range []string{"runtime.log"} {
 		_ = os.Remove(filepath.Join(bundle, f))
 	}
 	_ = os.Remove(e.exitPath(rec.ID))
+	_ = os.Remove(e.pidPath(rec.ID))
 	c := rec.Config
 	files := map[string]string{
 		"hostname":    c.Hostname + "\n",
@@ -172,7 +173,7 @@ func (e *Engine) startDetached(ctx context.Context, rec *ContainerRecord, runtim
 	}
 	conf := fmt.Sprintf("id=%s\nruntime=%s\nroot=%s\nbundle=%s\nlog=%s\nexit=%s\npidfile=%s\nholders=%s\ntty=%d\nstdin=%d\nsync=3\n",
 		rec.ID, runtime, e.runtimeRoot(), bundle, e.LogPath(rec.ID), e.exitPath(rec.ID),
-		filepath.Join(bundle, "pidfile"), holders, btoi(rec.Config.Tty), btoi(rec.Config.OpenStdin))
+		e.pidPath(rec.ID), holders, btoi(rec.Config.Tty), btoi(rec.Config.OpenStdin))
 	confPath := filepath.Join(bundle, "monitor.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		return e.abortStart(rec, err)
@@ -238,7 +239,7 @@ func (e *Engine) abortStart(rec *ContainerRecord, cause error) error {
 // signals, and cleans up when it ends.
 func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime, bundle string, lock *ContainerLock, o StartOptions) (int, error) {
 	cmd := e.runtimeCmd(context.Background(), runtime, "--log", filepath.Join(bundle, "runtime.log"), "--log-format", "json",
-		"run", "--bundle", bundle, "--pid-file", filepath.Join(bundle, "pidfile"), rec.ID)
+		"run", "--bundle", bundle, "--pid-file", e.pidPath(rec.ID), rec.ID)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if o.Stdin != nil && (rec.Config.OpenStdin || rec.Config.Tty || o.Interactive) {
 		cmd.Stdin = o.Stdin
@@ -264,7 +265,7 @@ func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime,
 	rec.FinishedAt = time.Time{}
 	_ = e.state.Update(ctx, rec)
 	lock.Unlock()
-	go e.recordPid(rec, filepath.Join(bundle, "pidfile"), cmd.Process)
+	go e.recordPid(rec, e.pidPath(rec.ID), cmd.Process)
 
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)

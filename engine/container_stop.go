@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/moby/sys/signal"
@@ -47,10 +48,15 @@ func (e *Engine) Kill(ctx context.Context, nameOrID, sig string) error {
 		return err
 	}
 	if err := e.runtimeRun(ctx, runtime, "kill", rec.ID, sig); err != nil {
-		// The runtime's state may live in another namespace: signal the pid.
-		if rec.Pid > 0 {
-			if n, ok := signal.SignalMap[sig]; ok {
-				if kerr := killPid(rec.Pid, int(n)); kerr == nil {
+		// The runtime's state lived in a namespace that is gone (its
+		// monitor was killed): signal the pid.
+		if pid := e.containerPid(rec); pid > 0 {
+			n, ok := signal.SignalMap[sig]
+			if num, err := strconv.Atoi(sig); err == nil {
+				n, ok = syscall.Signal(num), true
+			}
+			if ok {
+				if kerr := killPid(pid, int(n)); kerr == nil {
 					return nil
 				}
 			}

@@ -95,3 +95,7 @@ func (e *Engine) runtimeRoot() string { return filepath.Join(e.nsDir, "runtime")
 func (e *Engine) LogPath(id string) string { return filepath.Join(e.containerDir(id), "ctr.log") }
 
 func (e *Engine) exitPath(id string) string { return filepath.Join(e.containerDir(id), "exit") }
+
+// pidPath is where the runtime writes the container's pid: kept with the
+// container, so the pid is known from any namespace (a killed `run`).
+func (e *Engine) pidPath(id string) string { return filepath.Join(e.containerDir(id), "pid") }

@@ -153,14 +153,15 @@ static int recv_fd(int sock)
 	return fd;
 }
 
-static void register_holder(struct mon *m)
+/* Records pid as a holder of this user namespace (see rootless/holders.go). */
+static void register_holder(struct mon *m, pid_t pid)
 {
 	struct stat st;
 	char path[600], tmp[620], val[32];
 	if (!m->holders[0] || stat("/proc/self/ns/user", &st) < 0)
 		return;
-	snprintf(path, sizeof path, "%s/%d", m->holders, getpid());
-	snprintf(tmp, sizeof tmp, "%s/.%d.tmp", m->holders, getpid());
+	snprintf(path, sizeof path, "%s/%d", m->holders, pid);
+	snprintf(tmp, sizeof tmp, "%s/.%d.tmp", m->holders, pid);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
@@ -201,7 +202,7 @@ static void run_monitor(const char *conf)
 	}
 	setsid();
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	register_holder(&m);
+	register_holder(&m, getpid());
 
 	sigset_t mask;
 	sigemptyset(&mask);

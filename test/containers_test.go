@@ -393,6 +393,11 @@ func userProcesses(uid int) []string {
 		if err != nil || uidOf(st) != uid {
 			continue
 		}
+		// A zombie has ended; reaping orphans is init's job, and this
+		// machine's init does it lazily.
+		if stat, _ := os.ReadFile(filepath.Join("/proc", pid, "stat")); zombie(string(stat)) {
+			continue
+		}
 		comm, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))
 		name := strings.TrimSpace(string(comm))
 		exe, _ := os.Readlink("/proc/" + pid + "/exe")
@@ -402,4 +407,9 @@ func userProcesses(uid int) []string {
 		}
 	}
 	return out
+}
+
+func zombie(stat string) bool {
+	i := strings.LastIndexByte(stat, ')')
+	return i > 0 && i+2 < len(stat) && stat[i+2] == 'Z'
 }
