@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -25,7 +26,7 @@ const registry = "127.0.0.1:5000"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench pull [-n N] [-user NAME] [-skiff PATH]")
+		fmt.Fprintln(os.Stderr, "usage: bench pull|run|create|ps|mem|all [-n N] [-count N] [-user NAME] [-skiff PATH]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -33,6 +34,7 @@ func main() {
 	userName := fs.String("user", "skifftest", "unprivileged user both engines run as")
 	skiff := fs.String("skiff", "bin/skiff", "skiff binary")
 	image := fs.String("image", registry+"/skiff/multilayer:latest", "image to pull")
+	count := fs.Int("count", 0, "containers for create and ps (default 500 and 1000)")
 	_ = fs.Parse(os.Args[2:])
 	b, err := newBench(*userName, *skiff)
 	if err != nil {
@@ -43,6 +45,25 @@ func main() {
 	switch os.Args[1] {
 	case "pull":
 		err = b.pull(*image, *n)
+	case "run":
+		err = b.runLatency(*n)
+	case "create":
+		err = b.createMany(*count)
+	case "ps":
+		err = b.psMany(*count)
+	case "mem":
+		err = b.memory()
+	case "all":
+		for _, f := range []func() error{
+			func() error { return b.runLatency(*n) },
+			b.memory,
+			func() error { return b.createMany(500) },
+			func() error { return b.psMany(1000) },
+		} {
+			if err = f(); err != nil {
+				break
+			}
+		}
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}
@@ -101,7 +122,9 @@ insecure = true
 `
 	files := map[string]string{
 		"home/.config/containers/registries.conf": registries,
-		"home/.config/containers/containers.conf": "[engine]\nruntime = \"runc\"\n",
+		// No systemd here: podman's defaults (systemd cgroup manager,
+		// journald events) time out; these are what this host supports.
+		"home/.config/containers/containers.conf": "[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n[containers]\nlog_driver = \"k8s-file\"\n",
 		"home/.config/containers/storage.conf":    "[storage]\ndriver = \"overlay\"\n",
 	}
 	for rel, content := range files {
@@ -121,10 +144,21 @@ insecure = true
 	if err := os.WriteFile(filepath.Join(root, "home/.config-skiff/containers/registries.conf"), []byte(registries), 0o644); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{"run-skiff", "run-podman", "stores"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(root, "stores"), 0o700); err != nil {
+		return nil, err
+	}
+	// Runtime dirs stay short: conmon's attach socket lives there, and a
+	// socket path longer than 108 bytes makes podman wait 20 s for its
+	// conmon timeout.
+	for _, name := range []string{"skiff", "podman"} {
+		d := b.runtimeDir(name)
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
 		}
+		if err := os.Chown(d, b.uid, b.gid); err != nil {
+			return nil, err
+		}
+		b.runroots = append(b.runroots, d)
 	}
 	if err := filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
 		if err == nil {
@@ -135,6 +169,10 @@ insecure = true
 		return nil, err
 	}
 	return b, nil
+}
+
+func (b *bench) runtimeDir(engine string) string {
+	return fmt.Sprintf("/tmp/skb%d-%s", os.Getpid(), engine[:1])
 }
 
 func (b *bench) cleanup() {
@@ -159,9 +197,9 @@ func (b *bench) engines() []engine {
 	base := []string{"HOME=" + home, "USER=" + b.u.Username, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C.UTF-8"}
 	return []engine{
 		{"skiff", []string{b.skiff}, append(append([]string{}, base...),
-			"XDG_RUNTIME_DIR="+filepath.Join(b.root, "run-skiff"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config-skiff"))},
+			"XDG_RUNTIME_DIR="+b.runtimeDir("skiff"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config-skiff"))},
 		{"podman", []string{"/usr/bin/podman"}, append(append([]string{}, base...),
-			"XDG_RUNTIME_DIR="+filepath.Join(b.root, "run-podman"))},
+			"XDG_RUNTIME_DIR="+b.runtimeDir("podman"))},
 	}
 }
 
@@ -175,6 +213,7 @@ func (b *bench) run(e engine, args ...string) (time.Duration, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(b.uid), Gid: uint32(b.gid)}}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	cmd.Stdout = io.Discard
 	start := time.Now()
 	err := cmd.Run()
 	d := time.Since(start)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -80,6 +81,7 @@ func processAlive(pid int, started time.Time) bool {
 // Cleanup runs when a container has ended (the monitor becomes it): record
 // the exit, release the runtime state and the mount, apply --rm.
 func (e *Engine) Cleanup(ctx context.Context, id string) error {
+	defer phase("cleanup", time.Now())
 	defer rootless.UnregisterHolder(os.Getpid())
 	lock, err := e.state.Lock(id)
 	if err != nil {
@@ -93,8 +95,12 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 		}
 		return err
 	}
-	if runtime, err := e.Runtime(rec.Config.Runtime); err == nil {
-		_ = e.runtimeRun(ctx, runtime, "delete", "--force", rec.ID)
+	// An attached `runc run` deletes its own state; a monitored container's
+	// state is deleted here.
+	if _, err := os.Stat(filepath.Join(e.runtimeRoot(), rec.ID)); err == nil {
+		if runtime, err := e.Runtime(rec.Config.Runtime); err == nil {
+			_ = e.runtimeRun(ctx, runtime, "delete", "--force", rec.ID)
+		}
 	}
 	_, _ = e.Unmount(rec.ID, true)
 	_ = os.RemoveAll(e.bundleDir(rec.ID))

@@ -131,6 +131,7 @@ func mergeEnv(base []string, overrides ...[]string) []string {
 // a record in the state database. The name is claimed first, by the
 // database's constraint, so a clash costs nothing.
 func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord, error) {
+	defer phase("create", time.Now())
 	if err := ValidatePull(o.Pull); err != nil {
 		return nil, err
 	}
@@ -149,7 +150,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 	if _, err := e.Runtime(o.Runtime); err != nil {
 		return nil, err
 	}
+	t := time.Now()
 	img, err := e.imageFor(ctx, o)
+	phase("image lookup", t)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +203,10 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 	if err := e.claimName(ctx, rec, o.Replace); err != nil {
 		return nil, err
 	}
-	if _, err := e.CreateContainer(id, nil, img.ID, "", "", nil); err != nil {
+	t = time.Now()
+	_, err = e.CreateContainer(id, nil, img.ID, "", "", nil)
+	phase("create layer", t)
+	if err != nil {
 		_ = e.state.Remove(ctx, id)
 		return nil, fmt.Errorf("creating the container's layer: %w", err)
 	}

@@ -38,6 +38,7 @@ var (
 // prepare mounts the root filesystem and writes the bundle: config.json and
 // the files bind-mounted into the container.
 func (e *Engine) prepare(rec *ContainerRecord) (bundle string, err error) {
+	defer phase("prepare (mount, config.json)", time.Now())
 	rootfs, err := e.Mount(rec.ID, "")
 	if err != nil {
 		return "", fmt.Errorf("mounting the root filesystem: %w", err)
@@ -92,7 +93,9 @@ func (e *Engine) prepare(rec *ContainerRecord) (bundle string, err error) {
 	for _, g := range u.Sgids {
 		opts.AdditionalGids = append(opts.AdditionalGids, uint32(g))
 	}
+	t := time.Now()
 	spec, err := NewSpec(opts)
+	phase("spec", t)
 	if err != nil {
 		return "", err
 	}
@@ -129,6 +132,7 @@ type StartOptions struct {
 // owns it; attached, this process does, and Start returns the container's
 // exit code once it ends.
 func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (int, error) {
+	defer phase("start", time.Now())
 	rec, err := e.state.Lookup(ctx, nameOrID)
 	if err != nil {
 		return 0, err
@@ -257,10 +261,12 @@ func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime,
 		cmd.Stdout = logW.stream("stdout", o.Stdout)
 		cmd.Stderr = logW.stream("stderr", o.Stderr)
 	}
+	t := time.Now()
 	if err := cmd.Start(); err != nil {
 		lock.Unlock()
 		return 0, e.abortStart(rec, err)
 	}
+	defer phase("runtime run", t)
 	rec.State, rec.StartedAt, rec.MonitorPid, rec.ExitCode = StateRunning, time.Now(), os.Getpid(), 0
 	rec.FinishedAt = time.Time{}
 	_ = e.state.Update(ctx, rec)

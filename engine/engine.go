@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/skiff-project/skiff/rootless"
 	"github.com/skiff-project/skiff/storage"
@@ -30,6 +31,7 @@ type Engine struct {
 // New opens the user's store and state. Rootless, the caller must already
 // be inside the user namespace (rootless.Reexec).
 func New(ctx context.Context, o Options) (*Engine, error) {
+	defer phase("open store and state", time.Now())
 	cfg := o.Storage
 	if cfg.GraphRoot == "" {
 		var err error

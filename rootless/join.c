@@ -57,3 +57,37 @@ out:
 	close(userfd);
 	close(mntfd);
 }
+
+/* The first process of a new user namespace (rootless.runInNewNamespace):
+ * it unshares the user namespace here, before the Go runtime starts, tells
+ * its parent, waits until the parent has written the id maps with
+ * newuidmap/newgidmap, becomes root of the namespace and makes its mount
+ * namespace. Done after exec, so the capabilities the new namespace grants
+ * are kept (an exec into an unmapped namespace would drop them), and with
+ * no second exec. The parent closes the socket without answering when the
+ * maps failed, and says why. */
+__attribute__((constructor)) static void skiff_new_namespace(void)
+{
+	const char *fdstr = getenv("_SKIFF_MAP_SYNC");
+	char c = 'r';
+	int fd;
+
+	if (fdstr == NULL)
+		return;
+	fd = atoi(fdstr);
+	if (unshare(CLONE_NEWUSER) < 0) {
+		fprintf(stderr, "Error: creating a user namespace: %s; check that unprivileged user namespaces are enabled (sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces)\n", strerror(errno));
+		_exit(125);
+	}
+	if (write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1)
+		_exit(125);
+	close(fd);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+		fprintf(stderr, "Error: becoming root in the user namespace: %s\n", strerror(errno));
+		_exit(125);
+	}
+	if (unshare(CLONE_NEWNS) < 0) {
+		fprintf(stderr, "Error: creating a mount namespace: %s\n", strerror(errno));
+		_exit(125);
+	}
+}

@@ -21,10 +21,11 @@ func Joined() (bool, error) {
 	return C.skiff_joined == 1, nil
 }
 
-// The constructor has used these; children (layer extractors, runtimes,
+// The constructors have used these; children (layer extractors, runtimes,
 // monitors) must not see them, or they would join again with whatever
 // their descriptors 3 and 4 are.
 func init() {
 	os.Unsetenv("_SKIFF_JOIN_FDS")
 	os.Unsetenv("_SKIFF_JOIN_INO")
+	os.Unsetenv("_SKIFF_MAP_SYNC")
 }

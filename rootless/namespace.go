@@ -9,12 +9,10 @@ import (
 	"os/signal"
 	"os/user"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
-	"github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/sirupsen/logrus"
-	"go.podman.io/storage/pkg/unshare"
 	"golang.org/x/sys/unix"
 )
 
@@ -154,31 +152,70 @@ func joinCommand(h Holder, args, env []string) (*exec.Cmd, error) {
 
 // runInNewNamespace creates the user's namespace with the copy of skiff as
 // its first process, records that copy as a holder, and then lets others in.
+// The copy is cloned straight into a new user and mount namespace and
+// waits in its constructor (join.c) until newuidmap and newgidmap, run side
+// by side, have written its maps.
 func runInNewNamespace(args, env []string, uids, gids []IDMap, stdin io.Reader, stdout, stderr io.Writer, unlock func()) (int, error) {
-	// unshare logs through logrus when newuidmap fails and falls back to a
-	// one-id mapping; skiff checks the mapping itself inside (VerifyMappings).
-	logrus.SetOutput(io.Discard)
-	cmd := unshare.Command(args...)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync")
+	defer parent.Close()
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = args
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	cmd.Env = append(env, envInside+"=1")
-	cmd.UnshareFlags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS
-	cmd.UseNewuidmap, cmd.UseNewgidmap = true, true
-	cmd.UidMappings, cmd.GidMappings = toSpec(uids), toSpec(gids)
-	cmd.GidMappingsEnableSetgroups = true
+	cmd.Env = append(env, envInside+"=1", "_SKIFF_MAP_SYNC=3")
+	cmd.ExtraFiles = []*os.File{child}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	child.Close()
+	if err != nil {
 		return 0, fmt.Errorf("entering the user namespace: %w", err)
 	}
-	// The copy makes its mount namespace only once its id maps are written,
-	// just after Start returns: it may be joined from then on.
 	pid := cmd.Process.Pid
-	if waitOwnMountNS(pid) {
-		if err := RegisterHolder(pid); err == nil {
-			defer UnregisterHolder(pid)
-		}
+	buf := make([]byte, 1)
+	if _, err := parent.Read(buf); err != nil {
+		_ = cmd.Wait() // it said why on stderr
+		return 0, &exitError{125}
+	}
+	if err := writeMaps(pid, uids, gids); err != nil {
+		parent.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return 0, err
+	}
+	_, _ = parent.Write([]byte{'g'})
+	if RegisterHolder(pid) == nil {
+		defer UnregisterHolder(pid)
 	}
 	unlock()
-	return waitForwarding(cmd.Cmd)
+	return waitForwarding(cmd)
+}
+
+// exitError is a status already explained on stderr.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// writeMaps runs newuidmap and newgidmap for pid at the same time.
+func writeMaps(pid int, uids, gids []IDMap) error {
+	run := func(helper string, m []IDMap) error {
+		args := []string{strconv.Itoa(pid)}
+		for _, r := range m {
+			args = append(args, strconv.FormatUint(uint64(r.ContainerID), 10), strconv.FormatUint(uint64(r.HostID), 10), strconv.FormatUint(uint64(r.Size), 10))
+		}
+		out, err := exec.Command(helper, args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: %s failed: %v: %s (check the ranges of this user in /etc/subuid and /etc/subgid)",
+				ErrNoIDMapHelper, helper, err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- run("newgidmap", gids) }()
+	uerr := run("newuidmap", uids)
+	return errors.Join(uerr, <-errc)
 }
 
 // waitUserNS waits until pid has joined the user namespace ino.
@@ -194,31 +231,6 @@ func waitUserNS(pid int, ino uint64) bool {
 		time.Sleep(200 * time.Microsecond)
 	}
 	return false
-}
-
-// waitOwnMountNS waits until pid's mount namespace belongs to its user
-// namespace, and says whether it does.
-func waitOwnMountNS(pid int) bool {
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if owner, ok := mountNSOwner(fmt.Sprintf("/proc/%d/ns/mnt", pid)); ok && owner == UserNSInode(pid) {
-			return true
-		} else if UserNSInode(pid) == 0 {
-			return false // gone
-		}
-		time.Sleep(200 * time.Microsecond)
-	}
-	return false
-}
-
-// mountNSOwner is the inode of the user namespace owning a mount namespace.
-func mountNSOwner(path string) (uint64, bool) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	return nsOwner(f)
 }
 
 // nsOwner is the inode of the user namespace that owns the namespace f.
@@ -282,12 +294,4 @@ func VerifyMappings() error {
 			ErrNoIDMapHelper, got, want)
 	}
 	return nil
-}
-
-func toSpec(m []IDMap) []specs.LinuxIDMapping {
-	out := make([]specs.LinuxIDMapping, len(m))
-	for i, r := range m {
-		out[i] = specs.LinuxIDMapping{ContainerID: r.ContainerID, HostID: r.HostID, Size: r.Size}
-	}
-	return out
 }
