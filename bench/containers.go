@@ -248,8 +248,8 @@ func (b *bench) userRSS() (perContainer, shared string) {
 		}
 		cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
 		switch {
-		case name == "sleep":
-			continue // the container itself
+		case name == "sleep" || strings.HasPrefix(name, "runc"):
+			continue // the container itself (or a runtime process of its start)
 		case name == "catatonit" || strings.Contains(string(cmdline), "pause"):
 			sh = append(sh, fmt.Sprintf("%s RSS %d kB PSS %d kB", name, rss, pss))
 		default:

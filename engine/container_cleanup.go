@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -102,8 +103,8 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 			_ = e.runtimeRun(ctx, runtime, "delete", "--force", rec.ID)
 		}
 	}
+	removeBundle(e.bundleDir(rec.ID))
 	_, _ = e.Unmount(rec.ID, true)
-	_ = os.RemoveAll(e.bundleDir(rec.ID))
 	if rec.State == StateRunning {
 		code, at := e.observedExit(rec)
 		if at.IsZero() {
@@ -158,8 +159,31 @@ func (e *Engine) Remove(ctx context.Context, nameOrID string, o RemoveOptions) e
 	return e.removeContainer(ctx, rec)
 }
 
+// killRuntimeLeftovers ends what the runtime left of a container in any
+// namespace, the current one or one that is gone: an init process that never
+// got to run the container (its `run` was killed before the pid was
+// written) keeps waiting otherwise.
+func (e *Engine) killRuntimeLeftovers(id string) {
+	states, _ := filepath.Glob(filepath.Join(filepath.Dir(e.nsDir), "ns-*", "runtime", id, "state.json"))
+	for _, path := range states {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		var st struct {
+			InitPid int `json:"init_process_pid"`
+		}
+		if json.Unmarshal(data, &st) == nil && st.InitPid > 0 && processAlive(st.InitPid, time.Time{}) {
+			_ = syscall.Kill(st.InitPid, syscall.SIGKILL)
+		}
+		_ = os.RemoveAll(filepath.Dir(path))
+	}
+}
+
 // removeContainer deletes what a container owns. The caller holds its lock.
 func (e *Engine) removeContainer(ctx context.Context, rec *ContainerRecord) error {
+	e.killRuntimeLeftovers(rec.ID)
+	removeBundle(e.bundleDir(rec.ID))
 	_, _ = e.Unmount(rec.ID, true)
 	if err := e.DeleteContainer(rec.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) && !errors.Is(err, cstorage.ErrNotAContainer) {
 		return fmt.Errorf("removing the container's layer: %w", err)
@@ -167,7 +191,6 @@ func (e *Engine) removeContainer(ctx context.Context, rec *ContainerRecord) erro
 	if err := e.state.Remove(ctx, rec.ID); err != nil {
 		return err
 	}
-	_ = os.RemoveAll(e.bundleDir(rec.ID))
 	_ = os.RemoveAll(e.containerDir(rec.ID))
 	e.state.RemoveLockFile(rec.ID)
 	return nil

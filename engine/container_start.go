@@ -99,6 +99,12 @@ func (e *Engine) prepare(rec *ContainerRecord) (bundle string, err error) {
 	if err != nil {
 		return "", err
 	}
+	// The bundle layout the spec asks for: the root filesystem at
+	// bundle/rootfs, a bind mount of the mounted layer.
+	if err := bindRootfs(rootfs, filepath.Join(bundle, "rootfs")); err != nil {
+		return "", err
+	}
+	spec.Root.Path = "rootfs"
 	data, err := json.Marshal(spec)
 	if err != nil {
 		return "", err
@@ -224,6 +230,7 @@ func btoi(b bool) int {
 
 // abortStart undoes a start that failed before the container ran.
 func (e *Engine) abortStart(rec *ContainerRecord, cause error) error {
+	removeBundle(e.bundleDir(rec.ID))
 	_, _ = e.Unmount(rec.ID, true)
 	rec.State, rec.Pid = StateExited, 0
 	if errors.Is(cause, ErrCommandNotFound) {

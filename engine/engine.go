@@ -71,6 +71,32 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	return e, nil
 }
 
+// NewStateOnly opens only the state database, for verbs that read it and
+// nothing else (ps): they need neither the user namespace nor the store.
+func NewStateOnly() (*Engine, error) {
+	e := &Engine{dataDir: "/var/lib/skiff", nsDir: "/run/skiff"}
+	if rootless.IsRootless() {
+		data, err := rootless.DataHome()
+		if err != nil {
+			return nil, err
+		}
+		run, err := rootless.RuntimeDir()
+		if err != nil {
+			return nil, err
+		}
+		e.dataDir = filepath.Join(data, "skiff")
+		e.nsDir = filepath.Join(run, "skiff", "ns-none")
+	}
+	if err := os.MkdirAll(e.dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	var err error
+	if e.state, err = OpenState(e.dataDir); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
 // Close releases the engine's resources.
 func (e *Engine) Close() {
 	if e == nil {

@@ -84,7 +84,18 @@ func OpenState(dir string) (*State, error) {
 		return nil, fmt.Errorf("opening the state database: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(schema); err != nil {
+	// Switching a new database to WAL takes an exclusive lock that SQLite's
+	// busy handler does not wait for: when many commands open a new database
+	// at once, wait here.
+	for attempt := 0; ; attempt++ {
+		_, err = db.Exec(schema)
+		var serr sqlite3.Error
+		if err == nil || !errors.As(err, &serr) || (serr.Code != sqlite3.ErrBusy && serr.Code != sqlite3.ErrLocked) || attempt == 500 {
+			break
+		}
+		time.Sleep(time.Duration(5+attempt%20) * time.Millisecond)
+	}
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("creating the state database: %w", err)
 	}

@@ -401,7 +401,7 @@ func userProcesses(uid int) []string {
 		comm, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))
 		name := strings.TrimSpace(string(comm))
 		exe, _ := os.Readlink("/proc/" + pid + "/exe")
-		if strings.TrimSuffix(exe, " (deleted)") == skiffBin || name == "exe" || name == "skiff" || name == "runc" || name == "crun" ||
+		if strings.TrimSuffix(exe, " (deleted)") == skiffBin || name == "exe" || name == "skiff" || strings.HasPrefix(name, "runc") || name == "crun" ||
 			name == "pasta" || name == "slirp4netns" || strings.HasPrefix(name, "skiff") {
 			out = append(out, pid+" "+name)
 		}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine, as root: set up, build skiff,
 # and as the unprivileged test user pull the offline busybox image from the
-# local registry and list it. (A container run joins once `run` exists.)
+# local registry and run a rootless container from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -21,3 +21,5 @@ chown "$user:" "$home/.config/containers/registries.conf"
 cd /tmp
 runuser -u "$user" -- skiff pull skiff/busybox
 runuser -u "$user" -- skiff images
+runuser -u "$user" -- skiff run --rm skiff/busybox sh -c 'echo "hello from a rootless container: $(id -un) in $(hostname)"; cat /proc/self/uid_map'
+

@@ -67,10 +67,12 @@ func newPsCmd(g *globalOptions) *cobra.Command {
 			if latest {
 				o.Last = 1
 			}
-			e, err := g.engine(c.Context())
+			// ps reads the state database only: no namespace, no store.
+			e, err := engine.NewStateOnly()
 			if err != nil {
 				return err
 			}
+			defer e.Close()
 			list, err := e.Containers(c.Context(), o)
 			if err != nil {
 				return err
@@ -108,5 +110,5 @@ func newPsCmd(g *globalOptions) *cobra.Command {
 	fs.BoolVar(&noTrunc, "no-trunc", false, "do not truncate output")
 	fs.StringArrayVarP(&o.Filters, "filter", "f", nil, "filter: id=, name=, status=, label=, ancestor=, exited=")
 	fs.StringVar(&format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
-	return withStore(c)
+	return c
 }
