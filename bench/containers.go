@@ -235,11 +235,14 @@ func (b *bench) userRSS() (perContainer, shared string) {
 				rss, _ = strconv.Atoi(strings.Fields(v)[0])
 			}
 		}
-		pss := 0
+		pss, dirty := 0, 0
 		if rollup, err := os.ReadFile("/proc/" + pid + "/smaps_rollup"); err == nil {
 			for _, line := range strings.Split(string(rollup), "\n") {
 				if v, ok := strings.CutPrefix(line, "Pss:"); ok {
 					pss, _ = strconv.Atoi(strings.Fields(v)[0])
+				}
+				if v, ok := strings.CutPrefix(line, "Private_Dirty:"); ok {
+					dirty, _ = strconv.Atoi(strings.Fields(v)[0])
 				}
 			}
 		}
@@ -257,7 +260,7 @@ func (b *bench) userRSS() (perContainer, shared string) {
 			if strings.HasPrefix(string(cmdline), "skiff-monitor") {
 				label = "skiff-monitor"
 			}
-			per = append(per, fmt.Sprintf("%s RSS %d kB PSS %d kB", label, rss, pss))
+			per = append(per, fmt.Sprintf("%s RSS %d kB PSS %d kB private dirty %d kB", label, rss, pss, dirty))
 			perKB += rss
 		}
 	}

@@ -266,6 +266,21 @@ func TestRunTTY(t *testing.T) {
 		t.Fatalf("run -t\n%s", r)
 	}
 	e.fails(125, `not a TTY`, "run", "-t", busybox, "true")
+	e.ok("run", "-d", "--name", "ttyexec", busybox, "sleep", "30")
+	r = e.sh(`script -qec "$SKIFF exec -t ttyexec tty" /dev/null`)
+	if r.code != 0 || !strings.Contains(r.stdout, "/dev/pts/") {
+		t.Fatalf("exec -t\n%s", r)
+	}
+	e.ok("rm", "-f", "ttyexec")
+}
+
+func TestRuntimeFromContainersConf(t *testing.T) {
+	e := runEnv(t)
+	e.writeFile("home/.config/containers/containers.conf", "[engine]\nruntime = \"crun\"\n")
+	e.fails(125, `crun cannot run containers on this host`, "run", "--rm", busybox, "true")
+	if got := e.ok("run", "--rm", "--runtime", "runc", busybox, "echo", "runc chosen"); got != "runc chosen\n" {
+		t.Fatalf("--runtime over containers.conf: %q", got)
+	}
 }
 
 func TestNothingLeftWhenTheLastContainerExits(t *testing.T) {
