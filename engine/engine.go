@@ -44,19 +44,9 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{Store: st, runtimeName: o.Runtime}
-	if rootless.IsRootless() {
-		data, err := rootless.DataHome()
-		if err != nil {
-			return nil, err
-		}
-		run, err := rootless.RuntimeDir()
-		if err != nil {
-			return nil, err
-		}
-		e.dataDir = filepath.Join(data, "skiff")
-		e.nsDir = filepath.Join(run, "skiff", fmt.Sprintf("ns-%d", rootless.NamespaceID()))
-	} else {
-		e.dataDir, e.nsDir = "/var/lib/skiff", "/run/skiff"
+	if e.dataDir, e.nsDir, err = userDirs(fmt.Sprintf("ns-%d", rootless.NamespaceID())); err != nil {
+		st.Close()
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(e.dataDir, "containers"), 0o700); err != nil {
 		return nil, err
@@ -74,27 +64,35 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 // NewStateOnly opens only the state database, for verbs that read it and
 // nothing else (ps): they need neither the user namespace nor the store.
 func NewStateOnly() (*Engine, error) {
-	e := &Engine{dataDir: "/var/lib/skiff", nsDir: "/run/skiff"}
-	if rootless.IsRootless() {
-		data, err := rootless.DataHome()
-		if err != nil {
-			return nil, err
-		}
-		run, err := rootless.RuntimeDir()
-		if err != nil {
-			return nil, err
-		}
-		e.dataDir = filepath.Join(data, "skiff")
-		e.nsDir = filepath.Join(run, "skiff", "ns-none")
+	e := &Engine{}
+	var err error
+	if e.dataDir, e.nsDir, err = userDirs("ns-none"); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(e.dataDir, 0o700); err != nil {
 		return nil, err
 	}
-	var err error
 	if e.state, err = OpenState(e.dataDir); err != nil {
 		return nil, err
 	}
 	return e, nil
+}
+
+// userDirs are the user's data directory and the directory of namespace ns
+// ($XDG_DATA_HOME/skiff and $XDG_RUNTIME_DIR/skiff/ns rootless).
+func userDirs(ns string) (dataDir, nsDir string, err error) {
+	if !rootless.IsRootless() {
+		return "/var/lib/skiff", "/run/skiff", nil
+	}
+	data, err := rootless.DataHome()
+	if err != nil {
+		return "", "", err
+	}
+	run, err := rootless.RuntimeDir()
+	if err != nil {
+		return "", "", err
+	}
+	return filepath.Join(data, "skiff"), filepath.Join(run, "skiff", ns), nil
 }
 
 // Close releases the engine's resources.

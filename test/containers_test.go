@@ -378,10 +378,15 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 // waitNoSkiffLeft checks that the user runs no skiff, monitor, runc or
-// network helper process at all (zombies waiting for init included).
+// network helper process at all.
 func waitNoSkiffLeft(t *testing.T, e *env) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	waitNoSkiffWithin(t, e, 10*time.Second)
+}
+
+func waitNoSkiffWithin(t *testing.T, e *env, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		left := userProcesses(e.uid())
 		if len(left) == 0 {
@@ -390,7 +395,7 @@ func waitNoSkiffLeft(t *testing.T, e *env) {
 		if time.Now().After(deadline) {
 			t.Fatalf("processes of %s left: %v", e.user.Username, left)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

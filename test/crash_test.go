@@ -61,47 +61,12 @@ func TestKillPullAtSeveralPoints(t *testing.T) {
 	}
 }
 
-// waitNoProcesses waits until no process of the test user runs the skiff
-// binary (the command, its copy in the namespace, layer extractors).
+// waitNoProcesses waits until no skiff process of the test user runs (the
+// command, its copy in the namespace, layer extractors): the copy dies with
+// the killed parent (PR_SET_PDEATHSIG), the extractors with their input.
 func waitNoProcesses(t *testing.T, e *env) {
 	t.Helper()
-	// The copy in the namespace dies with the killed parent (PR_SET_PDEATHSIG)
-	// and the layer extractors with their input pipe: quickly.
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		left := skiffProcesses(e.uid())
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("skiff processes of %s still running: %v", e.user.Username, left)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// skiffProcesses lists "PID CMDLINE" of uid's processes whose executable is
-// the skiff binary under test.
-func skiffProcesses(uid int) []string {
-	var out []string
-	entries, _ := os.ReadDir("/proc")
-	for _, ent := range entries {
-		pid := ent.Name()
-		if pid[0] < '0' || pid[0] > '9' {
-			continue
-		}
-		st, err := os.Stat("/proc/" + pid)
-		if err != nil || uidOf(st) != uid {
-			continue
-		}
-		exe, err := os.Readlink("/proc/" + pid + "/exe")
-		if err != nil || strings.TrimSuffix(exe, " (deleted)") != skiffBin {
-			continue
-		}
-		cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
-		out = append(out, pid+" "+strings.ReplaceAll(string(cmdline), "\x00", " "))
-	}
-	return out
+	waitNoSkiffWithin(t, e, 3*time.Second)
 }
 
 func countEntries(dir string) int {
