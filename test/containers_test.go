@@ -44,6 +44,26 @@ func TestRunExitCodes(t *testing.T) {
 	}
 }
 
+func TestRunPullPolicies(t *testing.T) {
+	e := newEnv(t)
+	e.fails(125, `no such image`, "run", "--rm", "--pull", "never", busybox, "true")
+	if got := e.ok("images", "-q"); got != "" {
+		t.Fatalf("--pull never pulled: %q", got)
+	}
+	r := e.run("run", "--rm", busybox, "echo", "pulled") // missing: pulls once
+	if r.code != 0 || r.stdout != "pulled\n" {
+		t.Fatalf("run with a pull\n%s", r)
+	}
+	e.ok("tag", busybox, "localhost/keep:me")
+	e.ok("untag", busybox, busybox)
+	if got := e.ok("run", "--rm", "--pull", "always", busybox, "echo", "again"); got != "again\n" {
+		t.Fatalf("--pull always: %q", got)
+	}
+	if !strings.Contains(e.ok("images", "--format", "{{.Repository}}"), plainRegistry+"/skiff/busybox") {
+		t.Fatal("--pull always did not pull")
+	}
+}
+
 func TestDetachedContainerOutlivesCommand(t *testing.T) {
 	e := runEnv(t)
 	id := strings.TrimSpace(e.ok("run", "-d", "--name", "web", "-l", "tier=front", busybox, "sh", "-c", "echo started; trap 'echo bye; exit 0' TERM; while true; do sleep 0.2; done"))
