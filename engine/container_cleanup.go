@@ -105,6 +105,9 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	}
 	removeBundle(e.bundleDir(rec.ID))
 	_, _ = e.Unmount(rec.ID, true)
+	if rec.Config.AutoRemove {
+		return e.removeContainer(ctx, rec) // its exit status stays in the exit file for wait
+	}
 	if rec.State == StateRunning {
 		code, at := e.observedExit(rec)
 		if at.IsZero() {
@@ -114,9 +117,6 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 		if err := e.state.Update(ctx, rec); err != nil {
 			return err
 		}
-	}
-	if rec.Config.AutoRemove {
-		return e.removeContainer(ctx, rec)
 	}
 	return nil
 }

@@ -148,6 +148,9 @@ func (s *Store) List(ctx context.Context, o ListOptions) ([]ImageSummary, error)
 	var out []ImageSummary
 	for i := range images {
 		img := &images[i]
+		if !complete(img) {
+			continue
+		}
 		sum := s.summarize(img)
 		if !o.All && sum.Dangling && parents[img.TopLayer] {
 			continue
@@ -176,6 +179,20 @@ func (s *Store) List(ctx context.Context, o ListOptions) ([]ImageSummary, error)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
+}
+
+// complete tells whether an image record was written to the end. The store
+// saves an image before its metadata items, one by one; the manifest under
+// its plain key comes last (pull_stream.go, and image/v5 alike), so an image
+// without it is one whose pull was killed halfway: invisible until a pull
+// completes it, removed by image prune.
+func complete(img *cstorage.Image) bool {
+	for _, k := range img.BigDataNames {
+		if k == cstorage.ImageDigestBigDataKey {
+			return true
+		}
+	}
+	return false
 }
 
 func keepNames(names []string, keep func(string) bool) []string {

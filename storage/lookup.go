@@ -34,8 +34,11 @@ func (s *Store) Lookup(sys *types.SystemContext, name string) (*cstorage.Image, 
 	}
 	if idPrefix.MatchString(name) {
 		img, err := s.Image(strings.TrimPrefix(name, "sha256:"))
-		if err == nil {
+		if err == nil && complete(img) {
 			return img, nil
+		}
+		if err == nil {
+			err = cstorage.ErrImageUnknown
 		}
 		if !errors.Is(err, cstorage.ErrImageUnknown) {
 			return nil, err
@@ -46,7 +49,7 @@ func (s *Store) Lookup(sys *types.SystemContext, name string) (*cstorage.Image, 
 		return nil, err
 	}
 	for _, c := range candidates {
-		if img, err := s.byReference(c); err == nil {
+		if img, err := s.byReference(c); err == nil && complete(img) {
 			return img, nil
 		}
 	}
