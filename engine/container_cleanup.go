@@ -106,7 +106,7 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	removeBundle(e.bundleDir(rec.ID))
 	_, _ = e.Unmount(rec.ID, true)
 	if rec.Config.AutoRemove {
-		return e.removeContainer(ctx, rec) // its exit status stays in the exit file for wait
+		return e.removeContainer(ctx, rec)
 	}
 	if rec.State == StateRunning {
 		code, at := e.observedExit(rec)
