@@ -420,31 +420,23 @@ func waitNoSkiffWithin(t *testing.T, e *env, timeout time.Duration) {
 }
 
 // userProcesses lists "PID COMM" of uid's processes that belong to skiff:
-// the binary, the monitor, runtimes, network helpers.
+// the binary, the monitor, runtimes, network helpers. A zombie has ended:
+// reaping orphans is init's job, and this machine's init does it lazily.
 func userProcesses(uid int) []string {
 	var out []string
-	entries, _ := os.ReadDir("/proc")
-	for _, ent := range entries {
-		pid := ent.Name()
-		if pid[0] < '0' || pid[0] > '9' {
-			continue
-		}
-		st, err := os.Stat("/proc/" + pid)
-		if err != nil || uidOf(st) != uid {
-			continue
-		}
-		// A zombie has ended; reaping orphans is init's job, and this
-		// machine's init does it lazily.
-		if stat, _ := os.ReadFile(filepath.Join("/proc", pid, "stat")); zombie(string(stat)) {
-			continue
+	for _, pid := range userPids(uid, func(pid string) bool {
+		stat, _ := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+		if zombie(string(stat)) {
+			return false
 		}
 		comm, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))
 		name := strings.TrimSpace(string(comm))
 		exe, _ := os.Readlink("/proc/" + pid + "/exe")
-		if strings.TrimSuffix(exe, " (deleted)") == skiffBin || name == "exe" || name == "skiff" || strings.HasPrefix(name, "runc") || name == "crun" ||
-			name == "pasta" || name == "slirp4netns" || strings.HasPrefix(name, "skiff") {
-			out = append(out, pid+" "+name)
-		}
+		return strings.TrimSuffix(exe, " (deleted)") == skiffBin || name == "exe" || name == "skiff" || strings.HasPrefix(name, "runc") ||
+			name == "crun" || name == "pasta" || name == "slirp4netns" || strings.HasPrefix(name, "skiff")
+	}) {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		out = append(out, fmt.Sprintf("%d %s", pid, strings.TrimSpace(string(comm))))
 	}
 	return out
 }

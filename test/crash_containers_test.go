@@ -12,29 +12,13 @@ import (
 	"time"
 )
 
-// containerProcs counts the test user's container processes running cmd
-// (by its /proc comm).
+// containerProcs lists the test user's live processes named comm.
 func containerProcs(uid int, comm string) []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, ent := range entries {
-		pid, err := strconv.Atoi(ent.Name())
-		if err != nil {
-			continue
-		}
-		st, err := os.Stat("/proc/" + ent.Name())
-		if err != nil || uidOf(st) != uid {
-			continue
-		}
-		if data, _ := os.ReadFile(filepath.Join("/proc", ent.Name(), "stat")); zombie(string(data)) {
-			continue
-		}
-		c, _ := os.ReadFile(filepath.Join("/proc", ent.Name(), "comm"))
-		if strings.TrimSpace(string(c)) == comm {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return userPids(uid, func(pid string) bool {
+		stat, _ := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+		c, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))
+		return !zombie(string(stat)) && strings.TrimSpace(string(c)) == comm
+	})
 }
 
 // checkTruthful compares what ps -a says of name with the processes that
@@ -140,6 +124,14 @@ func TestCrashSafetyKilledRm(t *testing.T) {
 
 // monitorPids finds the user's container monitors.
 func monitorPids(uid int) []int {
+	return userPids(uid, func(pid string) bool {
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+		return strings.HasPrefix(string(cmdline), "skiff-monitor\x00")
+	})
+}
+
+// userPids lists the processes of uid that match.
+func userPids(uid int, match func(pid string) bool) []int {
 	var pids []int
 	entries, _ := os.ReadDir("/proc")
 	for _, ent := range entries {
@@ -147,12 +139,10 @@ func monitorPids(uid int) []int {
 		if err != nil {
 			continue
 		}
-		st, err := os.Stat("/proc/" + ent.Name())
-		if err != nil || uidOf(st) != uid {
+		if st, err := os.Stat("/proc/" + ent.Name()); err != nil || uidOf(st) != uid {
 			continue
 		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
-		if strings.HasPrefix(string(cmdline), "skiff-monitor\x00") {
+		if match(ent.Name()) {
 			pids = append(pids, pid)
 		}
 	}
