@@ -21,7 +21,7 @@ func TestImportGraph(t *testing.T) {
 	for pkg, may := range allowed {
 		out, err := exec.Command("go", "list", "-deps", "-tags", "containers_image_openpgp exclude_graphdriver_btrfs", "./../../"+pkg+"/...").CombinedOutput()
 		if err != nil {
-			if strings.Contains(string(out), "matched no packages") {
+			if strings.Contains(string(out), "matched no packages") || strings.Contains(string(out), "no such file or directory") {
 				continue
 			}
 			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
