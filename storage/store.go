@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 	cstorage "go.podman.io/storage"
@@ -114,12 +115,42 @@ func Open(c Config) (*Store, error) {
 	if c.Driver == "" {
 		opts.GraphDriverPriority = []string{"overlay", "vfs"}
 	}
+	if err := checkMountProgramLock(c); err != nil {
+		return nil, err
+	}
 	s, err := cstorage.GetStore(opts)
 	if err != nil {
 		return nil, fmt.Errorf("opening the image store at %s: %w", c.GraphRoot, err)
 	}
 	c.Driver = s.GraphDriverName()
 	return &Store{Store: s, Config: c}, nil
+}
+
+// checkMountProgramLock refuses, with the fix, a store that the storage
+// library has locked to fuse-overlayfs (it does so for good once its native
+// overlay check fails while fuse-overlayfs is installed) when the user cannot
+// open /dev/fuse: every mount would fail later, obscurely.
+func checkMountProgramLock(c Config) error {
+	if c.Driver == "vfs" {
+		return nil
+	}
+	for _, o := range c.DriverOptions {
+		if strings.Contains(o, "mount_program") {
+			return nil // configured on purpose
+		}
+	}
+	flag := filepath.Join(c.GraphRoot, "overlay", ".has-mount-program")
+	data, err := os.ReadFile(flag)
+	if err != nil || strings.TrimSpace(string(data)) != "true" {
+		return nil
+	}
+	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err == nil {
+		f.Close()
+		return nil
+	}
+	return fmt.Errorf("the image store at %s is marked for fuse-overlayfs (%s), but /dev/fuse cannot be opened (%v): if no image was stored through fuse-overlayfs, delete that file to use native overlay; otherwise give the user access to /dev/fuse",
+		c.GraphRoot, flag, err)
 }
 
 // Close releases the store; layers mounted by this process stay mounted.

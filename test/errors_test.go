@@ -128,3 +128,15 @@ func TestNamespaceMapsFullRange(t *testing.T) {
 		t.Fatalf("uid map %q", out)
 	}
 }
+
+func TestStoreLockedToFuseOverlayfs(t *testing.T) {
+	e := newEnv(t)
+	if st, err := os.Stat("/dev/fuse"); err == nil && st.Mode().Perm()&0o006 == 0o006 {
+		t.Skip("requires a /dev/fuse the test user cannot open")
+	}
+	flag := e.writeFile("home/.local/share/skiff/storage/overlay/.has-mount-program", "true")
+	for p := flag; p != e.home; p = filepath.Dir(p) {
+		os.Chown(p, e.uid(), e.gid()) // writeFile leaves store paths alone
+	}
+	e.fails(125, `marked for fuse-overlayfs.*delete that file`, "images")
+}
