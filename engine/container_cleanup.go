@@ -123,8 +123,7 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 
 // RemoveOptions are the options of rm.
 type RemoveOptions struct {
-	Force   bool // stop a running container first
-	Timeout time.Duration
+	Force bool // kill a running container first, as docker rm -f does
 }
 
 // Remove deletes a container: its layer, its record, its log.

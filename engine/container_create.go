@@ -68,8 +68,8 @@ func ValidateNetwork(n string) error {
 	return fmt.Errorf("%w: --network %q: only none is available", ErrBadOption, n)
 }
 
-// ReadEnvFiles reads KEY=VALUE lines (and bare KEYs taken from the
-// environment) from --env-file files.
+// ReadEnvFiles reads the KEY=VALUE (or bare KEY) lines of --env-file
+// files; mergeEnv resolves bare KEYs, as it does for -e.
 func ReadEnvFiles(files []string) ([]string, error) {
 	var env []string
 	for _, path := range files {
@@ -82,13 +82,6 @@ func ReadEnvFiles(files []string) ([]string, error) {
 			line := strings.TrimSpace(sc.Text())
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
-			}
-			if !strings.Contains(line, "=") {
-				if v, ok := os.LookupEnv(line); ok {
-					line += "=" + v
-				} else {
-					continue
-				}
 			}
 			env = append(env, line)
 		}

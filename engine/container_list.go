@@ -31,8 +31,6 @@ type ListContainersOptions struct {
 	Filters []string
 }
 
-type containerFilter func(*ContainerSummary) bool
-
 // ParseContainerFilters checks ps --filter values: id, name, status,
 // label, ancestor, exited.
 func ParseContainerFilters(filters []string) ([]func(*ContainerSummary) bool, error) {

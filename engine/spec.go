@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -115,19 +116,11 @@ func NewSpec(o SpecOptions) (*specs.Spec, error) {
 }
 
 func envKey(kv string) string {
-	for i := 0; i < len(kv); i++ {
-		if kv[i] == '=' {
-			return kv[:i]
-		}
-	}
-	return kv
+	k, _, _ := strings.Cut(kv, "=")
+	return k
 }
 
 func envValue(kv string) string {
-	for i := 0; i < len(kv); i++ {
-		if kv[i] == '=' {
-			return kv[i+1:]
-		}
-	}
-	return ""
+	_, v, _ := strings.Cut(kv, "=")
+	return v
 }

@@ -257,12 +257,12 @@ func (s *Store) commitImage(named reference.Named, topLayer string, cfgDigest di
 		cstorage.ImageBigDataOption{Key: cstorage.ImageDigestBigDataKey, Data: manBlob, Digest: manDigest},
 	)
 	id := cfgDigest.Encoded()
-	img, err := s.CreateImage(id, nil, topLayer, "", opts)
-	if err != nil {
+	if _, err := s.CreateImage(id, nil, topLayer, "", opts); err != nil {
 		if !errors.Is(err, cstorage.ErrDuplicateID) {
 			return "", fmt.Errorf("creating image %s: %w", id, err)
 		}
-		if img, err = s.Image(id); err != nil {
+		img, err := s.Image(id)
+		if err != nil {
 			return "", err
 		}
 		if img.TopLayer != topLayer {

@@ -146,7 +146,6 @@ func runningIDs(c *cobra.Command, e *engine.Engine) ([]string, error) {
 
 func newRmCmd(g *globalOptions) *cobra.Command {
 	var force, all bool
-	var timeout int
 	c := &cobra.Command{
 		Use:   "rm [flags] CONTAINER [CONTAINER...]",
 		Short: "Remove containers",
@@ -162,13 +161,12 @@ func newRmCmd(g *globalOptions) *cobra.Command {
 				}
 			}
 			return g.forEach(args, func(n string) error {
-				return e.Remove(c.Context(), n, engine.RemoveOptions{Force: force, Timeout: time.Duration(timeout) * time.Second})
+				return e.Remove(c.Context(), n, engine.RemoveOptions{Force: force})
 			})
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "kill and remove running containers")
 	c.Flags().BoolVarP(&all, "all", "a", false, "every container")
-	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait for a stop")
 	c.Flags().BoolP("volumes", "v", false, "remove anonymous volumes (none yet)")
 	c.ValidArgsFunction = completeContainers(g)
 	return withStore(c)
