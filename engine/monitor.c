@@ -53,7 +53,7 @@ static int getconf(struct mon *m, const char *path)
 #define KEY(k, field) if (!strcmp(line, k)) snprintf(m->field, sizeof m->field, "%s", v);
 		KEY("id", id) KEY("runtime", runtime) KEY("root", root) KEY("bundle", bundle)
 		KEY("log", logpath) KEY("exit", exitpath) KEY("pidfile", pidfile)
-		KEY("holders", holders) KEY("console", consock)
+		KEY("holders", holders)
 #undef KEY
 		if (!strcmp(line, "tty")) m->tty = atoi(v);
 		if (!strcmp(line, "stdin")) m->keepstdin = atoi(v);
