@@ -98,11 +98,7 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	}
 	// An attached `runc run` deletes its own state; a monitored container's
 	// state is deleted here.
-	if _, err := os.Stat(filepath.Join(e.runtimeRoot(), rec.ID)); err == nil {
-		if runtime, err := e.Runtime(rec.Config.Runtime); err == nil {
-			_ = e.runtimeRun(ctx, runtime, "delete", "--force", rec.ID)
-		}
-	}
+	e.deleteRuntimeState(ctx, rec)
 	removeBundle(e.bundleDir(rec.ID))
 	_, _ = e.Unmount(rec.ID, true)
 	if rec.Config.AutoRemove {
@@ -152,10 +148,19 @@ func (e *Engine) Remove(ctx context.Context, nameOrID string, o RemoveOptions) e
 		}
 		return err
 	}
+	e.deleteRuntimeState(ctx, rec)
+	return e.removeContainer(ctx, rec)
+}
+
+// deleteRuntimeState has the runtime forget a container it still knows in
+// this namespace; a runtime run costs milliseconds, so only when it does.
+func (e *Engine) deleteRuntimeState(ctx context.Context, rec *ContainerRecord) {
+	if _, err := os.Stat(filepath.Join(e.runtimeRoot(), rec.ID)); err != nil {
+		return
+	}
 	if runtime, err := e.Runtime(rec.Config.Runtime); err == nil {
 		_ = e.runtimeRun(ctx, runtime, "delete", "--force", rec.ID)
 	}
-	return e.removeContainer(ctx, rec)
 }
 
 // killRuntimeLeftovers ends what the runtime left of a container in any

@@ -161,8 +161,8 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 		lock.Unlock()
 		return 0, err
 	}
-	// A container that ran in an earlier namespace left runtime state there.
-	_ = e.runtimeRun(ctx, runtime, "delete", "--force", rec.ID)
+	// A start that was killed half way may have left runtime state behind.
+	e.deleteRuntimeState(ctx, rec)
 	bundle, err := e.prepare(rec)
 	if err != nil {
 		lock.Unlock()

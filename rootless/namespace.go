@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -186,6 +187,7 @@ func runInNewNamespace(args, env []string, uids, gids []IDMap, stdin io.Reader, 
 		return 0, err
 	}
 	_, _ = parent.Write([]byte{'g'})
+	saveIDMaps(uids, gids)
 	if RegisterHolder(pid) == nil {
 		defer UnregisterHolder(pid)
 	}
@@ -216,6 +218,43 @@ func writeMaps(pid int, uids, gids []IDMap) error {
 	go func() { errc <- run("newgidmap", gids) }()
 	uerr := run("newuidmap", uids)
 	return errors.Join(uerr, <-errc)
+}
+
+// saveIDMaps records the helpers' command lines that just worked, for the
+// constructor that enters the namespace without a second process
+// (enter.c); they hold while /etc/subuid and /etc/subgid are unchanged.
+func saveIDMaps(uids, gids []IDMap) {
+	dir, err := nsDir()
+	if err != nil {
+		return
+	}
+	var b strings.Builder
+	b.WriteString("skiff-idmaps 1\n")
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		var st unix.Stat_t
+		if unix.Stat(f, &st) != nil {
+			st = unix.Stat_t{}
+		}
+		fmt.Fprintf(&b, "%d %d %d %d %d\n", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec)
+	}
+	for _, h := range []struct {
+		name string
+		m    []IDMap
+	}{{"newuidmap", uids}, {"newgidmap", gids}} {
+		path, err := exec.LookPath(h.name)
+		if err != nil {
+			return
+		}
+		b.WriteString(path)
+		for _, r := range h.m {
+			fmt.Fprintf(&b, " %d %d %d", r.ContainerID, r.HostID, r.Size)
+		}
+		b.WriteString("\n")
+	}
+	tmp := filepath.Join(dir, ".idmaps.tmp")
+	if os.WriteFile(tmp, []byte(b.String()), 0o600) == nil {
+		_ = os.Rename(tmp, filepath.Join(dir, "idmaps"))
+	}
 }
 
 // waitUserNS waits until pid has joined the user namespace ino.

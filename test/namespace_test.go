@@ -61,8 +61,9 @@ func TestCommandsJoinTheLiveNamespace(t *testing.T) {
 			t.Fatalf("concurrent commands saw namespaces %v, want all %s", ids, first)
 		}
 	}
-	// And it is the holder's own namespace (its copy inside is its child).
-	if inner := childNamespace(t, holder.Process.Pid); inner != first {
+	// And it is the holder's own namespace: the holder entered it itself
+	// (enter.c), or its copy inside, its child, did.
+	if inner := holderNamespace(t, holder.Process.Pid); inner != first {
 		t.Fatalf("commands joined namespace %s, the holder lives in %s", first, inner)
 	}
 	// Images pulled from a joined command are seen by all.
@@ -79,9 +80,14 @@ func TestCommandsJoinTheLiveNamespace(t *testing.T) {
 	waitNoProcesses(t, e)
 }
 
-// childNamespace is the user namespace inode of pid's first child.
-func childNamespace(t *testing.T, pid int) string {
+// holderNamespace is the user namespace inode of pid, or of its first child
+// when pid is still in the namespace it started in.
+func holderNamespace(t *testing.T, pid int) string {
 	t.Helper()
+	var own, init syscall.Stat_t
+	if syscall.Stat(fmt.Sprintf("/proc/%d/ns/user", pid), &own) == nil && syscall.Stat("/proc/self/ns/user", &init) == nil && own.Ino != init.Ino {
+		return strconv.FormatUint(own.Ino, 10)
+	}
 	// Any of its threads may have forked it.
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
 	var kids []string
@@ -97,4 +103,49 @@ func childNamespace(t *testing.T, pid int) string {
 		t.Fatal(err)
 	}
 	return strconv.FormatUint(st.Ino, 10)
+}
+
+// TestFirstProcessEntersTheNamespace: once a namespace has been made the slow
+// way (a second copy of skiff whose maps the first one writes), a command
+// enters in its constructor with the same maps, in one process; a change
+// of /etc/subuid or /etc/subgid, or a global flag before the command, sends
+// it the slow way again, and both ways give the same namespace.
+func TestFirstProcessEntersTheNamespace(t *testing.T) {
+	e := newEnv(t)
+	const fast = "entered the user namespace in the constructor"
+	entered := func(args ...string) bool {
+		t.Helper()
+		r := e.run(args...)
+		if r.code != 0 {
+			t.Fatalf("%s", r)
+		}
+		return strings.Contains(r.stderr, fast)
+	}
+	if entered("images", "--log-level", "debug") {
+		t.Fatal("the first command of a new runtime directory entered the fast way: it has no maps to use")
+	}
+	if !entered("images", "--log-level", "debug") {
+		t.Fatal("the second command did not enter in its constructor")
+	}
+	if entered("--log-level", "debug", "images") {
+		t.Fatal("a global flag before the command should take the slow way")
+	}
+	// The same full mapping either way, and a container runs.
+	e.ok("pull", "-q", busybox)
+	out := e.ok("run", "--rm", busybox, "cat", "/proc/self/uid_map")
+	if len(lines(out)) != 2 {
+		t.Fatalf("uid_map after a fast entry:\n%s", out)
+	}
+	// A touched /etc/subuid may hold other ranges: the maps are not reused.
+	now := time.Now()
+	if err := os.Chtimes("/etc/subuid", now, now); err != nil {
+		t.Fatal(err)
+	}
+	if entered("images", "--log-level", "debug") {
+		t.Fatal("entered with maps older than /etc/subuid")
+	}
+	if !entered("images", "--log-level", "debug") {
+		t.Fatal("the maps were not renewed")
+	}
+	waitNoProcesses(t, e)
 }

@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"go.podman.io/storage/pkg/reexec"
+
+	"github.com/skiff-project/skiff/rootless"
 )
 
 func main() {
@@ -24,5 +26,7 @@ func main() {
 	g.close()
 	stop()
 	stopProfile()
-	os.Exit(exitCode(g.stderr, err))
+	code := exitCode(g.stderr, err)
+	rootless.Leave()
+	os.Exit(code)
 }

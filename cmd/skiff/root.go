@@ -166,6 +166,9 @@ func (g *globalOptions) setup(c *cobra.Command) error {
 	if _, err := rootless.Joined(); err != nil {
 		return err
 	}
+	if rootless.FastEntered() {
+		slog.Debug("entered the user namespace in the constructor")
+	}
 	return rootless.VerifyMappings()
 }
 
