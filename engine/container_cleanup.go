@@ -99,11 +99,11 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	// An attached `runc run` deletes its own state; a monitored container's
 	// state is deleted here.
 	e.deleteRuntimeState(ctx, rec)
-	removeBundle(e.bundleDir(rec.ID))
-	_, _ = e.Unmount(rec.ID, true)
 	if rec.Config.AutoRemove {
 		return e.removeContainer(ctx, rec)
 	}
+	removeBundle(e.bundleDir(rec.ID))
+	_, _ = e.Unmount(rec.ID, true)
 	if rec.State == StateRunning {
 		code, at := e.observedExit(rec)
 		if at.IsZero() {

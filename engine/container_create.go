@@ -197,7 +197,10 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 		return nil, err
 	}
 	t = time.Now()
-	_, err = e.CreateContainer(id, nil, img.ID, "", "", nil)
+	// A --rm container's layer lives as long as one run: the store writes
+	// its records without fsync (podman does the same). A power cut may
+	// lose them; a crash of skiff may not (they are renamed into place).
+	_, err = e.CreateContainer(id, nil, img.ID, "", "", &cstorage.ContainerOptions{Volatile: c.AutoRemove})
 	phase("create layer", t)
 	if err != nil {
 		_ = e.state.Remove(ctx, id)

@@ -2,11 +2,15 @@ package engine
 
 import (
 	"fmt"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-tools/generate"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultCapabilities are the 11 capabilities a container gets by default,
@@ -111,9 +115,29 @@ func NewSpec(o SpecOptions) (*specs.Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the default seccomp profile: %w", err)
 	}
+	profile.Architectures = runnableArchitectures(profile.Architectures)
 	g.Config.Linux.Seccomp = profile
 	return g.Config, nil
 }
+
+// runnableArchitectures drops from a seccomp profile the x32 ABI when this
+// kernel has none (most distribution kernels leave it out or off): no x32
+// program can run here, so the filter loses nothing, and the runtime
+// compiles one architecture less, a third of its seccomp time.
+func runnableArchitectures(arches []specs.Arch) []specs.Arch {
+	if runtime.GOARCH != "amd64" || kernelHasX32() {
+		return arches
+	}
+	return slices.DeleteFunc(slices.Clone(arches), func(a specs.Arch) bool { return a == specs.ArchX32 })
+}
+
+// kernelHasX32 asks the kernel for getpid through the x32 ABI: without x32
+// support the call is unknown (ENOSYS).
+var kernelHasX32 = sync.OnceValue(func() bool {
+	const x32SyscallBit = 0x40000000
+	_, _, errno := unix.RawSyscall(x32SyscallBit|unix.SYS_GETPID, 0, 0, 0)
+	return errno != unix.ENOSYS
+})
 
 func envKey(kv string) string {
 	k, _, _ := strings.Cut(kv, "=")

@@ -5,12 +5,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-tools/validate"
 	"github.com/xeipuuv/gojsonschema"
+	"golang.org/x/sys/unix"
 )
 
 func testSpecOptions(t *testing.T) SpecOptions {
@@ -91,5 +95,27 @@ func TestSpecSecurityDefaults(t *testing.T) {
 	}
 	if _, err := NewSpec(SpecOptions{}); err == nil {
 		t.Fatal("a spec without a command must be refused")
+	}
+}
+
+// TestSeccompArchitecturesThisKernelRuns: the profile keeps the native and
+// the 32-bit x86 ABI, and x32 exactly when the kernel runs x32 code, which
+// a probe independent of kernelHasX32 (an x32 uname) tells.
+func TestSeccompArchitecturesThisKernelRuns(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("x86-64 only")
+	}
+	spec, err := NewSpec(testSpecOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	arches := spec.Linux.Seccomp.Architectures
+	if !slices.Contains(arches, specs.ArchX86_64) || !slices.Contains(arches, specs.ArchX86) {
+		t.Fatalf("architectures %v lack the native or the i386 ABI", arches)
+	}
+	var uts unix.Utsname
+	_, _, errno := unix.RawSyscall(0x40000000|unix.SYS_UNAME, uintptr(unsafe.Pointer(&uts)), 0, 0)
+	if x32 := errno == 0; slices.Contains(arches, specs.ArchX32) != x32 {
+		t.Fatalf("architectures %v, kernel runs x32: %v", arches, x32)
 	}
 }
