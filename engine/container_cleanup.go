@@ -100,7 +100,7 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	// state is deleted here.
 	e.deleteRuntimeState(ctx, rec)
 	if rec.Config.AutoRemove {
-		return e.removeContainer(ctx, rec)
+		return e.removeContainer(ctx, rec, true)
 	}
 	removeBundle(e.bundleDir(rec.ID))
 	_, _ = e.Unmount(rec.ID, true)
@@ -120,6 +120,8 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 // RemoveOptions are the options of rm.
 type RemoveOptions struct {
 	Force bool // kill a running container first, as docker rm -f does
+	// Volumes removes the container's anonymous volumes too (rm -v).
+	Volumes bool
 }
 
 // Remove deletes a container: its layer, its record, its log.
@@ -149,7 +151,7 @@ func (e *Engine) Remove(ctx context.Context, nameOrID string, o RemoveOptions) e
 		return err
 	}
 	e.deleteRuntimeState(ctx, rec)
-	return e.removeContainer(ctx, rec)
+	return e.removeContainer(ctx, rec, o.Volumes)
 }
 
 // deleteRuntimeState has the runtime forget a container it still knows in
@@ -185,7 +187,7 @@ func (e *Engine) killRuntimeLeftovers(id string) {
 }
 
 // removeContainer deletes what a container owns. The caller holds its lock.
-func (e *Engine) removeContainer(ctx context.Context, rec *ContainerRecord) error {
+func (e *Engine) removeContainer(ctx context.Context, rec *ContainerRecord, volumes bool) error {
 	e.killRuntimeLeftovers(rec.ID)
 	removeBundle(e.bundleDir(rec.ID))
 	_, _ = e.Unmount(rec.ID, true)
@@ -197,6 +199,9 @@ func (e *Engine) removeContainer(ctx context.Context, rec *ContainerRecord) erro
 	}
 	_ = os.RemoveAll(e.containerDir(rec.ID))
 	e.state.RemoveLockFile(rec.ID)
+	if volumes {
+		e.removeAnonymousVolumes(ctx, rec)
+	}
 	return nil
 }
 

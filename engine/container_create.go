@@ -49,6 +49,11 @@ type CreateOptions struct {
 	AutoRemove  bool
 	Network     string
 	Runtime     string
+	Mounts      []Mount  // -v, --mount, --tmpfs
+	VolumesFrom []string // CONTAINER[:ro|rw]
+	ReadOnly    bool
+	// ReadOnlyTmpfs: tmpfs on /tmp, /var/tmp and /run when ReadOnly.
+	ReadOnlyTmpfs bool
 }
 
 // ValidatePull checks a --pull value.
@@ -187,6 +192,10 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 	if len(c.Entrypoint)+len(c.Cmd) == 0 {
 		return nil, fmt.Errorf("%w: no command given and image %s has no CMD or ENTRYPOINT", ErrBadOption, o.Image)
 	}
+	if c.Mounts, err = e.resolveMounts(ctx, o.Mounts, o.VolumesFrom, ic.Volumes); err != nil {
+		return nil, err
+	}
+	c.ReadOnly, c.ReadOnlyTmpfs = o.ReadOnly, o.ReadOnlyTmpfs
 
 	id := stringid.GenerateRandomID()
 	if c.Hostname == "" {
@@ -207,7 +216,11 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 		return nil, fmt.Errorf("creating the container's layer: %w", err)
 	}
 	if err := os.MkdirAll(e.containerDir(id), 0o700); err != nil {
-		_ = e.removeContainer(ctx, rec)
+		_ = e.removeContainer(ctx, rec, true)
+		return nil, err
+	}
+	if err := e.createVolumes(ctx, c.Mounts); err != nil {
+		_ = e.removeContainer(ctx, rec, true)
 		return nil, err
 	}
 	return rec, nil

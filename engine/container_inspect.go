@@ -42,11 +42,15 @@ type ContainerInspect struct {
 		Labels     map[string]string `json:"Labels"`
 		StopSignal string            `json:"StopSignal"`
 	} `json:"Config"`
-	Mounts     []any `json:"Mounts"`
+	Mounts     []InspectMount `json:"Mounts"`
 	HostConfig struct {
 		NetworkMode string `json:"NetworkMode"`
 		AutoRemove  bool   `json:"AutoRemove"`
 		Runtime     string `json:"Runtime"`
+		// Binds as docker lists them: SOURCE:DEST[:ro] of bind mounts and
+		// named volumes.
+		Binds          []string `json:"Binds"`
+		ReadonlyRootfs bool     `json:"ReadonlyRootfs"`
 	} `json:"HostConfig"`
 	NetworkSettings struct {
 		Networks map[string]any `json:"Networks"`
@@ -63,7 +67,7 @@ func (e *Engine) InspectContainer(ctx context.Context, nameOrID string) (*Contai
 	s := e.summary(rec)
 	c := rec.Config
 	out := &ContainerInspect{Id: rec.ID, Name: rec.Name, Created: rec.Created, Image: "sha256:" + rec.ImageID,
-		LogPath: e.LogPath(rec.ID), Driver: e.GraphDriverName(), Mounts: []any{}}
+		LogPath: e.LogPath(rec.ID), Driver: e.GraphDriverName(), Mounts: e.inspectMounts(rec)}
 	args := append(append([]string{}, c.Entrypoint...), c.Cmd...)
 	if len(args) > 0 {
 		out.Path, out.Args = args[0], args[1:]
@@ -82,6 +86,17 @@ func (e *Engine) InspectContainer(ctx context.Context, nameOrID string) (*Contai
 		runtime = "runc"
 	}
 	out.HostConfig.NetworkMode, out.HostConfig.AutoRemove, out.HostConfig.Runtime = c.Network, c.AutoRemove, runtime
+	out.HostConfig.ReadonlyRootfs, out.HostConfig.Binds = c.ReadOnly, []string{}
+	for _, m := range c.Mounts {
+		if m.Type == MountTmpfs || m.Anonymous {
+			continue
+		}
+		b := m.Source + ":" + m.Destination
+		if m.ReadOnly {
+			b += ":ro"
+		}
+		out.HostConfig.Binds = append(out.HostConfig.Binds, b)
+	}
 	out.NetworkSettings.Networks = map[string]any{}
 	out.NetworkSettings.Ports = map[string]any{}
 	return out, nil

@@ -75,6 +75,11 @@ func (e *Engine) prepare(rec *ContainerRecord) (bundle string, err error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: user %q: %v", ErrBadOption, c.User, err)
 	}
+	userMounts, err := e.specMounts(rec, rootfs, u.Uid, u.Gid)
+	if err != nil {
+		return "", err
+	}
+	mounts = append(mounts, userMounts...)
 	env := c.Env
 	if !hasEnv(env, "HOME") {
 		env = append(env, "HOME="+u.Home)
@@ -88,7 +93,7 @@ func (e *Engine) prepare(rec *ContainerRecord) (bundle string, err error) {
 	opts := SpecOptions{
 		Rootfs: rootfs, Args: append(append([]string{}, c.Entrypoint...), c.Cmd...), Env: env,
 		Cwd: c.WorkingDir, UID: uint32(u.Uid), GID: uint32(u.Gid), Hostname: c.Hostname,
-		Terminal: c.Tty, Mounts: mounts,
+		Terminal: c.Tty, Mounts: mounts, ReadOnly: c.ReadOnly,
 	}
 	for _, g := range u.Sgids {
 		opts.AdditionalGids = append(opts.AdditionalGids, uint32(g))
@@ -240,7 +245,7 @@ func (e *Engine) abortStart(rec *ContainerRecord, cause error) error {
 	}
 	_ = e.state.Update(context.Background(), rec)
 	if rec.Config.AutoRemove {
-		_ = e.removeContainer(context.Background(), rec)
+		_ = e.removeContainer(context.Background(), rec, true)
 	}
 	return cause
 }

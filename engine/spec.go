@@ -46,6 +46,7 @@ type SpecOptions struct {
 	Hostname       string
 	Terminal       bool
 	NoNewPrivs     bool
+	ReadOnly       bool // a read-only root file system
 	// Mounts the engine adds (hosts, resolv.conf, hostname, volumes).
 	Mounts []specs.Mount
 }
@@ -66,7 +67,7 @@ func NewSpec(o SpecOptions) (*specs.Spec, error) {
 	}
 	g.HostSpecific = false
 	g.SetRootPath(o.Rootfs)
-	g.SetRootReadonly(false)
+	g.SetRootReadonly(o.ReadOnly)
 	g.SetProcessArgs(o.Args)
 	g.ClearProcessEnv()
 	for _, e := range o.Env {

@@ -47,6 +47,11 @@ type ContainerConfig struct {
 	StopSignal string            `json:"StopSignal"`
 	Network    string            `json:"NetworkMode"`
 	Runtime    string            `json:"Runtime"`
+	Mounts     []Mount           `json:"Mounts,omitempty"`
+	ReadOnly   bool              `json:"ReadonlyRootfs,omitempty"`
+	// ReadOnlyTmpfs puts tmpfs on /tmp, /var/tmp and /run of a read-only
+	// container, as podman does by default.
+	ReadOnlyTmpfs bool `json:"ReadOnlyTmpfs,omitempty"`
 }
 
 // State is the per-user state database: SQLite in WAL mode, with a busy
@@ -70,6 +75,13 @@ CREATE TABLE IF NOT EXISTS containers (
 	finished_at INTEGER NOT NULL DEFAULT 0,
 	monitor_pid INTEGER NOT NULL DEFAULT 0,
 	config      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS volumes (
+	name      TEXT PRIMARY KEY,
+	created   INTEGER NOT NULL,
+	labels    TEXT NOT NULL,
+	options   TEXT NOT NULL,
+	anonymous INTEGER NOT NULL DEFAULT 0
 );`
 
 // OpenState opens (creating when needed) the database in dir.

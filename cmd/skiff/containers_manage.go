@@ -145,7 +145,7 @@ func runningIDs(c *cobra.Command, e *engine.Engine) ([]string, error) {
 }
 
 func newRmCmd(g *globalOptions) *cobra.Command {
-	var force, all bool
+	var force, all, volumes bool
 	c := &cobra.Command{
 		Use:   "rm [flags] CONTAINER [CONTAINER...]",
 		Short: "Remove containers",
@@ -161,13 +161,13 @@ func newRmCmd(g *globalOptions) *cobra.Command {
 				}
 			}
 			return g.forEach(args, func(n string) error {
-				return e.Remove(c.Context(), n, engine.RemoveOptions{Force: force})
+				return e.Remove(c.Context(), n, engine.RemoveOptions{Force: force, Volumes: volumes})
 			})
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "kill and remove running containers")
 	c.Flags().BoolVarP(&all, "all", "a", false, "every container")
-	c.Flags().BoolP("volumes", "v", false, "remove anonymous volumes (none yet)")
+	c.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove the containers' anonymous volumes too")
 	c.ValidArgsFunction = completeContainers(g)
 	return withStore(c)
 }

@@ -21,6 +21,9 @@ type createFlags struct {
 	labels     []string
 	entrypoint string
 	quiet      bool
+	volumes    []string
+	mounts     []string
+	tmpfs      []string
 }
 
 func (f *createFlags) bind(fs *pflag.FlagSet) {
@@ -41,8 +44,20 @@ func (f *createFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.o.Network, "network", "none", "network mode: none")
 	fs.StringVar(&f.o.Runtime, "runtime", "", "OCI runtime: runc or crun (default from containers.conf, else runc)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no pull progress")
+	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "mount a host path or volume: [SOURCE:]DEST[:ro,rw,z,Z,U,nocopy,...]")
+	fs.StringArrayVar(&f.mounts, "mount", nil, "mount: type=bind|volume|tmpfs,source=...,target=...[,readonly,...]")
+	fs.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs: DEST[:OPTIONS]")
+	fs.StringArrayVar(&f.o.VolumesFrom, "volumes-from", nil, "mount the volumes of another container: CONTAINER[:ro|rw]")
+	fs.BoolVar(&f.o.ReadOnly, "read-only", false, "mount the root file system read-only")
+	fs.BoolVar(&f.o.ReadOnlyTmpfs, "read-only-tmpfs", true, "with --read-only, mount tmpfs on /tmp, /var/tmp and /run")
 	f.reg.bind(fs, true)
 	fs.Bool("help", false, "help for this command") // -h is --hostname, as in docker
+}
+
+// completions: volume names for -v, container names for --volumes-from.
+func (f *createFlags) completions(c *cobra.Command, g *globalOptions) {
+	_ = c.RegisterFlagCompletionFunc("volume", completeVolumes(g))
+	_ = c.RegisterFlagCompletionFunc("volumes-from", completeContainers(g))
 }
 
 // options checks the flags and returns the engine options for IMAGE [CMD...].
@@ -74,6 +89,18 @@ func (f *createFlags) options(c *cobra.Command, args []string, stderr *os.File) 
 			return o, usagef("%v", err)
 		}
 	}
+	for _, set := range []struct {
+		specs []string
+		parse func(string) (engine.Mount, error)
+	}{{f.volumes, engine.ParseVolume}, {f.mounts, engine.ParseMount}, {f.tmpfs, engine.ParseTmpfs}} {
+		for _, s := range set.specs {
+			m, err := set.parse(s)
+			if err != nil {
+				return o, usagef("%v", err)
+			}
+			o.Mounts = append(o.Mounts, m)
+		}
+	}
 	o.PullOutput = progressWriter(stderr, f.quiet)
 	return o, nil
 }
@@ -102,6 +129,7 @@ func newCreateCmd(g *globalOptions) *cobra.Command {
 		},
 	}
 	f.bind(c.Flags())
+	f.completions(c, g)
 	c.ValidArgsFunction = completeImages(g)
 	return withStore(c)
 }
@@ -140,6 +168,7 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 		},
 	}
 	f.bind(c.Flags())
+	f.completions(c, g)
 	c.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background and print the container id")
 	c.ValidArgsFunction = completeImages(g)
 	return withStore(c)

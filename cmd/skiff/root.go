@@ -79,7 +79,7 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		newCompletionCmd(g),
 		newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g, "stop"), newStopCmd(g, "restart"),
 		newKillCmd(g), newRmCmd(g), newWaitCmd(g), newPsCmd(g), newLogsCmd(g), newExecCmd(g),
-		container,
+		container, newVolumeCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-project/skiff/engine"
+)
+
+func newVolumeCmd(g *globalOptions) *cobra.Command {
+	c := newGroupCmd("volume", "Manage volumes")
+	c.AddCommand(newVolumeCreateCmd(g), newVolumeLsCmd(g), newVolumeInspectCmd(g), newVolumeRmCmd(g), newVolumePruneCmd(g))
+	return c
+}
+
+// keyValues parses repeated KEY=VALUE flags (KEY alone means an empty value).
+func keyValues(flag string, list []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range list {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, usagef("invalid %s %q: want KEY=VALUE", flag, kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func newVolumeCreateCmd(g *globalOptions) *cobra.Command {
+	var labels, opts []string
+	var o engine.VolumeOptions
+	c := &cobra.Command{
+		Use:   "create [flags] [NAME]",
+		Short: "Create a volume",
+		Args:  rangeArgs(0, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			var err error
+			if o.Labels, err = keyValues("--label", labels); err != nil {
+				return err
+			}
+			if o.Options, err = keyValues("--opt", opts); err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				o.Name = args[0]
+			}
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			v, err := e.CreateVolume(c.Context(), o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, v.Name)
+			return nil
+		},
+	}
+	c.Flags().StringArrayVarP(&labels, "label", "l", nil, "set a label KEY=VALUE")
+	c.Flags().StringArrayVarP(&opts, "opt", "o", nil, "driver option: o=uid=N,gid=N")
+	c.Flags().StringVarP(&o.Driver, "driver", "d", "local", "volume driver (local)")
+	c.Flags().BoolVar(&o.IgnoreExisting, "ignore", false, "do nothing if the volume exists")
+	return withStore(c)
+}
+
+// volumeRow is one line of `volume ls`; its fields are what --format sees.
+type volumeRow struct {
+	Name       string            `json:"Name"`
+	Driver     string            `json:"Driver"`
+	Mountpoint string            `json:"Mountpoint"`
+	CreatedAt  string            `json:"CreatedAt"`
+	Labels     map[string]string `json:"Labels"`
+	Scope      string            `json:"Scope"`
+	Anonymous  bool              `json:"Anonymous"`
+}
+
+var volumeTitles = map[string]string{"Driver": "DRIVER", "Name": "VOLUME NAME"}
+
+func newVolumeLsCmd(g *globalOptions) *cobra.Command {
+	var filters []string
+	var format string
+	var quiet, noHeading bool
+	c := &cobra.Command{
+		Use:     "ls [flags]",
+		Aliases: []string{"list"},
+		Short:   "List volumes",
+		Args:    rangeArgs(0, 0),
+		PreRunE: func(c *cobra.Command, args []string) error { return checkFormat(format) },
+		RunE: func(c *cobra.Command, args []string) error {
+			match, err := volumeFilter(filters)
+			if err != nil {
+				return err
+			}
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			vols, err := e.Volumes(c.Context())
+			if err != nil {
+				return err
+			}
+			var rows []any
+			var jsonRows []volumeRow
+			for _, v := range vols {
+				if !match(e, c, v) {
+					continue
+				}
+				if quiet {
+					fmt.Fprintln(g.stdout, v.Name)
+					continue
+				}
+				r := volumeRow{Name: v.Name, Driver: v.Driver, Mountpoint: v.Mountpoint, Labels: v.Labels, Scope: v.Scope, Anonymous: v.Anonymous,
+					CreatedAt: v.CreatedAt.Format("2006-01-02 15:04:05 -0700 MST")}
+				rows, jsonRows = append(rows, r), append(jsonRows, r)
+			}
+			if quiet {
+				return nil
+			}
+			return listFormat{format: format, defaultTable: "{{.Driver}}\t{{.Name}}", titles: volumeTitles, noHeader: noHeading}.write(g.stdout, rows, jsonRows)
+		},
+	}
+	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "filter output: name=NAME, label=KEY[=VALUE], dangling=true|false, driver=local")
+	c.Flags().StringVar(&format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only volume names")
+	c.Flags().BoolVarP(&noHeading, "noheading", "n", false, "do not print column headings")
+	return withStore(c)
+}
+
+// volumeFilter checks ls filters and returns the predicate they make.
+func volumeFilter(filters []string) (func(*engine.Engine, *cobra.Command, *engine.Volume) bool, error) {
+	var preds []func(*engine.Engine, *cobra.Command, *engine.Volume) bool
+	for _, f := range filters {
+		key, val, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, usagef("invalid --filter %q: want KEY=VALUE", f)
+		}
+		switch key {
+		case "name":
+			preds = append(preds, func(_ *engine.Engine, _ *cobra.Command, v *engine.Volume) bool { return strings.Contains(v.Name, val) })
+		case "label":
+			preds = append(preds, func(_ *engine.Engine, _ *cobra.Command, v *engine.Volume) bool {
+				return engine.MatchLabels(v.Labels, []string{val})
+			})
+		case "driver":
+			preds = append(preds, func(_ *engine.Engine, _ *cobra.Command, v *engine.Volume) bool { return v.Driver == val })
+		case "dangling":
+			if val != "true" && val != "false" {
+				return nil, usagef("invalid --filter dangling=%s: use true or false", val)
+			}
+			preds = append(preds, func(e *engine.Engine, c *cobra.Command, v *engine.Volume) bool {
+				users, _ := e.VolumeUsers(c.Context(), v.Name)
+				return (len(users) == 0) == (val == "true")
+			})
+		default:
+			return nil, usagef("invalid --filter %q: use name, label, driver or dangling", f)
+		}
+	}
+	return func(e *engine.Engine, c *cobra.Command, v *engine.Volume) bool {
+		for _, p := range preds {
+			if !p(e, c, v) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+func newVolumeInspectCmd(g *globalOptions) *cobra.Command {
+	var format string
+	var all bool
+	c := &cobra.Command{
+		Use:   "inspect [flags] VOLUME [VOLUME...]",
+		Short: "Show details of volumes",
+		Args:  allOrNames(&all),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			var out []*engine.Volume
+			var errs []error
+			if all {
+				if out, err = e.Volumes(c.Context()); err != nil {
+					return err
+				}
+			}
+			for _, n := range args {
+				v, err := e.Volume(c.Context(), n)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				out = append(out, v)
+			}
+			if format == "" || format == "json" {
+				if out == nil {
+					out = []*engine.Volume{}
+				}
+				if err := writeOne(g.stdout, "json", out); err != nil {
+					return err
+				}
+			} else {
+				for _, v := range out {
+					if err := writeOne(g.stdout, format, v); err != nil {
+						return err
+					}
+				}
+			}
+			return errors.Join(errs...)
+		},
+	}
+	c.Flags().StringVarP(&format, "format", "f", "", "format output with a Go template")
+	c.Flags().BoolVarP(&all, "all", "a", false, "every volume")
+	c.ValidArgsFunction = completeVolumes(g)
+	return withStore(c)
+}
+
+func newVolumeRmCmd(g *globalOptions) *cobra.Command {
+	var force, all bool
+	c := &cobra.Command{
+		Use:     "rm [flags] VOLUME [VOLUME...]",
+		Aliases: []string{"remove"},
+		Short:   "Remove volumes",
+		Args:    allOrNames(&all),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			if all {
+				vols, err := e.Volumes(c.Context())
+				if err != nil {
+					return err
+				}
+				for _, v := range vols {
+					args = append(args, v.Name)
+				}
+			}
+			return g.forEach(args, func(n string) error { return e.RemoveVolume(c.Context(), n, force) })
+		},
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "remove the containers that use the volume first")
+	c.Flags().BoolVarP(&all, "all", "a", false, "every volume")
+	c.ValidArgsFunction = completeVolumes(g)
+	return withStore(c)
+}
+
+func newVolumePruneCmd(g *globalOptions) *cobra.Command {
+	var force bool
+	var filters []string
+	c := &cobra.Command{
+		Use:   "prune [flags]",
+		Short: "Remove every volume no container uses",
+		Args:  rangeArgs(0, 0),
+		RunE: func(c *cobra.Command, args []string) error {
+			var labels []string
+			for _, f := range filters {
+				k, v, _ := strings.Cut(f, "=")
+				if k != "label" || v == "" {
+					return usagef("invalid --filter %q: use label=KEY[=VALUE]", f)
+				}
+				labels = append(labels, v)
+			}
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			removed, err := e.PruneVolumes(c.Context(), labels)
+			for _, n := range removed {
+				fmt.Fprintln(g.stdout, n)
+			}
+			return err
+		},
+	}
+	// No prompt is ever shown; -f is accepted for scripts written for docker.
+	c.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	c.Flags().StringArrayVar(&filters, "filter", nil, "only volumes with label=KEY[=VALUE]")
+	return withStore(c)
+}
+
+func completeVolumes(g *globalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return completeFrom([]string{"volume", "ls", "-q"})
+}

@@ -1,0 +1,318 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+	"go.podman.io/storage/pkg/stringid"
+)
+
+// Volume errors.
+var (
+	ErrNoSuchVolume = errors.New("no such volume")
+	ErrVolumeExists = errors.New("volume already exists")
+	ErrVolumeInUse  = errors.New("volume is in use")
+)
+
+// Volume is a named directory that outlives containers, docker's "local"
+// driver: its data is $XDG_DATA_HOME/skiff/volumes/NAME/_data.
+type Volume struct {
+	Name       string            `json:"Name"`
+	Driver     string            `json:"Driver"`
+	Mountpoint string            `json:"Mountpoint"`
+	CreatedAt  time.Time         `json:"CreatedAt"`
+	Labels     map[string]string `json:"Labels"`
+	Options    map[string]string `json:"Options"`
+	Scope      string            `json:"Scope"`
+	// Anonymous volumes are made for one container (-v /path, an image's
+	// VOLUME) and go with it on rm -v or --rm.
+	Anonymous bool `json:"Anonymous"`
+}
+
+// VolumeOptions describe a volume to create.
+type VolumeOptions struct {
+	Name      string
+	Driver    string
+	Labels    map[string]string
+	Options   map[string]string
+	Anonymous bool
+	// IgnoreExisting returns an existing volume of that name instead of
+	// failing (volume create --ignore, and -v NAME:/path).
+	IgnoreExisting bool
+}
+
+// checkVolumeOptions accepts what the local driver can do without root:
+// o=uid=N,gid=N (the owner of the data). Mounting a device or a file
+// system (type=, device=) needs privileges a rootless user lacks.
+func checkVolumeOptions(driver string, opts map[string]string) error {
+	if driver != "" && driver != "local" {
+		return fmt.Errorf("%w: volume driver %q: only local is available", ErrBadOption, driver)
+	}
+	for k, v := range opts {
+		switch k {
+		case "o":
+			for _, o := range strings.Split(v, ",") {
+				key, val, _ := strings.Cut(o, "=")
+				if key != "uid" && key != "gid" {
+					return fmt.Errorf("%w: volume option o=%s: only uid= and gid= are supported rootless", ErrBadOption, o)
+				}
+				if _, err := strconv.ParseUint(val, 10, 32); err != nil {
+					return fmt.Errorf("%w: volume option o=%s: not a number", ErrBadOption, o)
+				}
+			}
+		case "type", "device":
+			return fmt.Errorf("%w: volume option %s=%s: mounting a device or file system needs root; rootless volumes are directories", ErrBadOption, k, v)
+		default:
+			return fmt.Errorf("%w: unknown volume option %q (want o=uid=N,gid=N)", ErrBadOption, k)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) volumeDir(name string) string { return filepath.Join(e.dataDir, "volumes", name) }
+
+// CreateVolume makes a volume: its record first (the name is claimed by the
+// database's constraint), then its directory.
+func (e *Engine) CreateVolume(ctx context.Context, o VolumeOptions) (*Volume, error) {
+	if o.Name == "" {
+		o.Name = stringid.GenerateRandomID()
+	} else if err := CheckName(o.Name); err != nil {
+		return nil, fmt.Errorf("%w: volume name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", ErrBadOption, o.Name)
+	}
+	if err := checkVolumeOptions(o.Driver, o.Options); err != nil {
+		return nil, err
+	}
+	v := &Volume{Name: o.Name, Driver: "local", CreatedAt: time.Now(), Labels: o.Labels, Options: o.Options, Scope: "local", Anonymous: o.Anonymous}
+	if v.Labels == nil {
+		v.Labels = map[string]string{}
+	}
+	if v.Options == nil {
+		v.Options = map[string]string{}
+	}
+	v.Mountpoint = filepath.Join(e.volumeDir(v.Name), "_data")
+	if err := e.state.AddVolume(ctx, v); err != nil {
+		if errors.Is(err, ErrVolumeExists) && o.IgnoreExisting {
+			return e.Volume(ctx, o.Name)
+		}
+		return nil, err
+	}
+	if err := os.MkdirAll(v.Mountpoint, 0o755); err != nil {
+		_ = e.state.RemoveVolume(ctx, v.Name)
+		return nil, fmt.Errorf("creating the volume's directory: %w", err)
+	}
+	uid, gid := -1, -1
+	for _, kv := range strings.Split(v.Options["o"], ",") {
+		key, val, _ := strings.Cut(kv, "=")
+		n, _ := strconv.Atoi(val)
+		switch key {
+		case "uid":
+			uid = n
+		case "gid":
+			gid = n
+		}
+	}
+	if uid >= 0 || gid >= 0 {
+		if err := os.Chown(v.Mountpoint, uid, gid); err != nil {
+			_ = e.removeVolume(ctx, v.Name)
+			return nil, fmt.Errorf("%w: volume owner uid=%d gid=%d: %v", ErrBadOption, uid, gid, err)
+		}
+	}
+	return v, nil
+}
+
+// Volume looks a volume up by name.
+func (e *Engine) Volume(ctx context.Context, name string) (*Volume, error) {
+	v, err := e.state.LookupVolume(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	v.Mountpoint = filepath.Join(e.volumeDir(v.Name), "_data")
+	return v, nil
+}
+
+// Volumes lists every volume, by name.
+func (e *Engine) Volumes(ctx context.Context) ([]*Volume, error) {
+	vols, err := e.state.ListVolumes(ctx)
+	for _, v := range vols {
+		v.Mountpoint = filepath.Join(e.volumeDir(v.Name), "_data")
+	}
+	return vols, err
+}
+
+// VolumeUsers are the containers whose mounts name the volume.
+func (e *Engine) VolumeUsers(ctx context.Context, name string) ([]string, error) {
+	recs, err := e.state.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var users []string
+	for _, r := range recs {
+		for _, m := range r.Config.Mounts {
+			if m.Type == MountVolume && m.Source == name {
+				users = append(users, r.Name)
+				break
+			}
+		}
+	}
+	return users, nil
+}
+
+// RemoveVolume deletes a volume and its data; one in use by a container is
+// refused, unless force, which removes those containers first (as podman).
+func (e *Engine) RemoveVolume(ctx context.Context, name string, force bool) error {
+	v, err := e.Volume(ctx, name)
+	if err != nil {
+		return err
+	}
+	users, err := e.VolumeUsers(ctx, v.Name)
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 {
+		if !force {
+			return fmt.Errorf("%w: %s is used by container(s) %s (remove them first, or use -f)", ErrVolumeInUse, v.Name, strings.Join(users, ", "))
+		}
+		for _, c := range users {
+			if err := e.Remove(ctx, c, RemoveOptions{Force: true}); err != nil && !errors.Is(err, ErrNoSuchContainer) {
+				return err
+			}
+		}
+	}
+	return e.removeVolume(ctx, v.Name)
+}
+
+// removeVolume drops the record, then the data: a crash in between leaves
+// an unreferenced directory, never a record without data.
+func (e *Engine) removeVolume(ctx context.Context, name string) error {
+	if err := e.state.RemoveVolume(ctx, name); err != nil {
+		return err
+	}
+	return os.RemoveAll(e.volumeDir(name))
+}
+
+// PruneVolumes removes the volumes no container uses and that match every
+// label filter (KEY or KEY=VALUE); it returns their names.
+func (e *Engine) PruneVolumes(ctx context.Context, labels []string) ([]string, error) {
+	vols, err := e.Volumes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := e.state.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	used := map[string]bool{}
+	for _, r := range recs {
+		for _, m := range r.Config.Mounts {
+			if m.Type == MountVolume {
+				used[m.Source] = true
+			}
+		}
+	}
+	var removed []string
+	for _, v := range vols {
+		if used[v.Name] || !MatchLabels(v.Labels, labels) {
+			continue
+		}
+		if err := e.removeVolume(ctx, v.Name); err != nil {
+			return removed, err
+		}
+		removed = append(removed, v.Name)
+	}
+	return removed, nil
+}
+
+// MatchLabels tells whether labels has every KEY or KEY=VALUE of want.
+func MatchLabels(labels map[string]string, want []string) bool {
+	for _, w := range want {
+		k, v, hasValue := strings.Cut(w, "=")
+		got, ok := labels[k]
+		if !ok || (hasValue && got != v) {
+			return false
+		}
+	}
+	return true
+}
+
+// removeAnonymousVolumes drops the container's anonymous volumes that no
+// other container uses (rm -v, --rm).
+func (e *Engine) removeAnonymousVolumes(ctx context.Context, rec *ContainerRecord) {
+	for _, m := range rec.Config.Mounts {
+		if m.Type != MountVolume || !m.Anonymous {
+			continue
+		}
+		if users, err := e.VolumeUsers(ctx, m.Source); err == nil && len(users) == 0 {
+			_ = e.removeVolume(ctx, m.Source)
+		}
+	}
+}
+
+// AddVolume inserts a volume record; the name's uniqueness is the
+// database's to decide.
+func (s *State) AddVolume(ctx context.Context, v *Volume) error {
+	labels, _ := json.Marshal(v.Labels)
+	opts, _ := json.Marshal(v.Options)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO volumes (name, created, labels, options, anonymous) VALUES (?, ?, ?, ?, ?)`,
+		v.Name, v.CreatedAt.UnixNano(), string(labels), string(opts), btoi(v.Anonymous))
+	var serr sqlite3.Error
+	if errors.As(err, &serr) && serr.ExtendedCode == sqlite3.ErrConstraintPrimaryKey {
+		return fmt.Errorf("%w: %s", ErrVolumeExists, v.Name)
+	}
+	return err
+}
+
+// RemoveVolume deletes a volume record.
+func (s *State) RemoveVolume(ctx context.Context, name string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM volumes WHERE name = ?`, name)
+	return err
+}
+
+func scanVolume(sc interface{ Scan(...any) error }) (*Volume, error) {
+	var v Volume
+	var created int64
+	var labels, opts string
+	var anon int
+	if err := sc.Scan(&v.Name, &created, &labels, &opts, &anon); err != nil {
+		return nil, err
+	}
+	v.Driver, v.Scope, v.CreatedAt, v.Anonymous = "local", "local", time.Unix(0, created), anon == 1
+	_ = json.Unmarshal([]byte(labels), &v.Labels)
+	_ = json.Unmarshal([]byte(opts), &v.Options)
+	return &v, nil
+}
+
+// LookupVolume finds a volume by exact name.
+func (s *State) LookupVolume(ctx context.Context, name string) (*Volume, error) {
+	v, err := scanVolume(s.db.QueryRowContext(ctx, `SELECT name, created, labels, options, anonymous FROM volumes WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrNoSuchVolume, name)
+	}
+	return v, err
+}
+
+// ListVolumes returns every volume, by name.
+func (s *State) ListVolumes(ctx context.Context) ([]*Volume, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, created, labels, options, anonymous FROM volumes ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Volume
+	for rows.Next() {
+		v, err := scanVolume(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
