@@ -102,7 +102,7 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	if rec.Config.AutoRemove {
 		return e.removeContainer(ctx, rec, true)
 	}
-	removeBundle(e.bundleDir(rec.ID))
+	removeBundle(e.bundleDir(rec))
 	_, _ = e.Unmount(rec.ID, true)
 	if rec.State == StateRunning {
 		code, at := e.observedExit(rec)
@@ -189,7 +189,7 @@ func (e *Engine) killRuntimeLeftovers(id string) {
 // removeContainer deletes what a container owns. The caller holds its lock.
 func (e *Engine) removeContainer(ctx context.Context, rec *ContainerRecord, volumes bool) error {
 	e.killRuntimeLeftovers(rec.ID)
-	removeBundle(e.bundleDir(rec.ID))
+	removeBundle(e.bundleDir(rec))
 	_, _ = e.Unmount(rec.ID, true)
 	if err := e.DeleteContainer(rec.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) && !errors.Is(err, cstorage.ErrNotAContainer) {
 		return fmt.Errorf("removing the container's layer: %w", err)

@@ -54,6 +54,7 @@ type CreateOptions struct {
 	ReadOnly    bool
 	// ReadOnlyTmpfs: tmpfs on /tmp, /var/tmp and /run when ReadOnly.
 	ReadOnlyTmpfs bool
+	RunOptions
 }
 
 // ValidatePull checks a --pull value.
@@ -196,6 +197,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 		return nil, err
 	}
 	c.ReadOnly, c.ReadOnlyTmpfs = o.ReadOnly, o.ReadOnlyTmpfs
+	if err := e.resolveRunOptions(ctx, o.RunOptions, &c); err != nil {
+		return nil, err
+	}
 
 	id := stringid.GenerateRandomID()
 	if c.Hostname == "" {
@@ -209,7 +213,14 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 	// A --rm container's layer lives as long as one run: the store writes
 	// its records without fsync (podman does the same). A power cut may
 	// lose them; a crash of skiff may not (they are renamed into place).
-	_, err = e.CreateContainer(id, nil, img.ID, "", "", &cstorage.ContainerOptions{Volatile: c.AutoRemove})
+	copts := &cstorage.ContainerOptions{Volatile: c.AutoRemove}
+	if len(c.Security.UIDMap) > 0 {
+		// The store lays the files out as the container's own user
+		// namespace sees them.
+		m := storageMappings(c.Security)
+		copts.UIDMap, copts.GIDMap = m.UIDs(), m.GIDs()
+	}
+	_, err = e.CreateContainer(id, nil, img.ID, "", "", copts)
 	phase("create layer", t)
 	if err != nil {
 		_ = e.state.Remove(ctx, id)

@@ -48,7 +48,22 @@ func (e *Engine) prepare(rec *ContainerRecord) (bundle string, err error) {
 			_, _ = e.Unmount(rec.ID, true)
 		}
 	}()
-	bundle = e.bundleDir(rec.ID)
+	bundle = e.bundleDir(rec)
+	filesDir := e.containerDir(rec.ID)
+	if len(rec.Config.Security.UIDMap) > 0 {
+		// The container's root reaches the bundle, and the files
+		// bind-mounted from it, only through directories it may pass.
+		if err := e.nestedBundleRoot(bundle); err != nil {
+			return "", err
+		}
+		if err := os.MkdirAll(bundle, 0o711); err != nil {
+			return "", err
+		}
+		if err := os.Chmod(bundle, 0o711); err != nil {
+			return "", err
+		}
+		filesDir = bundle
+	}
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		return "", err
 	}
@@ -65,15 +80,26 @@ func (e *Engine) prepare(rec *ContainerRecord) (bundle string, err error) {
 	}
 	var mounts []specs.Mount
 	for name, content := range files {
-		p := filepath.Join(e.containerDir(rec.ID), name)
+		p := filepath.Join(filesDir, name)
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			return "", err
 		}
 		mounts = append(mounts, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: p, Options: []string{"rbind", "rprivate"}})
 	}
-	u, err := user.GetExecUserPath(c.User, &user.ExecUser{Home: "/"}, filepath.Join(rootfs, "etc/passwd"), filepath.Join(rootfs, "etc/group"))
+	userSpec := c.User
+	if userSpec == "" && c.Security.Userns == "keep-id" {
+		userSpec = fmt.Sprintf("%d:%d", rootless.UID(), rootless.GID())
+	}
+	u, err := user.GetExecUserPath(userSpec, &user.ExecUser{Home: "/"}, filepath.Join(rootfs, "etc/passwd"), filepath.Join(rootfs, "etc/group"))
 	if err != nil {
-		return "", fmt.Errorf("%w: user %q: %v", ErrBadOption, c.User, err)
+		return "", fmt.Errorf("%w: user %q: %v", ErrBadOption, userSpec, err)
+	}
+	if len(c.Security.GroupAdd) > 0 {
+		gids, err := user.GetAdditionalGroupsPath(c.Security.GroupAdd, filepath.Join(rootfs, "etc/group"))
+		if err != nil {
+			return "", fmt.Errorf("%w: --group-add: %v", ErrBadOption, err)
+		}
+		u.Sgids = append(u.Sgids, gids...)
 	}
 	userMounts, err := e.specMounts(rec, rootfs, u.Uid, u.Gid)
 	if err != nil {
@@ -102,6 +128,9 @@ func (e *Engine) prepare(rec *ContainerRecord) (bundle string, err error) {
 	spec, err := NewSpec(opts)
 	phase("spec", t)
 	if err != nil {
+		return "", err
+	}
+	if err := applySecurity(spec, &c); err != nil {
 		return "", err
 	}
 	// The bundle layout the spec asks for: the root filesystem at
@@ -235,7 +264,7 @@ func btoi(b bool) int {
 
 // abortStart undoes a start that failed before the container ran.
 func (e *Engine) abortStart(rec *ContainerRecord, cause error) error {
-	removeBundle(e.bundleDir(rec.ID))
+	removeBundle(e.bundleDir(rec))
 	_, _ = e.Unmount(rec.ID, true)
 	rec.State, rec.Pid = StateExited, 0
 	if errors.Is(cause, ErrCommandNotFound) {

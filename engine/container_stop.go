@@ -79,6 +79,12 @@ func (e *Engine) Stop(ctx context.Context, nameOrID string, timeout time.Duratio
 	if e.observedState(rec) != StateRunning {
 		return nil // docker: stopping a stopped container is fine
 	}
+	if timeout < 0 {
+		timeout = 10 * time.Second
+		if t := rec.Config.Security.StopTimeout; t > 0 {
+			timeout = time.Duration(t-1) * time.Second
+		}
+	}
 	sig := rec.Config.StopSignal
 	if sig == "" {
 		sig = "TERM"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/skiff-project/skiff/rootless"
@@ -111,8 +112,34 @@ func (e *Engine) Close() {
 // containerDir keeps a container's log and exit status across namespaces.
 func (e *Engine) containerDir(id string) string { return filepath.Join(e.dataDir, "containers", id) }
 
-// bundleDir is the OCI bundle of a container in the current namespace.
-func (e *Engine) bundleDir(id string) string { return filepath.Join(e.nsDir, "containers", id) }
+// bundleDir is the OCI bundle of a container in the current namespace. A
+// container with a user namespace of its own has it where that
+// namespace's root can reach it (nestedBundleRoot).
+func (e *Engine) bundleDir(rec *ContainerRecord) string {
+	if len(rec.Config.Security.UIDMap) > 0 {
+		return filepath.Join(os.TempDir(), fmt.Sprintf("skiff-nested-%d", rootless.UID()), filepath.Base(e.nsDir), rec.ID)
+	}
+	return filepath.Join(e.nsDir, "containers", rec.ID)
+}
+
+// nestedBundleRoot makes the parent of the bundles of containers with a
+// user namespace of their own: their root is not the user, so it cannot
+// pass the runtime directory (0700). A directory of the user's in /tmp,
+// mode 0711, checked like the runtime directory fallback.
+func (e *Engine) nestedBundleRoot(bundle string) error {
+	top := filepath.Dir(filepath.Dir(bundle))
+	if err := os.Mkdir(top, 0o711); err != nil && !os.IsExist(err) {
+		return err
+	}
+	st, err := os.Lstat(top)
+	if err != nil {
+		return err
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); !st.IsDir() || !ok || int(sys.Uid) != os.Getuid() || st.Mode().Perm() != 0o711 {
+		return fmt.Errorf("%s is not a directory of mode 0711 owned by this user; remove it", top)
+	}
+	return os.MkdirAll(filepath.Dir(bundle), 0o711)
+}
 
 // runtimeRoot is where the OCI runtime keeps its state for this namespace.
 func (e *Engine) runtimeRoot() string { return filepath.Join(e.nsDir, "runtime") }

@@ -51,7 +51,8 @@ type ContainerConfig struct {
 	ReadOnly   bool              `json:"ReadonlyRootfs,omitempty"`
 	// ReadOnlyTmpfs puts tmpfs on /tmp, /var/tmp and /run of a read-only
 	// container, as podman does by default.
-	ReadOnlyTmpfs bool `json:"ReadOnlyTmpfs,omitempty"`
+	ReadOnlyTmpfs bool     `json:"ReadOnlyTmpfs,omitempty"`
+	Security      Security `json:"Security"`
 }
 
 // State is the per-user state database: SQLite in WAL mode, with a busy

@@ -73,8 +73,12 @@ func newStopCmd(g *globalOptions, use string) *cobra.Command {
 					return err
 				}
 			}
+			wait := time.Duration(timeout) * time.Second
+			if !c.Flags().Changed("time") {
+				wait = -1 // the container's --stop-timeout, else 10 s
+			}
 			return g.forEach(args, func(n string) error {
-				if err := e.Stop(c.Context(), n, time.Duration(timeout)*time.Second); err != nil {
+				if err := e.Stop(c.Context(), n, wait); err != nil {
 					return err
 				}
 				if use == "restart" {
@@ -85,7 +89,7 @@ func newStopCmd(g *globalOptions, use string) *cobra.Command {
 			})
 		},
 	}
-	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing")
+	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing (default: the container's --stop-timeout, else 10)")
 	c.Flags().BoolVarP(&all, "all", "a", false, "every container")
 	c.ValidArgsFunction = completeContainers(g)
 	return withStore(c)

@@ -24,6 +24,7 @@ type createFlags struct {
 	volumes    []string
 	mounts     []string
 	tmpfs      []string
+	cidfile    string
 }
 
 func (f *createFlags) bind(fs *pflag.FlagSet) {
@@ -50,8 +51,58 @@ func (f *createFlags) bind(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.o.VolumesFrom, "volumes-from", nil, "mount the volumes of another container: CONTAINER[:ro|rw]")
 	fs.BoolVar(&f.o.ReadOnly, "read-only", false, "mount the root file system read-only")
 	fs.BoolVar(&f.o.ReadOnlyTmpfs, "read-only-tmpfs", true, "with --read-only, mount tmpfs on /tmp, /var/tmp and /run")
+	r := &f.o.RunOptions
+	fs.BoolVar(&r.Init, "init", false, "run an init (catatonit) as PID 1 that forwards signals and reaps zombies")
+	fs.StringArrayVar(&r.CapAdd, "cap-add", nil, "add a capability (or ALL)")
+	fs.StringArrayVar(&r.CapDrop, "cap-drop", nil, "drop a capability (or ALL)")
+	fs.BoolVar(&r.Privileged, "privileged", false, "every capability of the user's namespace, no seccomp filter, nothing masked in /proc and /sys")
+	fs.StringArrayVar(&r.SecurityOpt, "security-opt", nil, "no-new-privileges, seccomp=unconfined|FILE, mask=PATHS, unmask=PATHS|ALL")
+	fs.StringVar(&r.Userns, "userns", "", "user namespace: host (the user's, default), keep-id, auto[:size=N]")
+	fs.StringArrayVar(&r.UIDMap, "uidmap", nil, "map uids CONTAINER:HOST:SIZE (HOST in the user's namespace)")
+	fs.StringArrayVar(&r.GIDMap, "gidmap", nil, "map gids CONTAINER:HOST:SIZE (HOST in the user's namespace)")
+	fs.StringArrayVar(&r.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD]")
+	fs.StringVar(&r.ShmSize, "shm-size", "", "size of /dev/shm (default 64m)")
+	fs.StringVar(&r.StopSignal, "stop-signal", "", "signal that stops the container (default: the image's, else SIGTERM)")
+	fs.IntVar(&r.StopTimeout, "stop-timeout", -1, "seconds stop waits before killing (default 10)")
+	fs.StringVar(&f.cidfile, "cidfile", "", "write the container id to this file")
+	fs.BoolVar(&r.EnvHost, "env-host", false, "pass this environment into the container")
+	fs.StringArrayVar(&r.GroupAdd, "group-add", nil, "add a supplementary group, by name or id")
+	fs.StringArrayVar(&r.Devices, "device", nil, "bind a host device: HOST[:CONTAINER][:PERMISSIONS]")
+	fs.StringArrayVar(&r.Sysctls, "sysctl", nil, "set a namespaced sysctl NAME=VALUE")
+	fs.StringVarP(&r.Memory, "memory", "m", "", "memory limit (needs delegated cgroup v2)")
+	fs.StringVar(&r.CPUs, "cpus", "", "CPU limit (needs delegated cgroup v2)")
+	fs.StringVar(&r.PidsLimit, "pids-limit", "", "process limit (needs delegated cgroup v2)")
 	f.reg.bind(fs, true)
 	fs.Bool("help", false, "help for this command") // -h is --hostname, as in docker
+}
+
+// create makes the container, writing its id to --cidfile; an existing
+// file is refused before anything is made, as docker does.
+func (f *createFlags) create(c *cobra.Command, e *engine.Engine, o engine.CreateOptions) (*engine.ContainerRecord, error) {
+	var cid *os.File
+	if f.cidfile != "" {
+		var err error
+		if cid, err = os.OpenFile(f.cidfile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return nil, usagef("--cidfile %s exists: remove it, or use another file", f.cidfile)
+			}
+			return nil, usagef("--cidfile: %v", err)
+		}
+		defer cid.Close()
+	}
+	rec, err := e.Create(c.Context(), o)
+	if err != nil {
+		if cid != nil {
+			os.Remove(f.cidfile)
+		}
+		return nil, err
+	}
+	if cid != nil {
+		if _, err := cid.WriteString(rec.ID); err != nil {
+			return rec, err
+		}
+	}
+	return rec, nil
 }
 
 // completions: volume names for -v, container names for --volumes-from.
@@ -120,7 +171,7 @@ func newCreateCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rec, err := e.Create(c.Context(), o)
+			rec, err := f.create(c, e, o)
 			if err != nil {
 				return err
 			}
@@ -153,7 +204,7 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rec, err := e.Create(c.Context(), o)
+			rec, err := f.create(c, e, o)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,610 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/moby/profiles/seccomp"
+	"github.com/moby/sys/capability"
+	"github.com/moby/sys/signal"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"go.podman.io/storage/pkg/idtools"
+
+	"github.com/skiff-project/skiff/rootless"
+)
+
+// ErrNoCgroupLimits means resource limits were asked for on a host where a
+// rootless user cannot set them (no delegated cgroup v2).
+var ErrNoCgroupLimits = errors.New("resource limits need cgroup v2 with a delegated controller")
+
+// RunOptions are the run/create flags beyond the core ones: security,
+// identity, limits and devices.
+type RunOptions struct {
+	Init        bool
+	CapAdd      []string
+	CapDrop     []string
+	Privileged  bool
+	SecurityOpt []string
+	Userns      string // "", host, keep-id, auto[:size=N]
+	UIDMap      []string
+	GIDMap      []string
+	Ulimits     []string
+	ShmSize     string
+	StopSignal  string
+	StopTimeout int // seconds; -1: the default
+	GroupAdd    []string
+	Devices     []string
+	Sysctls     []string
+	EnvHost     bool
+	Memory      string
+	CPUs        string
+	PidsLimit   string
+}
+
+// IDMapping maps Size ids from ContainerID on to HostID of skiff's user
+// namespace (where 0 is the user).
+type IDMapping struct {
+	ContainerID uint32 `json:"ContainerID"`
+	HostID      uint32 `json:"HostID"`
+	Size        uint32 `json:"Size"`
+}
+
+// Ulimit is one --ulimit.
+type Ulimit struct {
+	Name string `json:"Name"`
+	Soft uint64 `json:"Soft"`
+	Hard uint64 `json:"Hard"`
+}
+
+// Device is one --device: a host device node bound into the container.
+type Device struct {
+	Host      string `json:"PathOnHost"`
+	Container string `json:"PathInContainer"`
+	Perms     string `json:"CgroupPermissions"`
+}
+
+// Security is what the runtime enforces beyond the defaults.
+type Security struct {
+	Init        bool              `json:"Init,omitempty"`
+	Caps        []string          `json:"Capabilities,omitempty"` // the final set; nil: the defaults
+	Privileged  bool              `json:"Privileged,omitempty"`
+	NoNewPrivs  bool              `json:"NoNewPrivileges,omitempty"`
+	Seccomp     string            `json:"Seccomp,omitempty"` // "", "unconfined", or a profile (JSON)
+	Unmask      []string          `json:"Unmask,omitempty"`  // paths, or ALL
+	Mask        []string          `json:"Mask,omitempty"`
+	Userns      string            `json:"Userns,omitempty"`
+	UIDMap      []IDMapping       `json:"UIDMap,omitempty"`
+	GIDMap      []IDMapping       `json:"GIDMap,omitempty"`
+	Ulimits     []Ulimit          `json:"Ulimits,omitempty"`
+	ShmSize     int64             `json:"ShmSize,omitempty"`
+	StopTimeout int               `json:"StopTimeout,omitempty"`
+	GroupAdd    []string          `json:"GroupAdd,omitempty"`
+	Devices     []Device          `json:"Devices,omitempty"`
+	Sysctls     map[string]string `json:"Sysctls,omitempty"`
+}
+
+func badf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadOption, fmt.Sprintf(format, args...))
+}
+
+// resolveRunOptions checks the flags and turns them into the container's
+// Security; nothing is created here, so bad input changes nothing.
+func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *ContainerConfig) error {
+	if o.Memory != "" || o.CPUs != "" || o.PidsLimit != "" {
+		if err := checkLimits(o); err != nil {
+			return err
+		}
+	}
+	s := &c.Security
+	s.Init, s.Privileged = o.Init, o.Privileged
+	caps, err := capabilitySet(o.CapAdd, o.CapDrop, o.Privileged)
+	if err != nil {
+		return err
+	}
+	s.Caps = caps
+	for _, opt := range o.SecurityOpt {
+		key, val, _ := strings.Cut(opt, "=")
+		if key == opt { // podman also takes KEY:VALUE
+			key, val, _ = strings.Cut(opt, ":")
+		}
+		switch key {
+		case "no-new-privileges":
+			if val != "" && val != "true" && val != "false" {
+				return badf("--security-opt %s: want no-new-privileges[=true|false]", opt)
+			}
+			s.NoNewPrivs = val != "false"
+		case "seccomp":
+			if val == "unconfined" {
+				s.Seccomp = "unconfined"
+				break
+			}
+			data, err := os.ReadFile(val)
+			if err != nil {
+				return badf("--security-opt seccomp=%s: %v", val, errors.Unwrap(err))
+			}
+			if _, err := seccomp.LoadProfile(string(data), &specs.Spec{Process: &specs.Process{}}); err != nil {
+				return badf("--security-opt seccomp=%s: %v", val, err)
+			}
+			s.Seccomp = string(data)
+		case "mask":
+			for _, p := range strings.Split(val, ":") {
+				if !filepath.IsAbs(p) {
+					return badf("--security-opt mask=%s: %q is not an absolute path", val, p)
+				}
+				s.Mask = append(s.Mask, p)
+			}
+		case "unmask":
+			for _, p := range strings.Split(val, ":") {
+				if p != "ALL" && !filepath.IsAbs(p) {
+					return badf("--security-opt unmask=%s: want ALL or absolute paths", val)
+				}
+				s.Unmask = append(s.Unmask, p)
+			}
+		case "label", "apparmor":
+			// No SELinux or AppArmor profile is applied rootless here.
+		default:
+			return badf("--security-opt %q: use no-new-privileges, seccomp=unconfined|FILE, mask=PATHS, unmask=PATHS|ALL, label= or apparmor=", opt)
+		}
+	}
+	if err := e.resolveUserns(ctx, o, s); err != nil {
+		return err
+	}
+	for _, u := range o.Ulimits {
+		ul, err := parseUlimit(u)
+		if err != nil {
+			return err
+		}
+		s.Ulimits = append(s.Ulimits, ul)
+	}
+	if o.ShmSize != "" {
+		n, err := parseSize(o.ShmSize)
+		if err != nil || n == 0 {
+			return badf("--shm-size %q: want a size such as 64m", o.ShmSize)
+		}
+		s.ShmSize = int64(n)
+	}
+	if o.StopSignal != "" {
+		if _, err := signal.ParseSignal(o.StopSignal); err != nil {
+			return badf("--stop-signal %q: %v", o.StopSignal, err)
+		}
+		c.StopSignal = o.StopSignal
+	}
+	if o.StopTimeout < -1 {
+		return badf("--stop-timeout %d: want seconds, 0 or more", o.StopTimeout)
+	}
+	if o.StopTimeout >= 0 {
+		s.StopTimeout = o.StopTimeout + 1 // stored +1 so that 0 stays "the default"
+	}
+	if slices.Contains(o.GroupAdd, "keep-groups") {
+		return badf("--group-add keep-groups: keeping the user's own groups needs crun with run.oci.keep_original_groups; runc cannot")
+	}
+	s.GroupAdd = o.GroupAdd
+	for _, d := range o.Devices {
+		dev, err := parseDevice(d)
+		if err != nil {
+			return err
+		}
+		s.Devices = append(s.Devices, dev)
+	}
+	if len(o.Sysctls) > 0 {
+		s.Sysctls = map[string]string{}
+	}
+	for _, kv := range o.Sysctls {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return badf("--sysctl %q: want NAME=VALUE", kv)
+		}
+		if !namespacedSysctl(k) {
+			return badf("--sysctl %s: not a namespaced sysctl (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, kernel.domainname)", k)
+		}
+		s.Sysctls[k] = v
+	}
+	if o.EnvHost {
+		c.Env = mergeEnv(os.Environ(), c.Env)
+	}
+	return nil
+}
+
+// checkLimits refuses --memory, --cpus and --pids-limit unless cgroup v2
+// delegates the controllers to this user; they are never dropped silently.
+func checkLimits(o RunOptions) error {
+	for name, v := range map[string]string{"--memory": o.Memory, "--cpus": o.CPUs, "--pids-limit": o.PidsLimit} {
+		if v == "" {
+			continue
+		}
+		var err error
+		switch name {
+		case "--memory":
+			_, err = parseSize(v)
+		case "--cpus":
+			_, err = strconv.ParseFloat(v, 64)
+		case "--pids-limit":
+			_, err = strconv.ParseInt(v, 10, 64)
+		}
+		if err != nil {
+			return badf("%s %q: not a valid value", name, v)
+		}
+	}
+	var why string
+	if hybridCgroups() {
+		why = "this host mounts cgroup v1 (hybrid mode)"
+	} else if data, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err != nil {
+		why = "this host has no cgroup v2 hierarchy"
+	} else {
+		why = fmt.Sprintf("cgroup v2 controllers %q are not delegated to this user by systemd", strings.TrimSpace(string(data)))
+	}
+	return fmt.Errorf("%w: %s; run without --memory, --cpus and --pids-limit", ErrNoCgroupLimits, why)
+}
+
+// capabilitySet is the final capability list: the defaults (or all of them
+// for --privileged), with --cap-add and --cap-drop applied; ALL works for
+// both.
+func capabilitySet(add, drop []string, privileged bool) ([]string, error) {
+	if len(add) == 0 && len(drop) == 0 && !privileged {
+		return nil, nil
+	}
+	known := map[string]bool{}
+	var all []string
+	for _, c := range capability.ListKnown() {
+		name := "CAP_" + strings.ToUpper(c.String())
+		known[name] = true
+		all = append(all, name)
+	}
+	norm := func(flag, c string) (string, error) {
+		c = strings.ToUpper(c)
+		if c == "ALL" {
+			return c, nil
+		}
+		if !strings.HasPrefix(c, "CAP_") {
+			c = "CAP_" + c
+		}
+		if !known[c] {
+			return "", badf("%s %s: unknown capability", flag, c)
+		}
+		return c, nil
+	}
+	set := slices.Clone(DefaultCapabilities)
+	if privileged {
+		set = slices.Clone(all)
+	}
+	for _, d := range drop {
+		c, err := norm("--cap-drop", d)
+		if err != nil {
+			return nil, err
+		}
+		if c == "ALL" {
+			set = nil
+			continue
+		}
+		set = slices.DeleteFunc(set, func(s string) bool { return s == c })
+	}
+	for _, a := range add {
+		c, err := norm("--cap-add", a)
+		if err != nil {
+			return nil, err
+		}
+		if c == "ALL" {
+			set = slices.Clone(all)
+			continue
+		}
+		if !slices.Contains(set, c) {
+			set = append(set, c)
+		}
+	}
+	if set == nil {
+		set = []string{}
+	}
+	return set, nil
+}
+
+var ulimitNames = map[string]string{
+	"core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA", "fsize": "RLIMIT_FSIZE",
+	"locks": "RLIMIT_LOCKS", "memlock": "RLIMIT_MEMLOCK", "msgqueue": "RLIMIT_MSGQUEUE", "nice": "RLIMIT_NICE",
+	"nofile": "RLIMIT_NOFILE", "nproc": "RLIMIT_NPROC", "rss": "RLIMIT_RSS", "rtprio": "RLIMIT_RTPRIO",
+	"rttime": "RLIMIT_RTTIME", "sigpending": "RLIMIT_SIGPENDING", "stack": "RLIMIT_STACK", "as": "RLIMIT_AS",
+}
+
+// parseUlimit reads NAME=SOFT[:HARD] (-1 or unlimited for no limit).
+func parseUlimit(s string) (Ulimit, error) {
+	name, val, ok := strings.Cut(s, "=")
+	if _, known := ulimitNames[name]; !ok || !known {
+		return Ulimit{}, badf("--ulimit %q: want NAME=SOFT[:HARD] with NAME one of nofile, nproc, core, stack, memlock, ...", s)
+	}
+	num := func(v string) (uint64, error) {
+		if v == "-1" || v == "unlimited" {
+			return ^uint64(0), nil
+		}
+		return strconv.ParseUint(v, 10, 64)
+	}
+	softS, hardS, hasHard := strings.Cut(val, ":")
+	soft, err := num(softS)
+	if err != nil {
+		return Ulimit{}, badf("--ulimit %q: %q is not a number", s, softS)
+	}
+	hard := soft
+	if hasHard {
+		if hard, err = num(hardS); err != nil {
+			return Ulimit{}, badf("--ulimit %q: %q is not a number", s, hardS)
+		}
+	}
+	if soft > hard {
+		return Ulimit{}, badf("--ulimit %q: the soft limit is above the hard one", s)
+	}
+	return Ulimit{Name: name, Soft: soft, Hard: hard}, nil
+}
+
+// parseDevice reads HOST[:CONTAINER][:PERMS]. Rootless, a device is a bind
+// mount of the host's node, so the user must be able to open it.
+func parseDevice(s string) (Device, error) {
+	parts := strings.Split(s, ":")
+	d := Device{Host: parts[0], Perms: "rwm"}
+	switch len(parts) {
+	case 1:
+		d.Container = d.Host
+	case 2:
+		if strings.Trim(parts[1], "rwm") == "" {
+			d.Container, d.Perms = d.Host, parts[1]
+		} else {
+			d.Container = parts[1]
+		}
+	case 3:
+		d.Container, d.Perms = parts[1], parts[2]
+	default:
+		return d, badf("--device %q: want HOST[:CONTAINER][:PERMISSIONS]", s)
+	}
+	if !filepath.IsAbs(d.Host) || !filepath.IsAbs(d.Container) || d.Perms == "" || strings.Trim(d.Perms, "rwm") != "" {
+		return d, badf("--device %q: want absolute paths and permissions of r, w and m", s)
+	}
+	st, err := os.Stat(d.Host)
+	if err != nil {
+		return d, badf("--device %s: %v", d.Host, errors.Unwrap(err))
+	}
+	if st.Mode()&os.ModeDevice == 0 {
+		return d, badf("--device %s: not a device node", d.Host)
+	}
+	mode := os.O_RDONLY
+	if strings.Contains(d.Perms, "w") {
+		mode = os.O_RDWR
+	}
+	f, err := os.OpenFile(d.Host, mode, 0)
+	if err != nil {
+		return d, badf("--device %s: this user cannot open it (%v); rootless containers get only devices their user can use", d.Host, errors.Unwrap(err))
+	}
+	f.Close()
+	return d, nil
+}
+
+func namespacedSysctl(k string) bool {
+	for _, p := range []string{"net.", "kernel.shm", "kernel.msg", "fs.mqueue."} {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return k == "kernel.sem" || k == "kernel.domainname"
+}
+
+// nsIDs is how many ids skiff's user namespace maps.
+func nsIDs() uint32 {
+	uids, _, err := rootless.CurrentMappings()
+	if err != nil || len(uids) == 0 {
+		return 65536
+	}
+	return uint32(rootless.Total(uids))
+}
+
+// resolveUserns turns --userns, --uidmap and --gidmap into the mappings of a
+// user namespace of the container's own, nested in skiff's.
+func (e *Engine) resolveUserns(ctx context.Context, o RunOptions, s *Security) error {
+	mode, arg, _ := strings.Cut(o.Userns, ":")
+	if len(o.UIDMap)+len(o.GIDMap) > 0 {
+		if mode != "" {
+			return badf("--userns and --uidmap/--gidmap exclude each other")
+		}
+		var err error
+		if s.UIDMap, err = parseIDMaps("--uidmap", o.UIDMap); err != nil {
+			return err
+		}
+		if s.GIDMap, err = parseIDMaps("--gidmap", o.GIDMap); err != nil {
+			return err
+		}
+		if s.GIDMap == nil {
+			s.GIDMap = s.UIDMap
+		}
+		if s.UIDMap == nil {
+			s.UIDMap = s.GIDMap
+		}
+		s.Userns = "private"
+		return nil
+	}
+	total := nsIDs()
+	switch mode {
+	case "", "host":
+		return nil
+	case "keep-id":
+		if arg != "" {
+			return badf("--userns keep-id takes no options here")
+		}
+		uid, gid := uint32(rootless.UID()), uint32(rootless.GID())
+		s.UIDMap, s.GIDMap = keepIDMap(uid, total), keepIDMap(gid, total)
+		s.Userns = "keep-id"
+		return nil
+	case "auto":
+		size := uint32(1024)
+		if arg != "" {
+			k, v, _ := strings.Cut(arg, "=")
+			n, err := strconv.ParseUint(v, 10, 32)
+			if k != "size" || err != nil || n == 0 {
+				return badf("--userns auto:%s: want auto[:size=N]", arg)
+			}
+			size = uint32(n)
+		}
+		start, err := e.freeRange(ctx, size, total)
+		if err != nil {
+			return err
+		}
+		s.UIDMap = []IDMapping{{ContainerID: 0, HostID: start, Size: size}}
+		s.GIDMap = s.UIDMap
+		s.Userns = "auto"
+		return nil
+	}
+	return badf("--userns %q: use host, keep-id or auto[:size=N]", o.Userns)
+}
+
+// keepIDMap maps the user's own id inside to 0 of skiff's namespace (the
+// user), the ids below it to 1.., and the rest to themselves.
+func keepIDMap(id, total uint32) []IDMapping {
+	m := []IDMapping{{ContainerID: id, HostID: 0, Size: 1}}
+	if id > 0 {
+		m = append(m, IDMapping{ContainerID: 0, HostID: 1, Size: id})
+	}
+	if id+1 < total {
+		m = append(m, IDMapping{ContainerID: id + 1, HostID: id + 1, Size: total - id - 1})
+	}
+	return m
+}
+
+// freeRange finds size ids of skiff's namespace, above 0, that no other
+// --userns auto container uses.
+func (e *Engine) freeRange(ctx context.Context, size, total uint32) (uint32, error) {
+	recs, err := e.state.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var used []IDMapping
+	for _, r := range recs {
+		if r.Config.Security.Userns == "auto" {
+			used = append(used, r.Config.Security.UIDMap...)
+		}
+	}
+	slices.SortFunc(used, func(a, b IDMapping) int { return int(a.HostID) - int(b.HostID) })
+	start := uint32(1)
+	for _, u := range used {
+		if start+size <= u.HostID {
+			break
+		}
+		if u.HostID+u.Size > start {
+			start = u.HostID + u.Size
+		}
+	}
+	if start+size > total {
+		return 0, badf("--userns auto: no %d free ids left in the %d this user's namespace maps", size, total)
+	}
+	return start, nil
+}
+
+// parseIDMaps reads CONTAINER:HOST:SIZE mappings (HOST counted in skiff's
+// namespace, where 0 is the user).
+func parseIDMaps(flag string, list []string) ([]IDMapping, error) {
+	var out []IDMapping
+	total := nsIDs()
+	for _, s := range list {
+		f := strings.Split(s, ":")
+		if len(f) != 3 {
+			return nil, badf("%s %q: want CONTAINER:HOST:SIZE", flag, s)
+		}
+		var n [3]uint64
+		for i := range f {
+			v, err := strconv.ParseUint(f[i], 10, 32)
+			if err != nil {
+				return nil, badf("%s %q: %q is not a number", flag, s, f[i])
+			}
+			n[i] = v
+		}
+		if n[2] == 0 || n[1]+n[2] > uint64(total) {
+			return nil, badf("%s %q: host ids %d..%d are outside the %d this user's namespace maps", flag, s, n[1], n[1]+n[2]-1, total)
+		}
+		out = append(out, IDMapping{ContainerID: uint32(n[0]), HostID: uint32(n[1]), Size: uint32(n[2])})
+	}
+	return out, nil
+}
+
+// storageMappings are the container's id mappings for the store, which
+// then lays out the container's files as the nested namespace sees them.
+func storageMappings(s Security) idtools.IDMappings {
+	conv := func(m []IDMapping) []idtools.IDMap {
+		var out []idtools.IDMap
+		for _, x := range m {
+			out = append(out, idtools.IDMap{ContainerID: int(x.ContainerID), HostID: int(x.HostID), Size: int(x.Size)})
+		}
+		return out
+	}
+	return *idtools.NewIDMappingsFromMaps(conv(s.UIDMap), conv(s.GIDMap))
+}
+
+// initPath is where --init's init sits in the container.
+const initPath = "/run/skiff-init"
+
+// applySecurity adds to a default spec what the container's Security asks.
+func applySecurity(spec *specs.Spec, c *ContainerConfig) error {
+	s := c.Security
+	caps := spec.Process.Capabilities
+	if s.Caps != nil {
+		caps.Bounding, caps.Effective, caps.Permitted = slices.Clone(s.Caps), slices.Clone(s.Caps), slices.Clone(s.Caps)
+	}
+	spec.Process.NoNewPrivileges = s.NoNewPrivs
+	switch {
+	case s.Privileged || s.Seccomp == "unconfined":
+		spec.Linux.Seccomp = nil
+	case s.Seccomp != "":
+		profile, err := seccomp.LoadProfile(s.Seccomp, spec)
+		if err != nil {
+			return badf("seccomp profile: %v", err)
+		}
+		profile.Architectures = runnableArchitectures(profile.Architectures)
+		spec.Linux.Seccomp = profile
+	}
+	if s.Privileged || slices.Contains(s.Unmask, "ALL") {
+		spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths = nil, nil
+	} else {
+		keep := func(p string) bool { return slices.Contains(s.Unmask, p) }
+		spec.Linux.MaskedPaths = slices.DeleteFunc(spec.Linux.MaskedPaths, keep)
+		spec.Linux.ReadonlyPaths = slices.DeleteFunc(spec.Linux.ReadonlyPaths, keep)
+	}
+	spec.Linux.MaskedPaths = append(spec.Linux.MaskedPaths, s.Mask...)
+	if len(s.UIDMap) > 0 {
+		spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		for _, m := range s.UIDMap {
+			spec.Linux.UIDMappings = append(spec.Linux.UIDMappings, specs.LinuxIDMapping{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
+		}
+		for _, m := range s.GIDMap {
+			spec.Linux.GIDMappings = append(spec.Linux.GIDMappings, specs.LinuxIDMapping{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
+		}
+	}
+	for _, u := range s.Ulimits {
+		spec.Process.Rlimits = append(spec.Process.Rlimits, specs.POSIXRlimit{Type: ulimitNames[u.Name], Hard: u.Hard, Soft: u.Soft})
+	}
+	if s.ShmSize > 0 {
+		for i, m := range spec.Mounts {
+			if m.Destination == "/dev/shm" {
+				opts := slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return strings.HasPrefix(o, "size=") })
+				spec.Mounts[i].Options = append(opts, fmt.Sprintf("size=%d", s.ShmSize))
+			}
+		}
+	}
+	for _, d := range s.Devices {
+		opts := []string{"bind", "nosuid", "noexec"}
+		if !strings.Contains(d.Perms, "w") {
+			opts = append(opts, "ro")
+		}
+		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: d.Container, Type: "bind", Source: d.Host, Options: opts})
+	}
+	if len(s.Sysctls) > 0 {
+		spec.Linux.Sysctl = s.Sysctls
+	}
+	if s.Init {
+		path, err := exec.LookPath("catatonit")
+		if err != nil {
+			return fmt.Errorf("%w: --init needs catatonit (apt-get install catatonit)", ErrBadOption)
+		}
+		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: initPath, Type: "bind", Source: path, Options: []string{"bind", "ro", "nosuid", "nodev"}})
+		spec.Process.Args = append([]string{initPath, "--"}, spec.Process.Args...)
+	}
+	return nil
+}
