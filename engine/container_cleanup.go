@@ -134,8 +134,18 @@ func (e *Engine) Remove(ctx context.Context, nameOrID string, o RemoveOptions) e
 		if !o.Force {
 			return fmt.Errorf("%w: %s: stop it first or use rm -f", ErrIsRunning, rec.Name)
 		}
-		if err := e.Kill(ctx, rec.ID, "KILL"); err != nil && !errors.Is(err, ErrNotRunning) {
+		if err := e.markStopped(ctx, rec.ID); err != nil {
 			return err
+		}
+		if rec, err = e.state.Lookup(ctx, rec.ID); err != nil {
+			return err
+		}
+		if ended, err := e.endRestartBackoff(ctx, rec); err != nil {
+			return err
+		} else if !ended {
+			if err := e.Kill(ctx, rec.ID, "KILL"); err != nil && !errors.Is(err, ErrNotRunning) {
+				return err
+			}
 		}
 		e.waitGone(rec, 10*time.Second)
 	}

@@ -26,8 +26,9 @@ type ContainerInspect struct {
 		StartedAt  time.Time `json:"StartedAt"`
 		FinishedAt time.Time `json:"FinishedAt"`
 	} `json:"State"`
-	Image   string `json:"Image"`
-	LogPath string `json:"LogPath"`
+	Image        string `json:"Image"`
+	RestartCount int    `json:"RestartCount"`
+	LogPath      string `json:"LogPath"`
 	Driver  string `json:"Driver"`
 	Config  struct {
 		Hostname   string            `json:"Hostname"`
@@ -51,6 +52,7 @@ type ContainerInspect struct {
 		// named volumes.
 		Binds          []string `json:"Binds"`
 		ReadonlyRootfs bool     `json:"ReadonlyRootfs"`
+		RestartPolicy  Restart  `json:"RestartPolicy"`
 	} `json:"HostConfig"`
 	NetworkSettings struct {
 		Networks map[string]any `json:"Networks"`
@@ -87,6 +89,10 @@ func (e *Engine) InspectContainer(ctx context.Context, nameOrID string) (*Contai
 	}
 	out.HostConfig.NetworkMode, out.HostConfig.AutoRemove, out.HostConfig.Runtime = c.Network, c.AutoRemove, runtime
 	out.HostConfig.ReadonlyRootfs, out.HostConfig.Binds = c.ReadOnly, []string{}
+	out.HostConfig.RestartPolicy, out.RestartCount = c.Restart, rec.RestartCount
+	if out.HostConfig.RestartPolicy.Name == "" {
+		out.HostConfig.RestartPolicy.Name = RestartNo
+	}
 	for _, m := range c.Mounts {
 		if m.Type == MountTmpfs || m.Anonymous {
 			continue

@@ -211,15 +211,8 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 
 // startDetached hands the container to a new monitor and starts it.
 func (e *Engine) startDetached(ctx context.Context, rec *ContainerRecord, runtime, bundle string) error {
-	holders, err := rootless.HoldersDir()
+	confPath, err := e.monitorConf(rec, bundle, "sync=3\n")
 	if err != nil {
-		return err
-	}
-	conf := fmt.Sprintf("id=%s\nruntime=%s\nroot=%s\nbundle=%s\nlog=%s\nexit=%s\npidfile=%s\nholders=%s\ntty=%d\nstdin=%d\nsync=3\n",
-		rec.ID, runtime, e.runtimeRoot(), bundle, e.LogPath(rec.ID), e.exitPath(rec.ID),
-		e.pidPath(rec.ID), holders, btoi(rec.Config.Tty), btoi(rec.Config.OpenStdin))
-	confPath := filepath.Join(bundle, "monitor.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		return e.abortStart(rec, err)
 	}
 	syncR, syncW, err := os.Pipe()
@@ -251,6 +244,9 @@ func (e *Engine) startDetached(ctx context.Context, rec *ContainerRecord, runtim
 		return e.abortStart(rec, err)
 	}
 	rec.State, rec.Pid, rec.StartedAt, rec.MonitorPid, rec.ExitCode = StateRunning, pid, time.Now(), mon.Process.Pid, 0
+	if err := e.state.SetUserStopped(ctx, rec.ID, false); err != nil {
+		return err
+	}
 	rec.FinishedAt = time.Time{}
 	return e.state.Update(ctx, rec)
 }

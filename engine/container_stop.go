@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -74,6 +76,15 @@ func (e *Engine) Kill(ctx context.Context, nameOrID, sig string) error {
 func (e *Engine) Stop(ctx context.Context, nameOrID string, timeout time.Duration) error {
 	rec, err := e.state.Lookup(ctx, nameOrID)
 	if err != nil {
+		return err
+	}
+	if err := e.markStopped(ctx, rec.ID); err != nil {
+		return err
+	}
+	if rec, err = e.state.Lookup(ctx, rec.ID); err != nil {
+		return err
+	}
+	if ended, err := e.endRestartBackoff(ctx, rec); ended || err != nil {
 		return err
 	}
 	if e.observedState(rec) != StateRunning {
@@ -150,4 +161,35 @@ func (e *Engine) Wait(ctx context.Context, nameOrID string) (int, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// endRestartBackoff ends the monitor of a container whose restart waits
+// out its back-off: there is no container yet to signal.
+func (e *Engine) endRestartBackoff(ctx context.Context, rec *ContainerRecord) (bool, error) {
+	if p := rec.Config.Restart.Name; p == "" || p == RestartNo || rec.MonitorPid <= 0 {
+		return false, nil
+	}
+	if _, err := os.Stat(filepath.Join(e.runtimeRoot(), rec.ID)); !os.IsNotExist(err) {
+		return false, nil
+	}
+	if err := syscall.Kill(rec.MonitorPid, syscall.SIGKILL); err != nil {
+		return false, nil
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for processAlive(rec.MonitorPid, time.Time{}) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true, e.Cleanup(ctx, rec.ID)
+}
+
+// markStopped tells the restart policy to leave the container be: under its
+// lock, so that a monitor deciding on a restart either sees it, or has
+// become the monitor of the restart, which endRestartBackoff then ends.
+func (e *Engine) markStopped(ctx context.Context, id string) error {
+	lock, err := e.state.Lock(id)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	return e.state.SetUserStopped(ctx, id, true)
 }

@@ -9,7 +9,9 @@
 // reaps the container (it is a child subreaper, so the container is its
 // child once the runtime's create has exited), records the exit status and
 // then becomes `skiff container cleanup ID`, which updates the state, applies
-// --rm and ends. It keeps the user namespace alive while it runs by being in
+// --rm and ends — or, when the restart policy says so, becomes this monitor
+// again (same PID) with a back-off to wait and start=1: it then starts the
+// container itself, as nobody waits for its report. It keeps the user namespace alive while it runs by being in
 // it, and records itself as a holder so later commands find it.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,7 +35,8 @@
 struct mon {
 	char id[128], runtime[512], root[512], bundle[512], logpath[512];
 	char exitpath[512], pidfile[512], holders[512], consock[512];
-	int tty, keepstdin, syncfd;
+	int tty, keepstdin, syncfd, start;
+	long delay_ms;
 };
 
 static int getconf(struct mon *m, const char *path)
@@ -58,6 +61,8 @@ static int getconf(struct mon *m, const char *path)
 		if (!strcmp(line, "tty")) m->tty = atoi(v);
 		if (!strcmp(line, "stdin")) m->keepstdin = atoi(v);
 		if (!strcmp(line, "sync")) m->syncfd = atoi(v);
+		if (!strcmp(line, "start")) m->start = atoi(v);
+		if (!strcmp(line, "delay_ms")) m->delay_ms = atol(v);
 	}
 	fclose(f);
 	return m->id[0] && m->runtime[0] && m->bundle[0] ? 0 : -1;
@@ -187,6 +192,18 @@ static void write_exit(struct mon *m, int code)
 	rename(tmp, m->exitpath);
 }
 
+/* A failure before the container runs: a first start reports it to the
+ * skiff that waits; a restart has nobody waiting, so it records an exit
+ * and hands over to cleanup like any end. */
+static void give_up(struct mon *m)
+{
+	if (!m->start)
+		_exit(1);
+	write_exit(m, 125);
+	execl("/proc/self/exe", "skiff", "container", "cleanup", m->id, (char *)NULL);
+	_exit(1);
+}
+
 static void run_monitor(const char *conf)
 {
 	struct mon m;
@@ -198,11 +215,16 @@ static void run_monitor(const char *conf)
 	unsetenv("_SKIFF_MONITOR");
 	if (chdir(m.bundle) < 0) {
 		report(&m, "err entering %s: %s\n", m.bundle, strerror(errno));
-		_exit(1);
+		give_up(&m);
 	}
 	setsid();
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	register_holder(&m, getpid());
+	if (m.delay_ms > 0) {
+		struct timespec d = {m.delay_ms / 1000, (m.delay_ms % 1000) * 1000000L};
+		while (nanosleep(&d, &d) < 0 && errno == EINTR)
+			;
+	}
 
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -213,7 +235,7 @@ static void run_monitor(const char *conf)
 	logfd = open(m.logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (logfd < 0) {
 		report(&m, "err opening the log %s: %s\n", m.logpath, strerror(errno));
-		_exit(1);
+		give_up(&m);
 	}
 	if (m.tty) {
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -225,15 +247,15 @@ static void run_monitor(const char *conf)
 		unlink(m.consock);
 		if (csock < 0 || bind(csock, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(csock, 1) < 0) {
 			report(&m, "err console socket %s: %s\n", m.consock, strerror(errno));
-			_exit(1);
+			give_up(&m);
 		}
 	} else if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
 		report(&m, "err pipes: %s\n", strerror(errno));
-		_exit(1);
+		give_up(&m);
 	}
 	if (m.keepstdin && pipe2(in, O_CLOEXEC) < 0) {
 		report(&m, "err pipes: %s\n", strerror(errno));
-		_exit(1);
+		give_up(&m);
 	}
 
 	char runclog[600];
@@ -266,7 +288,7 @@ static void run_monitor(const char *conf)
 		while (poll(&p, 1, 100) == 0) {
 			if (waitpid(create, NULL, WNOHANG) == create) {
 				report(&m, "err the runtime failed to create the container (see %s)\n", runclog);
-				_exit(1);
+				give_up(&m);
 			}
 		}
 		int conn = accept4(csock, NULL, NULL, SOCK_CLOEXEC);
@@ -281,17 +303,29 @@ static void run_monitor(const char *conf)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		report(&m, "err the runtime failed to create the container (see %s)\n", runclog);
-		_exit(1);
+		give_up(&m);
 	}
 	char pidbuf[32] = {0};
 	int pf = open(m.pidfile, O_RDONLY | O_CLOEXEC);
 	if (pf < 0 || read(pf, pidbuf, sizeof pidbuf - 1) <= 0) {
 		report(&m, "err no pid file from the runtime\n");
-		_exit(1);
+		give_up(&m);
 	}
 	close(pf);
 	pid_t cpid = atoi(pidbuf);
 	report(&m, "ok %d\n", cpid);
+	if (m.start) {
+		pid_t starter = fork();
+		if (starter == 0) {
+			sigprocmask(SIG_UNBLOCK, &mask, NULL);
+			execl(m.runtime, m.runtime, "--root", m.root, "start", m.id, (char *)NULL);
+			_exit(127);
+		}
+		while (waitpid(starter, &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			give_up(&m); /* what runs of it ends with the runtime state, in cleanup */
+	}
 
 	int code = -1, nfds;
 	for (int s = 0; s < 2; s++) {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/moby/profiles/seccomp"
 	"github.com/moby/sys/capability"
-	"github.com/moby/sys/signal"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"go.podman.io/storage/pkg/idtools"
 
@@ -46,6 +45,7 @@ type RunOptions struct {
 	Memory      string
 	CPUs        string
 	PidsLimit   string
+	Restart     string // no, always, unless-stopped, on-failure[:N]
 }
 
 // IDMapping maps Size ids from ContainerID on to HostID of skiff's user
@@ -171,10 +171,17 @@ func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *Contain
 		s.ShmSize = int64(n)
 	}
 	if o.StopSignal != "" {
-		if _, err := signal.ParseSignal(o.StopSignal); err != nil {
-			return badf("--stop-signal %q: %v", o.StopSignal, err)
+		sig, err := ParseSignal(o.StopSignal)
+		if err != nil {
+			return badf("--stop-signal %q: unknown signal", o.StopSignal)
 		}
-		c.StopSignal = o.StopSignal
+		c.StopSignal = sig
+	}
+	if c.Restart, err = ParseRestart(o.Restart); err != nil {
+		return err
+	}
+	if c.AutoRemove && c.Restart.Name != RestartNo {
+		return badf("--restart %s and --rm exclude each other", o.Restart)
 	}
 	if o.StopTimeout < -1 {
 		return badf("--stop-timeout %d: want seconds, 0 or more", o.StopTimeout)

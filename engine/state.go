@@ -29,7 +29,11 @@ type ContainerRecord struct {
 	StartedAt  time.Time
 	FinishedAt time.Time
 	MonitorPid int
-	Config     ContainerConfig
+	// RestartCount is how often the restart policy restarted it;
+	// UserStopped, that stop ended it, so the policy leaves it be.
+	RestartCount int
+	UserStopped  bool
+	Config       ContainerConfig
 }
 
 // ContainerConfig is the container's configuration, kept as JSON.
@@ -53,6 +57,7 @@ type ContainerConfig struct {
 	// container, as podman does by default.
 	ReadOnlyTmpfs bool     `json:"ReadOnlyTmpfs,omitempty"`
 	Security      Security `json:"Security"`
+	Restart       Restart  `json:"RestartPolicy"`
 }
 
 // State is the per-user state database: SQLite in WAL mode, with a busy
@@ -75,7 +80,9 @@ CREATE TABLE IF NOT EXISTS containers (
 	started_at  INTEGER NOT NULL DEFAULT 0,
 	finished_at INTEGER NOT NULL DEFAULT 0,
 	monitor_pid INTEGER NOT NULL DEFAULT 0,
-	config      TEXT NOT NULL
+	config      TEXT NOT NULL,
+	restart_count INTEGER NOT NULL DEFAULT 0,
+	user_stopped  INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS volumes (
 	name      TEXT PRIMARY KEY,
@@ -112,7 +119,40 @@ func OpenState(dir string) (*State, error) {
 		db.Close()
 		return nil, fmt.Errorf("creating the state database: %w", err)
 	}
+	if err := addColumns(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("upgrading the state database: %w", err)
+	}
 	return &State{db: db, dir: dir}, nil
+}
+
+// addColumns adds, in place and once, the columns that came after the
+// first release; a concurrent opener that added one first is fine.
+func addColumns(db *sql.DB) error {
+	rows, err := db.Query(`SELECT name FROM pragma_table_info('containers')`)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		have[name] = true
+	}
+	rows.Close()
+	for _, col := range []string{"restart_count INTEGER NOT NULL DEFAULT 0", "user_stopped INTEGER NOT NULL DEFAULT 0"} {
+		name, _, _ := strings.Cut(col, " ")
+		if have[name] {
+			continue
+		}
+		if _, err := db.Exec("ALTER TABLE containers ADD COLUMN " + col); err != nil && !strings.Contains(err.Error(), "duplicate column") {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close closes the database.
@@ -150,10 +190,18 @@ func (s *State) Remove(ctx context.Context, id string) error {
 	return err
 }
 
-// Update writes the mutable fields of a record.
+// Update writes the mutable fields of a record, all but UserStopped, which
+// only SetUserStopped writes (under the container's lock), so that a
+// monitor's update never undoes a stop.
 func (s *State) Update(ctx context.Context, r *ContainerRecord) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE containers SET state = ?, pid = ?, exit_code = ?, started_at = ?, finished_at = ?, monitor_pid = ? WHERE id = ?`,
-		r.State, r.Pid, r.ExitCode, unixNano(r.StartedAt), unixNano(r.FinishedAt), r.MonitorPid, r.ID)
+	_, err := s.db.ExecContext(ctx, `UPDATE containers SET state = ?, pid = ?, exit_code = ?, started_at = ?, finished_at = ?, monitor_pid = ?, restart_count = ? WHERE id = ?`,
+		r.State, r.Pid, r.ExitCode, unixNano(r.StartedAt), unixNano(r.FinishedAt), r.MonitorPid, r.RestartCount, r.ID)
+	return err
+}
+
+// SetUserStopped records whether stop ended the container.
+func (s *State) SetUserStopped(ctx context.Context, id string, stopped bool) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE containers SET user_stopped = ? WHERE id = ?`, btoi(stopped), id)
 	return err
 }
 
@@ -171,15 +219,17 @@ func fromNano(n int64) time.Time {
 	return time.Unix(0, n)
 }
 
-const selectRecord = `SELECT id, name, image, image_id, created, state, pid, exit_code, started_at, finished_at, monitor_pid, config FROM containers`
+const selectRecord = `SELECT id, name, image, image_id, created, state, pid, exit_code, started_at, finished_at, monitor_pid, restart_count, user_stopped, config FROM containers`
 
 func scanRecord(sc interface{ Scan(...any) error }) (*ContainerRecord, error) {
 	var r ContainerRecord
 	var created, started, finished int64
 	var cfg string
-	if err := sc.Scan(&r.ID, &r.Name, &r.Image, &r.ImageID, &created, &r.State, &r.Pid, &r.ExitCode, &started, &finished, &r.MonitorPid, &cfg); err != nil {
+	var stopped int
+	if err := sc.Scan(&r.ID, &r.Name, &r.Image, &r.ImageID, &created, &r.State, &r.Pid, &r.ExitCode, &started, &finished, &r.MonitorPid, &r.RestartCount, &stopped, &cfg); err != nil {
 		return nil, err
 	}
+	r.UserStopped = stopped == 1
 	r.Created, r.StartedAt, r.FinishedAt = fromNano(created), fromNano(started), fromNano(finished)
 	if err := json.Unmarshal([]byte(cfg), &r.Config); err != nil {
 		return nil, err

@@ -300,7 +300,7 @@ func newCleanupCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.Cleanup(c.Context(), args[0])
+			return e.MonitorCleanup(c.Context(), args[0])
 		},
 	}
 	return withStore(c)

@@ -72,6 +72,7 @@ func (f *createFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVarP(&r.Memory, "memory", "m", "", "memory limit (needs delegated cgroup v2)")
 	fs.StringVar(&r.CPUs, "cpus", "", "CPU limit (needs delegated cgroup v2)")
 	fs.StringVar(&r.PidsLimit, "pids-limit", "", "process limit (needs delegated cgroup v2)")
+	fs.StringVar(&r.Restart, "restart", "no", "restart policy: no, always, unless-stopped, on-failure[:N]")
 	f.reg.bind(fs, true)
 	fs.Bool("help", false, "help for this command") // -h is --hostname, as in docker
 }

@@ -1,0 +1,150 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/skiff-project/skiff/rootless"
+)
+
+// Restart policies, as docker names them.
+const (
+	RestartNo            = "no"
+	RestartOnFailure     = "on-failure"
+	RestartAlways        = "always"
+	RestartUnlessStopped = "unless-stopped"
+)
+
+// Restart is a container's restart policy.
+type Restart struct {
+	Name       string `json:"Name"`
+	MaximumRetryCount int    `json:"MaximumRetryCount"`
+}
+
+// ParseRestart reads --restart: no, always, unless-stopped, or
+// on-failure[:N].
+func ParseRestart(s string) (Restart, error) {
+	name, max, hasMax := strings.Cut(s, ":")
+	switch name {
+	case "", RestartNo, RestartAlways, RestartUnlessStopped:
+		if hasMax {
+			break
+		}
+		if name == "" {
+			name = RestartNo
+		}
+		return Restart{Name: name}, nil
+	case RestartOnFailure:
+		r := Restart{Name: name}
+		if hasMax {
+			n, err := strconv.Atoi(max)
+			if err != nil || n < 0 {
+				return r, badf("--restart %s: the retry count must be a number, 0 or more", s)
+			}
+			r.MaximumRetryCount = n
+		}
+		return r, nil
+	}
+	return Restart{}, badf("--restart %q: use no, always, unless-stopped or on-failure[:N]", s)
+}
+
+// restartDelay is the back-off before restart n (1, 2, ...): 100 ms,
+// doubling, at most a minute; a container that ran 10 s starts over.
+func restartDelay(n int, ran time.Duration) time.Duration {
+	if ran >= 10*time.Second || n < 1 {
+		return 100 * time.Millisecond
+	}
+	if n > 10 {
+		n = 10
+	}
+	d := 100 * time.Millisecond << (n - 1)
+	return min(d, time.Minute)
+}
+
+// shouldRestart applies the policy to a container that ended with code.
+func shouldRestart(rec *ContainerRecord, code int) bool {
+	if rec.UserStopped || rec.Config.AutoRemove {
+		return false
+	}
+	switch p := rec.Config.Restart; p.Name {
+	case RestartAlways, RestartUnlessStopped:
+		return true
+	case RestartOnFailure:
+		return code != 0 && (p.MaximumRetryCount == 0 || rec.RestartCount < p.MaximumRetryCount)
+	}
+	return false
+}
+
+// MonitorCleanup is what a monitor becomes when its container has ended:
+// the restart policy decides between Cleanup and a restart, which this
+// process makes by becoming the container's next monitor (it keeps the
+// PID the state records); the back-off is waited there, in C.
+func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
+	rec, err := e.state.Lookup(ctx, id)
+	if err != nil || rec.Config.Restart.Name == "" || rec.Config.Restart.Name == RestartNo {
+		return e.Cleanup(ctx, id)
+	}
+	lock, err := e.state.Lock(id)
+	if err != nil {
+		return err
+	}
+	if rec, err = e.state.Lookup(ctx, id); err != nil {
+		lock.Unlock()
+		return e.Cleanup(ctx, id)
+	}
+	code, at := e.observedExit(rec)
+	if rec.State != StateRunning || !shouldRestart(rec, code) {
+		lock.Unlock()
+		return e.Cleanup(ctx, id)
+	}
+	e.deleteRuntimeState(ctx, rec)
+	removeBundle(e.bundleDir(rec))
+	_, _ = e.Unmount(rec.ID, true)
+	if at.IsZero() {
+		at = time.Now()
+	}
+	ran := at.Sub(rec.StartedAt)
+	rec.RestartCount++
+	rec.ExitCode, rec.FinishedAt, rec.Pid, rec.MonitorPid, rec.StartedAt = code, at, 0, os.Getpid(), time.Now()
+	bundle, err := e.prepare(rec)
+	if err == nil {
+		err = e.state.Update(ctx, rec)
+	}
+	if err != nil {
+		lock.Unlock()
+		_ = e.Cleanup(ctx, id)
+		return fmt.Errorf("restarting %s: %w", rec.Name, err)
+	}
+	conf, err := e.monitorConf(rec, bundle, fmt.Sprintf("delay_ms=%d\nstart=1\n", restartDelay(rec.RestartCount, ran).Milliseconds()))
+	if err != nil {
+		lock.Unlock()
+		return err
+	}
+	lock.Unlock() // also closed by the exec
+	env := append(os.Environ(), "_SKIFF_MONITOR="+conf, "_SKIFF_USERNS=1")
+	err = syscall.Exec("/proc/self/exe", []string{"skiff-monitor", rec.ID}, env)
+	return fmt.Errorf("becoming the monitor of %s again: %w", rec.Name, err)
+}
+
+// monitorConf writes the monitor's configuration into the bundle.
+func (e *Engine) monitorConf(rec *ContainerRecord, bundle, extra string) (string, error) {
+	holders, err := rootless.HoldersDir()
+	if err != nil {
+		return "", err
+	}
+	runtime, err := e.Runtime(rec.Config.Runtime)
+	if err != nil {
+		return "", err
+	}
+	conf := fmt.Sprintf("id=%s\nruntime=%s\nroot=%s\nbundle=%s\nlog=%s\nexit=%s\npidfile=%s\nholders=%s\ntty=%d\nstdin=%d\n",
+		rec.ID, runtime, e.runtimeRoot(), bundle, e.LogPath(rec.ID), e.exitPath(rec.ID),
+		e.pidPath(rec.ID), holders, btoi(rec.Config.Tty), btoi(rec.Config.OpenStdin)) + extra
+	path := filepath.Join(bundle, "monitor.conf")
+	return path, os.WriteFile(path, []byte(conf), 0o600)
+}
