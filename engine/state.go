@@ -199,6 +199,16 @@ func (s *State) Update(ctx context.Context, r *ContainerRecord) error {
 	return err
 }
 
+// Rename changes a container's name; a taken name fails with ErrNameInUse.
+func (s *State) Rename(ctx context.Context, id, name string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE containers SET name = ? WHERE id = ?`, name, id)
+	var serr sqlite3.Error
+	if errors.As(err, &serr) && serr.ExtendedCode == sqlite3.ErrConstraintUnique {
+		return fmt.Errorf("%w: %q", ErrNameInUse, name)
+	}
+	return err
+}
+
 // SetUserStopped records whether stop ended the container.
 func (s *State) SetUserStopped(ctx context.Context, id string, stopped bool) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE containers SET user_stopped = ? WHERE id = ?`, btoi(stopped), id)

@@ -274,8 +274,10 @@ func (s *Store) commitImage(named reference.Named, topLayer string, cfgDigest di
 			}
 		}
 	}
-	if err := s.AddNames(id, []string{named.String()}); err != nil {
-		return "", err
+	if named != nil {
+		if err := s.AddNames(id, []string{named.String()}); err != nil {
+			return "", err
+		}
 	}
 	return id, nil
 }

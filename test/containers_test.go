@@ -436,7 +436,8 @@ func userProcesses(uid int) []string {
 			name == "crun" || name == "pasta" || name == "slirp4netns" || strings.HasPrefix(name, "skiff")
 	}) {
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		out = append(out, fmt.Sprintf("%d %s", pid, strings.TrimSpace(string(comm))))
+		args, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		out = append(out, fmt.Sprintf("%d %s (%s)", pid, strings.TrimSpace(string(comm)), strings.TrimSpace(strings.ReplaceAll(string(args), "\x00", " "))))
 	}
 	return out
 }

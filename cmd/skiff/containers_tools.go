@@ -1,0 +1,435 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/docker/go-units"
+	"github.com/spf13/cobra"
+	"go.podman.io/storage/pkg/archive"
+
+	"github.com/skiff-project/skiff/engine"
+)
+
+func newCommitCmd(g *globalOptions) *cobra.Command {
+	var o engine.CommitOptions
+	var quiet bool
+	c := &cobra.Command{
+		Use:   "commit [flags] CONTAINER [IMAGE]",
+		Short: "Make an image of a container's changes",
+		Args:  rangeArgs(1, 2),
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 2 {
+				o.Reference = args[1]
+			}
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			id, err := e.Commit(c.Context(), args[0], o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, id)
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&o.Author, "author", "a", "", "author of the image")
+	c.Flags().StringVarP(&o.Message, "message", "m", "", "commit message")
+	c.Flags().StringArrayVarP(&o.Changes, "change", "c", nil, "apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE, VOLUME, STOPSIGNAL")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image id (the default)")
+	c.Flags().BoolP("pause", "p", false, "accepted for docker; rootless containers cannot be paused here")
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
+func newDiffCmd(g *globalOptions) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "diff CONTAINER",
+		Short: "List what a container changed in its file system",
+		Args:  exactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			changes, err := e.Diff(c.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			for _, ch := range changes {
+				fmt.Fprintf(g.stdout, "%s %s\n", ch.Kind, ch.Path)
+			}
+			return nil
+		},
+	}
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
+// outputFile is -o FILE, or stdout (refused when it is a terminal).
+func outputFile(g *globalOptions, path string) (io.WriteCloser, error) {
+	if path == "" || path == "-" {
+		if isTerminal(g.stdout) {
+			return nil, usagef("refusing to write a tar stream to a terminal: use -o FILE or a redirection")
+		}
+		return nopCloser{g.stdout}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, usagef("-o %s: %v", path, err)
+	}
+	return f, nil
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+func newExportCmd(g *globalOptions) *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:   "export [flags] CONTAINER",
+		Short: "Write a container's file system as a tar archive",
+		Args:  exactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			w, err := outputFile(g, output)
+			if err != nil {
+				return err
+			}
+			if err := e.Export(c.Context(), args[0], w); err != nil {
+				w.Close()
+				if output != "" {
+					os.Remove(output)
+				}
+				return err
+			}
+			return w.Close()
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "", "write to a file instead of standard output")
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
+// splitCopyArg splits CONTAINER:PATH; a path with a slash before the first
+// colon, or starting with . or /, is a host path.
+func splitCopyArg(arg string) (container, path string) {
+	if strings.HasPrefix(arg, "/") || strings.HasPrefix(arg, ".") {
+		return "", arg
+	}
+	name, p, ok := strings.Cut(arg, ":")
+	if !ok || strings.Contains(name, "/") {
+		return "", arg
+	}
+	return name, p
+}
+
+func newCpCmd(g *globalOptions) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "cp [flags] SRC DEST",
+		Short: "Copy files between a container and the host (CONTAINER:PATH, a host path, or - for a tar stream)",
+		Args:  exactArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			srcCtr, src := splitCopyArg(args[0])
+			dstCtr, dst := splitCopyArg(args[1])
+			switch {
+			case srcCtr != "" && dstCtr != "":
+				return usagef("copying between containers is not supported: copy through the host")
+			case srcCtr == "" && dstCtr == "":
+				return usagef("one of SRC and DEST must be CONTAINER:PATH")
+			case src == "" || dst == "":
+				return usagef("empty path in %q %q", args[0], args[1])
+			}
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			if srcCtr != "" {
+				return copyOut(c, g, e, srcCtr, src, dst)
+			}
+			return copyIn(c, g, e, src, dstCtr, dst)
+		},
+	}
+	c.Flags().BoolP("archive", "a", true, "keep ownership (always: ids map through the user's namespace)")
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
+// copyOut copies from a container: to stdout as tar, into an existing host
+// directory, or to a new host path of its own name.
+func copyOut(c *cobra.Command, g *globalOptions, e *engine.Engine, ctr, src, dst string) error {
+	if dst == "-" {
+		return e.CopyOut(c.Context(), ctr, src, "", g.stdout)
+	}
+	target, rename := dst, ""
+	if st, err := os.Stat(dst); err != nil || !st.IsDir() {
+		if err == nil && strings.HasSuffix(src, "/.") {
+			return usagef("cannot copy a directory's contents onto the file %s", dst)
+		}
+		target, rename = filepath.Dir(dst), filepath.Base(dst)
+		if st, err := os.Stat(target); err != nil || !st.IsDir() {
+			return usagef("destination directory %s does not exist", target)
+		}
+		if strings.HasSuffix(src, "/.") {
+			if err := os.Mkdir(dst, 0o755); err != nil {
+				return err
+			}
+			target, rename = dst, ""
+		}
+	}
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		err := e.CopyOut(c.Context(), ctr, src, rename, pw)
+		pw.CloseWithError(err)
+		errc <- err
+	}()
+	uerr := archive.Untar(pr, target, &archive.TarOptions{NoOverwriteDirNonDir: true})
+	pr.CloseWithError(uerr)
+	if err := <-errc; err != nil {
+		return err
+	}
+	return uerr
+}
+
+// copyIn copies into a container: a tar stream from stdin, or a host path
+// (into an existing directory, or as a new path of its own name).
+func copyIn(c *cobra.Command, g *globalOptions, e *engine.Engine, src, ctr, dst string) error {
+	if src == "-" {
+		return e.CopyIn(c.Context(), ctr, dst, g.stdin)
+	}
+	st, err := os.Lstat(src)
+	if err != nil {
+		return usagef("%s does not exist or cannot be read: %v", src, errors.Unwrap(err))
+	}
+	exists, isDir, err := e.StatPath(c.Context(), ctr, dst)
+	if err != nil {
+		return err
+	}
+	dir, base := filepath.Dir(filepath.Clean(src)), filepath.Base(filepath.Clean(src))
+	opts := &archive.TarOptions{IncludeFiles: []string{base}}
+	target := dst
+	switch {
+	case strings.HasSuffix(src, "/.") && st.IsDir():
+		dir, opts.IncludeFiles = filepath.Clean(src), []string{"."}
+		if !exists {
+			return usagef("%s does not exist in %s: create it first", dst, ctr)
+		}
+	case exists && isDir:
+	case strings.HasSuffix(dst, "/"):
+		return usagef("directory %s does not exist in %s", dst, ctr)
+	case exists && st.IsDir():
+		return usagef("cannot copy the directory %s onto the file %s", src, dst)
+	default:
+		// A new name (or a file replacing a file): the entry is renamed.
+		target = filepath.Dir(filepath.Clean("/" + dst))
+		opts.RebaseNames = map[string]string{base: filepath.Base(dst)}
+	}
+	rc, err := archive.TarWithOptions(dir, opts)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return e.CopyIn(c.Context(), ctr, target, rc)
+}
+
+func newRenameCmd(g *globalOptions) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "rename CONTAINER NEW_NAME",
+		Short: "Rename a container",
+		Args:  exactArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			return e.Rename(c.Context(), args[0], args[1])
+		},
+	}
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
+func newContainerPruneCmd(g *globalOptions) *cobra.Command {
+	var filters []string
+	c := &cobra.Command{
+		Use:   "prune [flags]",
+		Short: "Remove every container that is not running",
+		Args:  rangeArgs(0, 0),
+		RunE: func(c *cobra.Command, args []string) error {
+			var labels []string
+			var until time.Time
+			for _, f := range filters {
+				k, v, _ := strings.Cut(f, "=")
+				switch {
+				case k == "label" && v != "":
+					labels = append(labels, v)
+				case k == "until" && v != "":
+					d, err := time.ParseDuration(v)
+					if err != nil {
+						t, terr := time.Parse(time.RFC3339, v)
+						if terr != nil {
+							return usagef("invalid --filter until=%s: a duration (1h) or an RFC 3339 time", v)
+						}
+						until = t
+					} else {
+						until = time.Now().Add(-d)
+					}
+				default:
+					return usagef("invalid --filter %q: use label=KEY[=VALUE] or until=DURATION", f)
+				}
+			}
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			removed, err := e.PruneContainers(c.Context(), labels, until)
+			for _, id := range removed {
+				fmt.Fprintln(g.stdout, id)
+			}
+			return err
+		},
+	}
+	c.Flags().BoolP("force", "f", false, "do not prompt (there is no prompt)")
+	c.Flags().StringArrayVar(&filters, "filter", nil, "only containers with label=KEY[=VALUE], or created before until=DURATION")
+	return withStore(c)
+}
+
+func newPauseCmd(g *globalOptions, pause bool) *cobra.Command {
+	use, short := "pause", "Pause the processes of containers"
+	if !pause {
+		use, short = "unpause", "Resume paused containers"
+	}
+	c := &cobra.Command{
+		Use:   use + " CONTAINER [CONTAINER...]",
+		Short: short,
+		Args:  minArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			return g.forEach(args, func(n string) error { return e.Pause(c.Context(), n, pause) })
+		},
+	}
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
+func newTopCmd(g *globalOptions) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "top CONTAINER",
+		Short: "List the processes of a running container",
+		Args:  exactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			procs, err := e.Processes(c.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "UID\tPID\tPPID\tSTAT\tTIME\tCOMMAND")
+			for _, p := range procs {
+				t := p.CPUTime.Round(time.Second)
+				fmt.Fprintf(w, "%d\t%d\t%d\t%s\t%02d:%02d:%02d\t%s\n", p.UID, p.Pid, p.PPid, p.State, int(t.Hours()), int(t.Minutes())%60, int(t.Seconds())%60, p.Args)
+			}
+			return w.Flush()
+		},
+	}
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
+// statsRow is one line of stats; its fields are what --format sees.
+type statsRow struct {
+	ID       string `json:"ID"`
+	Name     string `json:"Name"`
+	CPUPerc  string `json:"CPUPerc"`
+	MemUsage string `json:"MemUsage"`
+	MemPerc  string `json:"MemPerc"`
+	NetIO    string `json:"NetIO"`
+	BlockIO  string `json:"BlockIO"`
+	PIDs     int    `json:"PIDs"`
+}
+
+func newStatsCmd(g *globalOptions) *cobra.Command {
+	var noStream bool
+	var format string
+	c := &cobra.Command{
+		Use:   "stats [flags] CONTAINER [CONTAINER...]",
+		Short: "Show the resource use of running containers (from /proc: this host has no cgroup to read)",
+		Args:  minArgs(1),
+		PreRunE: func(c *cobra.Command, args []string) error {
+			if !noStream {
+				return usagef("only stats --no-stream is available")
+			}
+			return checkFormat(format)
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			var rows, jsonRows []any
+			for _, n := range args {
+				s, err := e.Stats(c.Context(), n, 500*time.Millisecond)
+				if err != nil {
+					return err
+				}
+				memPerc := 0.0
+				if s.MemLimit > 0 {
+					memPerc = 100 * float64(s.MemUsage) / float64(s.MemLimit)
+				}
+				r := statsRow{ID: s.ID[:12], Name: s.Name, CPUPerc: fmt.Sprintf("%.2f%%", s.CPUPerc),
+					MemUsage: units.BytesSize(float64(s.MemUsage)) + " / " + units.BytesSize(float64(s.MemLimit)),
+					MemPerc:  fmt.Sprintf("%.2f%%", memPerc), NetIO: "--", BlockIO: "--", PIDs: s.PIDs}
+				rows, jsonRows = append(rows, r), append(jsonRows, r)
+			}
+			table := "{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}"
+			titles := map[string]string{"ID": "CONTAINER ID", "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET IO", "BlockIO": "BLOCK IO", "PIDs": "PIDS"}
+			return listFormat{format: format, defaultTable: table, titles: titles}.write(g.stdout, rows, jsonRows)
+		},
+	}
+	c.Flags().BoolVar(&noStream, "no-stream", false, "print one sample and exit")
+	c.Flags().StringVar(&format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
+func newPortCmd(g *globalOptions) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "port CONTAINER [PRIVATE_PORT[/PROTO]]",
+		Short: "List a container's published ports",
+		Args:  rangeArgs(1, 2),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			// Only --network none exists so far: nothing is published.
+			if !e.IsContainer(c.Context(), args[0]) {
+				return fmt.Errorf("%w: %s", engine.ErrNoSuchContainer, args[0])
+			}
+			if len(args) == 2 {
+				return fmt.Errorf("%w: no public port %s published for %s", engine.ErrBadOption, args[1], args[0])
+			}
+			return nil
+		},
+	}
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}

@@ -1,0 +1,223 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/storage/pkg/archive"
+)
+
+// ErrBadChange means a commit --change instruction is invalid.
+var ErrBadChange = errors.New("invalid --change")
+
+// CommitOptions describe an image made from a container's layer.
+type CommitOptions struct {
+	Layer     string // the container's layer
+	BaseImage string // the image the container was made from
+	Reference string // optional name of the new image
+	Author    string
+	Message   string
+	Changes   []string // Dockerfile instructions: CMD, ENTRYPOINT, ENV, ...
+}
+
+// CheckChanges parses --change instructions without applying them.
+func CheckChanges(changes []string) error {
+	return applyChanges(&imgspec.ImageConfig{}, changes)
+}
+
+// Commit makes an image of the base image's layers plus what the
+// container changed, with the base's configuration and the changes.
+func (s *Store) Commit(ctx context.Context, o CommitOptions) (string, error) {
+	var named reference.Named
+	if o.Reference != "" {
+		var err error
+		if named, err = ParseReference(o.Reference); err != nil {
+			return "", err
+		}
+	}
+	base, cfg, err := s.ConfigOf(ctx, nil, o.BaseImage)
+	if err != nil {
+		return "", err
+	}
+	if err := applyChanges(&cfg.Config, o.Changes); err != nil {
+		return "", err
+	}
+	layer, err := s.commitLayer(o.Layer, base.TopLayer)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now().UTC()
+	cfg.Created, cfg.Author = &now, o.Author
+	cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, layer.UncompressedDigest)
+	cfg.History = append(cfg.History, imgspec.History{Created: &now, CreatedBy: "skiff commit", Author: o.Author, Comment: o.Message})
+	cfgBlob, err := json.Marshal(cfg)
+	if err != nil {
+		return "", err
+	}
+	cfgDigest := digest.Canonical.FromBytes(cfgBlob)
+	// Every layer as the store has it, uncompressed; push compresses.
+	man := imgspec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: imgspec.MediaTypeImageManifest,
+		Config:    imgspec.Descriptor{MediaType: imgspec.MediaTypeImageConfig, Digest: cfgDigest, Size: int64(len(cfgBlob))},
+	}
+	for id := layer.ID; id != ""; {
+		l, err := s.Layer(id)
+		if err != nil {
+			return "", err
+		}
+		man.Layers = append(man.Layers, imgspec.Descriptor{MediaType: imgspec.MediaTypeImageLayer, Digest: l.UncompressedDigest, Size: l.UncompressedSize})
+		id = l.Parent
+	}
+	slices.Reverse(man.Layers)
+	manBlob, err := json.Marshal(man)
+	if err != nil {
+		return "", err
+	}
+	id, err := s.commitImage(named, layer.ID, cfgDigest, cfgBlob, &now, manBlob, manBlob)
+	if err != nil {
+		_ = s.DeleteLayer(layer.ID)
+		return "", err
+	}
+	return id, nil
+}
+
+// commitLayer stores the container layer's changes as a new layer on top.
+func (s *Store) commitLayer(from, parent string) (*layerInfo, error) {
+	// Spooled first: the store holds its layer lock until the diff is
+	// closed, and storing the new layer needs that lock.
+	tmp, err := os.CreateTemp(s.GraphRoot(), ".commit-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if err := s.spoolDiff(from, tmp); err != nil {
+		return nil, fmt.Errorf("reading the container's changes: %w", err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	l, _, err := s.PutLayer("", parent, nil, "", false, nil, tmp)
+	if err != nil {
+		return nil, fmt.Errorf("storing the new layer: %w", err)
+	}
+	return &layerInfo{ID: l.ID, UncompressedDigest: l.UncompressedDigest}, nil
+}
+
+func (s *Store) spoolDiff(layer string, w io.Writer) error {
+	rc, err := s.Diff("", layer, nil)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	plain, err := archive.DecompressStream(rc)
+	if err != nil {
+		return err
+	}
+	defer plain.Close()
+	_, err = io.Copy(w, plain)
+	return err
+}
+
+type layerInfo struct {
+	ID                 string
+	UncompressedDigest digest.Digest
+}
+
+// applyChanges applies Dockerfile instructions to a configuration.
+func applyChanges(c *imgspec.ImageConfig, changes []string) error {
+	for _, ch := range changes {
+		verb, arg, _ := strings.Cut(strings.TrimSpace(ch), " ")
+		arg = strings.TrimSpace(arg)
+		bad := func(why string) error { return fmt.Errorf("%w %q: %s", ErrBadChange, ch, why) }
+		if arg == "" {
+			return bad("no argument")
+		}
+		switch strings.ToUpper(verb) {
+		case "CMD":
+			c.Cmd = commandForm(arg)
+		case "ENTRYPOINT":
+			c.Entrypoint = commandForm(arg)
+		case "ENV":
+			k, v, ok := strings.Cut(arg, "=")
+			if !ok {
+				k, v, ok = strings.Cut(arg, " ")
+			}
+			if !ok || k == "" {
+				return bad("want ENV KEY=VALUE")
+			}
+			c.Env = slices.DeleteFunc(c.Env, func(e string) bool { return strings.HasPrefix(e, k+"=") })
+			c.Env = append(c.Env, k+"="+strings.Trim(v, `"`))
+		case "LABEL":
+			k, v, ok := strings.Cut(arg, "=")
+			if !ok || k == "" {
+				return bad("want LABEL KEY=VALUE")
+			}
+			if c.Labels == nil {
+				c.Labels = map[string]string{}
+			}
+			c.Labels[k] = strings.Trim(v, `"`)
+		case "WORKDIR":
+			if !filepath.IsAbs(arg) {
+				return bad("WORKDIR needs an absolute path")
+			}
+			c.WorkingDir = arg
+		case "USER":
+			c.User = arg
+		case "EXPOSE":
+			if c.ExposedPorts == nil {
+				c.ExposedPorts = map[string]struct{}{}
+			}
+			for _, p := range strings.Fields(arg) {
+				if !strings.Contains(p, "/") {
+					p += "/tcp"
+				}
+				c.ExposedPorts[p] = struct{}{}
+			}
+		case "VOLUME":
+			if c.Volumes == nil {
+				c.Volumes = map[string]struct{}{}
+			}
+			vols := strings.Fields(arg)
+			if strings.HasPrefix(arg, "[") {
+				vols = commandForm(arg)
+			}
+			for _, v := range vols {
+				if !filepath.IsAbs(v) {
+					return bad("VOLUME needs absolute paths")
+				}
+				c.Volumes[v] = struct{}{}
+			}
+		case "STOPSIGNAL":
+			c.StopSignal = arg
+		default:
+			return bad("use CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE, VOLUME or STOPSIGNAL")
+		}
+	}
+	return nil
+}
+
+// commandForm reads a JSON array (exec form), else a shell command.
+func commandForm(arg string) []string {
+	var list []string
+	if strings.HasPrefix(arg, "[") && json.Unmarshal([]byte(arg), &list) == nil {
+		return list
+	}
+	if strings.Contains(arg, " ") {
+		return []string{"/bin/sh", "-c", arg}
+	}
+	return []string{arg}
+}
