@@ -375,3 +375,43 @@ func memTotal() int64 {
 	}
 	return 0
 }
+
+// AttachOptions control attach.
+type AttachOptions struct {
+	Stdin io.Reader // nil: --no-stdin
+}
+
+// Attach follows a running container's output from now on, passing each
+// entry to fn, and feeds Stdin to the container's input when it was
+// created with -i (through its monitor's FIFO). It returns the container's
+// exit code once it ends.
+func (e *Engine) Attach(ctx context.Context, nameOrID string, o AttachOptions, fn func(LogEntry)) (int, error) {
+	rec, err := e.state.Lookup(ctx, nameOrID)
+	if err != nil {
+		return 0, err
+	}
+	if e.observedState(rec) != StateRunning {
+		return 0, fmt.Errorf("%w: %s: you cannot attach to a stopped container, start it first", ErrNotRunning, rec.Name)
+	}
+	if o.Stdin != nil && rec.Config.OpenStdin {
+		fifo, err := os.OpenFile(filepath.Join(e.bundleDir(rec), "attach.stdin"), os.O_WRONLY, 0)
+		if err != nil {
+			return 0, fmt.Errorf("attaching to the input of %s: %w", rec.Name, err)
+		}
+		go func() {
+			defer fifo.Close()
+			_, _ = io.Copy(fifo, o.Stdin)
+		}()
+	}
+	if err := e.Logs(ctx, rec.ID, LogsOptions{Follow: true, Tail: 0}, fn); err != nil {
+		return 0, err
+	}
+	if err := e.waitRecorded(ctx, rec.ID, 10*time.Second); err != nil {
+		return 0, err
+	}
+	cur, err := e.state.Lookup(ctx, rec.ID)
+	if err != nil {
+		return 0, nil // removed (--rm) meanwhile
+	}
+	return cur.ExitCode, nil
+}

@@ -327,6 +327,17 @@ static void run_monitor(const char *conf)
 			give_up(&m); /* what runs of it ends with the runtime state, in cleanup */
 	}
 
+	/* attach writes the container's input here (a FIFO in the bundle); a
+	 * writer of our own keeps it from reporting end-of-file between
+	 * attaches. */
+	int fifo = -1, fifo_keep = -1, input = m.tty ? so.fd : (m.keepstdin ? in[1] : -1);
+	if (m.keepstdin && input >= 0) {
+		unlink("attach.stdin");
+		if (mkfifo("attach.stdin", 0600) == 0) {
+			fifo = open("attach.stdin", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+			fifo_keep = open("attach.stdin", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		}
+	}
 	int code = -1, nfds;
 	for (int s = 0; s < 2; s++) {
 		struct stream *st = s ? &se : &so;
@@ -334,8 +345,8 @@ static void run_monitor(const char *conf)
 			fcntl(st->fd, F_SETFL, fcntl(st->fd, F_GETFL) | O_NONBLOCK);
 	}
 	while (code < 0) {
-		struct pollfd p[3] = {{sfd, POLLIN}, {so.fd, POLLIN}, {se.fd, POLLIN}};
-		nfds = poll(p, 3, -1);
+		struct pollfd p[4] = {{sfd, POLLIN}, {so.fd, POLLIN}, {se.fd, POLLIN}, {fifo, POLLIN}};
+		nfds = poll(p, 4, -1);
 		if (nfds < 0 && errno != EINTR)
 			break;
 		for (int s = 1; s < 3; s++) {
@@ -346,6 +357,13 @@ static void run_monitor(const char *conf)
 					close(st->fd);
 					st->fd = -1;
 				}
+			}
+		}
+		if (fifo >= 0 && (p[3].revents & POLLIN)) {
+			char buf[4096];
+			ssize_t n = read(fifo, buf, sizeof buf);
+			if (n > 0 && write(input, buf, n) < 0) {
+				/* the container closed its input; drop it */
 			}
 		}
 		if (p[0].revents) {
@@ -368,6 +386,11 @@ static void run_monitor(const char *conf)
 				;
 			flush_lines(st, 1);
 		}
+	}
+	if (fifo >= 0) {
+		close(fifo);
+		close(fifo_keep);
+		unlink("attach.stdin");
 	}
 	write_exit(&m, code);
 	close(logfd);

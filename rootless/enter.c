@@ -36,7 +36,7 @@ unsigned long long skiff_fast_uid, skiff_fast_gid, skiff_fast_uids, skiff_fast_g
 static const char *const fast_commands[] = {
 	"run", "create", "start", "stop", "restart", "kill", "rm", "wait", "logs", "exec",
 	"pull", "push", "images", "inspect", "rmi", "tag", "untag", "history", "save", "load", "import", "info",
-	"commit", "diff", "export", "cp", "rename", "pause", "unpause", "top", "stats", "port",
+	"commit", "diff", "export", "cp", "rename", "pause", "unpause", "top", "stats", "port", "attach",
 	NULL,
 };
 

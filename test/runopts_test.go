@@ -47,6 +47,10 @@ func TestUsernsKeepID(t *testing.T) {
 	if got := strings.Fields(e.ok("run", "--rm", "--uidmap", "0:2000:100", "--gidmap", "0:3000:100", busybox, "cat", "/proc/self/uid_map", "/proc/self/gid_map")); strings.Join(got, " ") != "0 2000 100 0 3000 100" {
 		t.Fatalf("--uidmap/--gidmap: %v", got)
 	}
+	// host: the user's own namespace, as without --userns.
+	if got := strings.Fields(e.ok("run", "--rm", "--userns", "host", busybox, "cat", "/proc/self/uid_map")); len(got) != 6 || got[2] != "1" || got[5] != "65536" {
+		t.Fatalf("--userns host uid_map %v", got)
+	}
 	e.fails(125, "--userns", "run", "--rm", "--userns", "bogus", busybox, "true")
 	e.fails(125, "outside", "run", "--rm", "--uidmap", "0:1:999999", busybox, "true")
 }

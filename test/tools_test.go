@@ -177,9 +177,37 @@ func TestContainerAdmin(t *testing.T) {
 	if got := lines(e.ok("container", "prune", "--filter", "label=tier=x")); len(got) != 1 {
 		t.Fatalf("prune --filter removed %v", got)
 	}
+	// Container names complete for every command that takes them.
+	for _, verb := range [][]string{{"cp"}, {"commit"}, {"diff"}, {"export"}, {"rename"}, {"top"}, {"stats"}, {"attach"}, {"port"}, {"pause"}, {"run", "--volumes-from"}} {
+		r := e.run(append(append([]string{"__complete"}, verb...), "li")...)
+		if !strings.Contains(r.stdout, "live") {
+			t.Fatalf("completion for %v lacks the container: %q", verb, r.stdout)
+		}
+	}
 	e.ok("container", "prune")
 	if got := strings.TrimSpace(e.ok("ps", "-a", "--format", "{{.Names}}")); got != "live" {
 		t.Fatalf("after prune: %q", got)
 	}
 	e.ok("rm", "-f", "live")
+}
+
+// TestAttach: attach follows a running container's output and ends with
+// its exit code; with -i, what attach reads reaches the container.
+func TestAttach(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.ok("run", "-d", "-i", "--name", "echoer", busybox, "sh", "-c", `while read l; do echo "got $l"; [ "$l" = quit ] && exit 7; done`)
+	r := e.runIn("hello\nquit\n", "attach", "echoer")
+	if r.code != 7 || r.stdout != "got hello\ngot quit\n" {
+		t.Fatalf("attach with input:\n%s", r)
+	}
+	e.ok("run", "-d", "--name", "talker", busybox, "sh", "-c", "usleep 500000; echo out; echo err >&2; exit 3")
+	r = e.run("attach", "--no-stdin", "talker")
+	if r.code != 3 || r.stdout != "out\n" || r.stderr != "err\n" {
+		t.Fatalf("attach to output:\n%s", r)
+	}
+	e.fails(125, "start it first", "attach", "talker")
+	e.fails(125, "no such container", "attach", "ghost")
+	e.ok("rm", "echoer", "talker")
+	waitNoProcesses(t, e)
 }

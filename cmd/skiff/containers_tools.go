@@ -1,18 +1,22 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 	"go.podman.io/storage/pkg/archive"
+	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/engine"
 )
@@ -430,6 +434,57 @@ func newPortCmd(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
+func newAttachCmd(g *globalOptions) *cobra.Command {
+	var noStdin, sigProxy bool
+	c := &cobra.Command{
+		Use:   "attach [flags] CONTAINER",
+		Short: "Attach to a running container's output (and input, when it was created with -i)",
+		Args:  exactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			o := engine.AttachOptions{}
+			if !noStdin {
+				o.Stdin = g.stdin
+			}
+			if sigProxy {
+				sigs := make(chan os.Signal, 4)
+				signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+				defer signal.Stop(sigs)
+				go func() {
+					for s := range sigs {
+						_ = e.Kill(context.Background(), args[0], strings.TrimPrefix(unix.SignalName(s.(syscall.Signal)), "SIG"))
+					}
+				}()
+			}
+			code, err := e.Attach(context.Background(), args[0], o, func(en engine.LogEntry) {
+				w := g.stdout
+				if en.Stream == "stderr" {
+					w = g.stderr
+				}
+				text := en.Text
+				if en.Full {
+					text += "\n"
+				}
+				fmt.Fprint(w, text)
+			})
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return &exitStatus{code}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&noStdin, "no-stdin", false, "do not attach standard input")
+	c.Flags().BoolVar(&sigProxy, "sig-proxy", true, "pass SIGINT and SIGTERM on to the container")
 	c.ValidArgsFunction = completeContainers(g)
 	return withStore(c)
 }

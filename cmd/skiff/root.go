@@ -66,7 +66,7 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 	container.AddCommand(newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g, "stop"), newStopCmd(g, "restart"),
 		newKillCmd(g), newRmCmd(g), newWaitCmd(g), newPsCmd(g), newLogsCmd(g), newExecCmd(g), newCleanupCmd(g),
 		newCommitCmd(g), newDiffCmd(g), newExportCmd(g), newCpCmd(g), newRenameCmd(g), newContainerPruneCmd(g),
-		newPauseCmd(g, true), newPauseCmd(g, false), newTopCmd(g), newStatsCmd(g), newPortCmd(g))
+		newPauseCmd(g, true), newPauseCmd(g, false), newTopCmd(g), newStatsCmd(g), newPortCmd(g), newAttachCmd(g))
 	image.AddCommand(
 		newPullCmd(g), newPushCmd(g), newImagesCmd(g, "ls"), newImageInspectCmd(g),
 		newRmiCmd(g, "rm"), newTagCmd(g), newUntagCmd(g), newHistoryCmd(g),
@@ -82,7 +82,7 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g, "stop"), newStopCmd(g, "restart"),
 		newKillCmd(g), newRmCmd(g), newWaitCmd(g), newPsCmd(g), newLogsCmd(g), newExecCmd(g),
 		newCommitCmd(g), newDiffCmd(g), newExportCmd(g), newCpCmd(g), newRenameCmd(g),
-		newPauseCmd(g, true), newPauseCmd(g, false), newTopCmd(g), newStatsCmd(g), newPortCmd(g),
+		newPauseCmd(g, true), newPauseCmd(g, false), newTopCmd(g), newStatsCmd(g), newPortCmd(g), newAttachCmd(g),
 		container, newVolumeCmd(g),
 	)
 	return root
