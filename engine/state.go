@@ -249,14 +249,19 @@ func scanRecord(sc interface{ Scan(...any) error }) (*ContainerRecord, error) {
 
 // List returns every container, newest first.
 func (s *State) List(ctx context.Context) ([]*ContainerRecord, error) {
-	rows, err := s.db.QueryContext(ctx, selectRecord+` ORDER BY created DESC`)
+	return queryAll(ctx, s.db, scanRecord, selectRecord+` ORDER BY created DESC`)
+}
+
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](ctx context.Context, db *sql.DB, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*ContainerRecord
+	var out []T
 	for rows.Next() {
-		r, err := scanRecord(rows)
+		r, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -275,18 +280,9 @@ func (s *State) Lookup(ctx context.Context, nameOrID string) (*ContainerRecord, 
 		return nil, err
 	}
 	if len(nameOrID) >= 3 && strings.Trim(nameOrID, "0123456789abcdef") == "" {
-		rows, err := s.db.QueryContext(ctx, selectRecord+` WHERE id LIKE ? LIMIT 2`, nameOrID+"%")
+		found, err := queryAll(ctx, s.db, scanRecord, selectRecord+` WHERE id LIKE ? LIMIT 2`, nameOrID+"%")
 		if err != nil {
 			return nil, err
-		}
-		defer rows.Close()
-		var found []*ContainerRecord
-		for rows.Next() {
-			r, err := scanRecord(rows)
-			if err != nil {
-				return nil, err
-			}
-			found = append(found, r)
 		}
 		switch len(found) {
 		case 1:

@@ -301,18 +301,5 @@ func (s *State) LookupVolume(ctx context.Context, name string) (*Volume, error) 
 
 // ListVolumes returns every volume, by name.
 func (s *State) ListVolumes(ctx context.Context) ([]*Volume, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, created, labels, options, anonymous FROM volumes ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Volume
-	for rows.Next() {
-		v, err := scanVolume(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, scanVolume, `SELECT name, created, labels, options, anonymous FROM volumes ORDER BY name`)
 }

@@ -98,7 +98,7 @@ func newStopCmd(g *globalOptions, use string) *cobra.Command {
 func allOrNames(all *bool) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if *all == (len(args) > 0) {
-			return usagef("%q takes container names, or --all (see '%s --help')", c.CommandPath(), c.CommandPath())
+			return usagef("%q takes names, or --all (see '%s --help')", c.CommandPath(), c.CommandPath())
 		}
 		return nil
 	}

@@ -167,3 +167,20 @@ func writeOne(w io.Writer, format string, v any) error {
 	_, err = w.Write(buf.Bytes())
 	return err
 }
+
+// writeInspect prints what inspect found: a JSON array of all, or each
+// through the --format template.
+func writeInspect(w io.Writer, format string, items []any) error {
+	if format == "" || format == "json" {
+		if items == nil {
+			items = []any{}
+		}
+		return writeOne(w, "json", items)
+	}
+	for _, it := range items {
+		if err := writeOne(w, format, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -89,19 +89,8 @@ func (g *globalOptions) inspect(c *cobra.Command, names []string, format, kind s
 		}
 		out = append(out, info)
 	}
-	if format == "" || format == "json" {
-		if out == nil {
-			out = []any{}
-		}
-		if err := writeOne(g.stdout, "json", out); err != nil {
-			return err
-		}
-	} else {
-		for _, info := range out {
-			if err := writeOne(g.stdout, format, info); err != nil {
-				return err
-			}
-		}
+	if err := writeInspect(g.stdout, format, out); err != nil {
+		return err
 	}
 	return errors.Join(errs...)
 }

@@ -183,11 +183,15 @@ func newVolumeInspectCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out []*engine.Volume
+			var out []any
 			var errs []error
 			if all {
-				if out, err = e.Volumes(c.Context()); err != nil {
+				vols, err := e.Volumes(c.Context())
+				if err != nil {
 					return err
+				}
+				for _, v := range vols {
+					out = append(out, v)
 				}
 			}
 			for _, n := range args {
@@ -198,19 +202,8 @@ func newVolumeInspectCmd(g *globalOptions) *cobra.Command {
 				}
 				out = append(out, v)
 			}
-			if format == "" || format == "json" {
-				if out == nil {
-					out = []*engine.Volume{}
-				}
-				if err := writeOne(g.stdout, "json", out); err != nil {
-					return err
-				}
-			} else {
-				for _, v := range out {
-					if err := writeOne(g.stdout, format, v); err != nil {
-						return err
-					}
-				}
+			if err := writeInspect(g.stdout, format, out); err != nil {
+				return err
 			}
 			return errors.Join(errs...)
 		},
