@@ -66,6 +66,11 @@ func (e *Engine) Kill(ctx context.Context, nameOrID, sig string) error {
 		if e.observedState(rec) != StateRunning {
 			return nil
 		}
+		// Ending by itself (the runtime has it stopped) or between two
+		// runs of a restart policy (the runtime has none yet).
+		if msg := err.Error(); strings.Contains(msg, "container not running") || strings.Contains(msg, "does not exist") {
+			return fmt.Errorf("%w: %s", ErrNotRunning, rec.Name)
+		}
 		return err
 	}
 	return nil
@@ -100,11 +105,11 @@ func (e *Engine) Stop(ctx context.Context, nameOrID string, timeout time.Duratio
 	if sig == "" {
 		sig = "TERM"
 	}
-	if err := e.Kill(ctx, rec.ID, sig); err != nil && !errors.Is(err, ErrNotRunning) {
+	if ended, err := e.signalStop(ctx, rec, sig); ended || err != nil {
 		return err
 	}
 	if !e.waitGone(rec, timeout) {
-		if err := e.Kill(ctx, rec.ID, "KILL"); err != nil && !errors.Is(err, ErrNotRunning) {
+		if ended, err := e.signalStop(ctx, rec, "KILL"); ended || err != nil {
 			return err
 		}
 		e.waitGone(rec, 10*time.Second)
@@ -192,4 +197,22 @@ func (e *Engine) markStopped(ctx context.Context, id string) error {
 	}
 	defer lock.Unlock()
 	return e.state.SetUserStopped(ctx, id, true)
+}
+
+// signalStop sends stop's signal. A container the runtime no longer runs
+// may be between two runs of its restart policy: then its monitor is ended
+// (ended is true).
+func (e *Engine) signalStop(ctx context.Context, rec *ContainerRecord, sig string) (ended bool, err error) {
+	err = e.Kill(ctx, rec.ID, sig)
+	if err == nil {
+		return false, nil
+	}
+	if !errors.Is(err, ErrNotRunning) {
+		return false, err
+	}
+	cur, lerr := e.state.Lookup(ctx, rec.ID)
+	if lerr != nil {
+		return true, nil // removed meanwhile
+	}
+	return e.endRestartBackoff(ctx, cur)
 }
