@@ -176,7 +176,7 @@ func TestBindMounts(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "Read-only") {
 		t.Fatalf("write to a ro bind mount:\n%s", r)
 	}
-	if got := e.ok("run", "--rm", "--mount", "type=bind,source="+dir+",target=/m,readonly", busybox, "cat", "/m/out"); got != "from-container\n" {
+	if got := e.ok("run", "--rm", "--mount", "type=bind,source="+dir+",target=/m,readonly,relabel=private", "-v", dir+":/z:Z", busybox, "cat", "/m/out", "/z/out"); got != "from-container\nfrom-container\n" {
 		t.Fatalf("--mount type=bind reads %q", got)
 	}
 	// A relative source is taken from the working directory.
