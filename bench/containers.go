@@ -23,13 +23,11 @@ func (b *bench) warm() error {
 	return nil
 }
 
-// runArgs is `run --rm IMAGE true` for an engine; podman gets --network
-// none, the only network skiff has so far, so both do the same work.
+// runArgs is `run --rm --network none IMAGE true` for an engine: the
+// container lifecycle alone, the same work for both (network setup is the
+// networking benchmark's).
 func runArgs(e engine) []string {
-	if e.name == "podman" {
-		return []string{"run", "--rm", "--network", "none", busyboxImage, "true"}
-	}
-	return []string{"run", "--rm", busyboxImage, "true"}
+	return []string{"run", "--rm", "--network", "none", busyboxImage, "true"}
 }
 
 // runLatency times `run --rm IMAGE true` for both engines and a bare
@@ -120,10 +118,7 @@ func (b *bench) createMany(count int) error {
 	for _, e := range engines {
 		var total time.Duration
 		for i := 0; i < count; i++ {
-			args := []string{"create", busyboxImage, "true"}
-			if e.name == "podman" {
-				args = []string{"create", "--network", "none", busyboxImage, "true"}
-			}
+			args := []string{"create", "--network", "none", busyboxImage, "true"}
 			d, err := b.run(e, args...)
 			if err != nil {
 				return err
@@ -157,10 +152,7 @@ func (b *bench) psMany(count int) error {
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem }()
-				args := []string{"create", busyboxImage, "true"}
-				if e.name == "podman" {
-					args = []string{"create", "--network", "none", busyboxImage, "true"}
-				}
+				args := []string{"create", "--network", "none", busyboxImage, "true"}
 				_, err := b.run(e, args...)
 				errs <- err
 			}()
@@ -193,10 +185,7 @@ func (b *bench) memory() error {
 		return err
 	}
 	for _, e := range b.engines() {
-		args := []string{"run", "-d", "--name", "memprobe", busyboxImage, "sleep", "600"}
-		if e.name == "podman" {
-			args = []string{"run", "-d", "--network", "none", "--name", "memprobe", busyboxImage, "sleep", "600"}
-		}
+		args := []string{"run", "-d", "--network", "none", "--name", "memprobe", busyboxImage, "sleep", "600"}
 		if _, err := b.run(e, args...); err != nil {
 			return err
 		}

@@ -99,6 +99,7 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	// An attached `runc run` deletes its own state; a monitored container's
 	// state is deleted here.
 	e.deleteRuntimeState(ctx, rec)
+	e.teardownNetwork(rec)
 	if rec.Config.AutoRemove {
 		return e.removeContainer(ctx, rec, true)
 	}
@@ -199,6 +200,7 @@ func (e *Engine) killRuntimeLeftovers(id string) {
 // removeContainer deletes what a container owns. The caller holds its lock.
 func (e *Engine) removeContainer(ctx context.Context, rec *ContainerRecord, volumes bool) error {
 	e.killRuntimeLeftovers(rec.ID)
+	e.teardownNetwork(rec)
 	removeBundle(e.bundleDir(rec))
 	_, _ = e.Unmount(rec.ID, true)
 	if err := e.DeleteContainer(rec.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) && !errors.Is(err, cstorage.ErrNotAContainer) {

@@ -55,6 +55,7 @@ type CreateOptions struct {
 	// ReadOnlyTmpfs: tmpfs on /tmp, /var/tmp and /run when ReadOnly.
 	ReadOnlyTmpfs bool
 	RunOptions
+	NetworkOptions
 }
 
 // ValidatePull checks a --pull value.
@@ -64,14 +65,6 @@ func ValidatePull(p string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: --pull %q: use always, missing or never", ErrBadOption, p)
-}
-
-// ValidateNetwork checks a --network value this engine supports.
-func ValidateNetwork(n string) error {
-	if n == "" || n == "none" {
-		return nil
-	}
-	return fmt.Errorf("%w: --network %q: only none is available", ErrBadOption, n)
 }
 
 // ReadEnvFiles reads the KEY=VALUE (or bare KEY) lines of --env-file
@@ -163,7 +156,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 	c := ContainerConfig{
 		Cmd: ic.Cmd, Entrypoint: ic.Entrypoint, WorkingDir: ic.WorkingDir, User: ic.User,
 		Labels: map[string]string{}, Hostname: o.Hostname, Tty: o.Tty, OpenStdin: o.Interactive,
-		AutoRemove: o.AutoRemove, StopSignal: ic.StopSignal, Network: "none", Runtime: o.Runtime,
+		AutoRemove: o.AutoRemove, StopSignal: ic.StopSignal, Runtime: o.Runtime,
 	}
 	for k, v := range ic.Labels {
 		c.Labels[k] = v
@@ -198,6 +191,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 	}
 	c.ReadOnly, c.ReadOnlyTmpfs = o.ReadOnly, o.ReadOnlyTmpfs
 	if err := e.resolveRunOptions(ctx, o.RunOptions, &c); err != nil {
+		return nil, err
+	}
+	if err := e.resolveNetwork(ctx, o.Network, o.NetworkOptions, ic.ExposedPorts, &c); err != nil {
 		return nil, err
 	}
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -29,8 +30,8 @@ type ContainerInspect struct {
 	Image        string `json:"Image"`
 	RestartCount int    `json:"RestartCount"`
 	LogPath      string `json:"LogPath"`
-	Driver  string `json:"Driver"`
-	Config  struct {
+	Driver       string `json:"Driver"`
+	Config       struct {
 		Hostname   string            `json:"Hostname"`
 		User       string            `json:"User"`
 		Tty        bool              `json:"Tty"`
@@ -105,6 +106,15 @@ func (e *Engine) InspectContainer(ctx context.Context, nameOrID string) (*Contai
 	}
 	out.NetworkSettings.Networks = map[string]any{}
 	out.NetworkSettings.Ports = map[string]any{}
+	for _, p := range c.Ports {
+		key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Protocol)
+		binds, _ := out.NetworkSettings.Ports[key].([]map[string]string)
+		ip := p.HostIP
+		if ip == "" {
+			ip = "0.0.0.0"
+		}
+		out.NetworkSettings.Ports[key] = append(binds, map[string]string{"HostIp": ip, "HostPort": fmt.Sprint(p.HostPort)})
+	}
 	return out, nil
 }
 

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/skiff-project/skiff/network"
+
 	"context"
 	"fmt"
 	"path"
@@ -22,6 +24,7 @@ type ContainerSummary struct {
 	FinishedAt time.Time
 	Pid        int
 	Labels     map[string]string
+	Ports      []network.PortMapping
 }
 
 // ListContainersOptions filter ps.
@@ -85,6 +88,7 @@ func (e *Engine) summary(rec *ContainerRecord) *ContainerSummary {
 		Command: append(append([]string{}, rec.Config.Entrypoint...), rec.Config.Cmd...),
 		Created: rec.Created, State: e.observedState(rec), ExitCode: rec.ExitCode,
 		StartedAt: rec.StartedAt, FinishedAt: rec.FinishedAt, Pid: rec.Pid, Labels: rec.Config.Labels,
+		Ports: rec.Config.Ports,
 	}
 	if s.State == StateExited && rec.State == StateRunning {
 		s.ExitCode, s.FinishedAt = e.observedExit(rec)

@@ -75,8 +75,8 @@ func (e *Engine) prepare(rec *ContainerRecord) (bundle string, err error) {
 	c := rec.Config
 	files := map[string]string{
 		"hostname":    c.Hostname + "\n",
-		"hosts":       "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + c.Hostname + "\n",
-		"resolv.conf": "",
+		"hosts":       hostsFile(c),
+		"resolv.conf": resolvConf(c),
 	}
 	var mounts []specs.Mount
 	for name, content := range files {
@@ -133,6 +133,14 @@ func (e *Engine) prepare(rec *ContainerRecord) (bundle string, err error) {
 	if err := applySecurity(spec, &c); err != nil {
 		return "", err
 	}
+	if err := e.setupNetwork(rec, spec); err != nil {
+		return "", err
+	}
+	defer func() {
+		if err != nil {
+			e.teardownNetwork(rec)
+		}
+	}()
 	// The bundle layout the spec asks for: the root filesystem at
 	// bundle/rootfs, a bind mount of the mounted layer.
 	if err := bindRootfs(rootfs, filepath.Join(bundle, "rootfs")); err != nil {
@@ -260,6 +268,7 @@ func btoi(b bool) int {
 
 // abortStart undoes a start that failed before the container ran.
 func (e *Engine) abortStart(rec *ContainerRecord, cause error) error {
+	e.teardownNetwork(rec)
 	removeBundle(e.bundleDir(rec))
 	_, _ = e.Unmount(rec.ID, true)
 	rec.State, rec.Pid = StateExited, 0

@@ -18,6 +18,7 @@ import (
 	"go.podman.io/storage/pkg/archive"
 	"go.podman.io/storage/pkg/chrootarchive"
 
+	"github.com/skiff-project/skiff/network"
 	"github.com/skiff-project/skiff/storage"
 )
 
@@ -414,4 +415,13 @@ func (e *Engine) Attach(ctx context.Context, nameOrID string, o AttachOptions, f
 		return 0, nil // removed (--rm) meanwhile
 	}
 	return cur.ExitCode, nil
+}
+
+// Ports are a container's published ports.
+func (e *Engine) Ports(ctx context.Context, nameOrID string) ([]network.PortMapping, error) {
+	rec, err := e.state.Lookup(ctx, nameOrID)
+	if err != nil {
+		return nil, err
+	}
+	return rec.Config.Ports, nil
 }

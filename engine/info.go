@@ -59,6 +59,8 @@ type HostInfo struct {
 	Runtimes      []RuntimeInfo    `json:"Runtimes"`
 	RuntimeDir    string           `json:"RuntimeDir"`
 	NamespaceID   uint64           `json:"NamespaceID"`
+	// NetworkBackend is what containers get without --network.
+	NetworkBackend string `json:"NetworkBackend"`
 }
 
 // Info is what `info` prints.
@@ -83,6 +85,7 @@ func (e *Engine) Info() (*Info, error) {
 	h.UIDMap, h.GIDMap, _ = rootless.CurrentMappings()
 	h.RuntimeDir, _ = rootless.RuntimeDir()
 	h.NamespaceID = rootless.NamespaceID()
+	h.NetworkBackend = DefaultNetwork()
 	h.Runtimes = FindRuntimes()
 	if len(h.Runtimes) > 0 {
 		h.OCIRuntime = h.Runtimes[0]

@@ -23,7 +23,7 @@ const (
 
 // Restart is a container's restart policy.
 type Restart struct {
-	Name       string `json:"Name"`
+	Name              string `json:"Name"`
 	MaximumRetryCount int    `json:"MaximumRetryCount"`
 }
 
@@ -104,6 +104,7 @@ func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
 		return e.Cleanup(ctx, id)
 	}
 	e.deleteRuntimeState(ctx, rec)
+	e.teardownNetwork(rec)
 	removeBundle(e.bundleDir(rec))
 	_, _ = e.Unmount(rec.ID, true)
 	if at.IsZero() {

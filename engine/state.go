@@ -14,6 +14,8 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 	"golang.org/x/sys/unix"
+
+	"github.com/skiff-project/skiff/network"
 )
 
 // ContainerRecord is what the state database keeps of one container.
@@ -55,9 +57,13 @@ type ContainerConfig struct {
 	ReadOnly   bool              `json:"ReadonlyRootfs,omitempty"`
 	// ReadOnlyTmpfs puts tmpfs on /tmp, /var/tmp and /run of a read-only
 	// container, as podman does by default.
-	ReadOnlyTmpfs bool     `json:"ReadOnlyTmpfs,omitempty"`
-	Security      Security `json:"Security"`
-	Restart       Restart  `json:"RestartPolicy"`
+	ReadOnlyTmpfs bool                  `json:"ReadOnlyTmpfs,omitempty"`
+	Security      Security              `json:"Security"`
+	Restart       Restart               `json:"RestartPolicy"`
+	Ports         []network.PortMapping `json:"Ports,omitempty"`
+	DNS           []string              `json:"Dns,omitempty"`
+	DNSSearch     []string              `json:"DnsSearch,omitempty"`
+	AddHosts      []string              `json:"ExtraHosts,omitempty"`
 }
 
 // State is the per-user state database: SQLite in WAL mode, with a busy

@@ -120,6 +120,13 @@ func newEnvFor(t *testing.T, u *user.User) *env {
 	}
 	e := &env{t: t, root: root, home: filepath.Join(root, "home"), user: u, path: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
 	t.Cleanup(func() { os.RemoveAll(root) })
+	e0 := &env{t: t, root: root, home: filepath.Join(root, "home"), user: u, path: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
+	t.Cleanup(func() {
+		// A failed test leaves no container running into the next one.
+		if t.Failed() {
+			e0.run("rm", "-f", "-a")
+		}
+	})
 	for _, d := range []string{"home", "home/.config/containers", "run", "work"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-project/skiff/engine"
+	"github.com/skiff-project/skiff/network"
 )
 
 // psRow is one line of ps; its fields are what --format sees.
@@ -93,7 +94,8 @@ func newPsCmd(g *globalOptions) *cobra.Command {
 				}
 				rows = append(rows, psRow{ID: id, Image: s.Image, Command: cmd,
 					CreatedAt: s.Created.Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: since(s.Created),
-					Status: statusText(s), State: s.State, Names: s.Name, Labels: s.Labels, ExitCode: s.ExitCode, Pid: s.Pid})
+					Status: statusText(s), State: s.State, Names: s.Name, Labels: s.Labels, ExitCode: s.ExitCode, Pid: s.Pid,
+					Ports: portsText(s.Ports)})
 			}
 			if quiet {
 				return nil
@@ -111,4 +113,17 @@ func newPsCmd(g *globalOptions) *cobra.Command {
 	fs.StringArrayVarP(&o.Filters, "filter", "f", nil, "filter: id=, name=, status=, label=, ancestor=, exited=")
 	fs.StringVar(&format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
 	return c
+}
+
+// portsText is ps's PORTS: 0.0.0.0:8080->80/tcp, ...
+func portsText(ports []network.PortMapping) string {
+	var parts []string
+	for _, p := range ports {
+		ip := p.HostIP
+		if ip == "" {
+			ip = "0.0.0.0"
+		}
+		parts = append(parts, fmt.Sprintf("%s:%d->%d/%s", ip, p.HostPort, p.ContainerPort, p.Protocol))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -424,11 +424,31 @@ func newPortCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// Only --network none exists so far: nothing is published.
-			if !e.IsContainer(c.Context(), args[0]) {
-				return fmt.Errorf("%w: %s", engine.ErrNoSuchContainer, args[0])
+			ports, err := e.Ports(c.Context(), args[0])
+			if err != nil {
+				return err
 			}
-			if len(args) == 2 {
+			found := false
+			for _, p := range ports {
+				if len(args) == 2 {
+					want := args[1]
+					if !strings.Contains(want, "/") {
+						want += "/tcp"
+					}
+					if fmt.Sprintf("%d/%s", p.ContainerPort, p.Protocol) != want {
+						continue
+					}
+					ip := p.HostIP
+					if ip == "" {
+						ip = "0.0.0.0"
+					}
+					fmt.Fprintf(g.stdout, "%s:%d\n", ip, p.HostPort)
+				} else {
+					fmt.Fprintln(g.stdout, p.String())
+				}
+				found = true
+			}
+			if len(args) == 2 && !found {
 				return fmt.Errorf("%w: no public port %s published for %s", engine.ErrBadOption, args[1], args[0])
 			}
 			return nil

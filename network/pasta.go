@@ -1,0 +1,305 @@
+package network
+
+import (
+	"bufio"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Network modes.
+const (
+	ModeNone  = "none"
+	ModeHost  = "host"
+	ModePasta = "pasta"
+)
+
+// ErrBadNetwork means a network option is invalid; ErrPortInUse, that a
+// published host port is taken.
+var (
+	ErrBadNetwork = errors.New("invalid network option")
+	ErrPortInUse  = errors.New("port already in use")
+)
+
+// PortMapping is one published port.
+type PortMapping struct {
+	HostIP        string `json:"HostIp"`
+	HostPort      uint16 `json:"HostPort"`
+	ContainerPort uint16 `json:"ContainerPort"`
+	Protocol      string `json:"Protocol"` // tcp or udp
+}
+
+// String is docker's way: 80/tcp -> 0.0.0.0:8080.
+func (p PortMapping) String() string {
+	ip := p.HostIP
+	if ip == "" {
+		ip = "0.0.0.0"
+	}
+	return fmt.Sprintf("%d/%s -> %s", p.ContainerPort, p.Protocol, net.JoinHostPort(ip, strconv.Itoa(int(p.HostPort))))
+}
+
+// ParsePublish reads -p: [[IP:]HOST_PORT:]CONTAINER_PORT[/PROTO], with
+// ranges (8080-8082:80-82). A missing host port is chosen at start.
+func ParsePublish(spec string) ([]PortMapping, error) {
+	bad := func(why string) ([]PortMapping, error) {
+		return nil, fmt.Errorf("%w: -p %s: %s", ErrBadNetwork, spec, why)
+	}
+	body, proto, _ := strings.Cut(spec, "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	if proto != "tcp" && proto != "udp" {
+		return bad("the protocol must be tcp or udp")
+	}
+	var ip, host, ctr string
+	if i := strings.LastIndex(body, ":"); i >= 0 {
+		ctr = body[i+1:]
+		rest := body[:i]
+		if j := strings.LastIndex(rest, ":"); j >= 0 {
+			ip, host = strings.Trim(rest[:j], "[]"), rest[j+1:]
+		} else {
+			host = rest
+		}
+	} else {
+		ctr = body
+	}
+	if ip != "" && net.ParseIP(ip) == nil {
+		return bad(fmt.Sprintf("%q is not an IP address", ip))
+	}
+	cLo, cHi, err := portRange(ctr)
+	if err != nil {
+		return bad(err.Error())
+	}
+	hLo, hHi := uint16(0), uint16(0)
+	if host != "" {
+		if hLo, hHi, err = portRange(host); err != nil {
+			return bad(err.Error())
+		}
+		if hHi-hLo != cHi-cLo {
+			return bad("the host and container ranges differ in size")
+		}
+	}
+	var out []PortMapping
+	for i := uint16(0); i <= cHi-cLo; i++ {
+		m := PortMapping{HostIP: ip, ContainerPort: cLo + i, Protocol: proto}
+		if hLo != 0 {
+			m.HostPort = hLo + i
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func portRange(s string) (uint16, uint16, error) {
+	lo, hi, isRange := strings.Cut(s, "-")
+	a, err := strconv.ParseUint(lo, 10, 16)
+	if err != nil || a == 0 {
+		return 0, 0, fmt.Errorf("%q is not a port", s)
+	}
+	b := a
+	if isRange {
+		if b, err = strconv.ParseUint(hi, 10, 16); err != nil || b < a {
+			return 0, 0, fmt.Errorf("%q is not a port range", s)
+		}
+	}
+	return uint16(a), uint16(b), nil
+}
+
+// AssignPorts picks free host ports for mappings without one, and checks
+// that the others are free; an address in use is refused here, before any
+// container or helper exists.
+func AssignPorts(ports []PortMapping) ([]PortMapping, error) {
+	out := slices.Clone(ports)
+	for i := range out {
+		p := &out[i]
+		addr := net.JoinHostPort(p.HostIP, strconv.Itoa(int(p.HostPort)))
+		var port int
+		if p.Protocol == "udp" {
+			c, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				return nil, fmt.Errorf("%w: udp %s: %v", ErrPortInUse, addr, unwrapSyscall(err))
+			}
+			port = c.LocalAddr().(*net.UDPAddr).Port
+			c.Close()
+		} else {
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				return nil, fmt.Errorf("%w: tcp %s: %v", ErrPortInUse, addr, unwrapSyscall(err))
+			}
+			port = l.Addr().(*net.TCPAddr).Port
+			l.Close()
+		}
+		p.HostPort = uint16(port)
+	}
+	return out, nil
+}
+
+func unwrapSyscall(err error) error {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return err
+}
+
+// CreateNetns makes a network namespace, owned by the calling process's
+// user namespace, and keeps it bound at path.
+func CreateNetns(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	errc := make(chan error, 1)
+	go func() {
+		// The thread that enters the new namespace is never given back to
+		// the scheduler: it ends with this goroutine (LockOSThread).
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("creating a network namespace: %w", err)
+			return
+		}
+		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
+		if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
+			errc <- fmt.Errorf("keeping the network namespace: %w", err)
+			return
+		}
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
+}
+
+// RemoveNetns releases a namespace CreateNetns made; pasta, watching the
+// file, ends with it.
+func RemoveNetns(path string) {
+	_ = unix.Unmount(path, unix.MNT_DETACH)
+	_ = os.Remove(path)
+}
+
+// StartPasta connects the namespace at netns to the host with pasta,
+// forwarding the published ports, and returns once pasta has configured it
+// and gone to the background (its pid in pidfile).
+func StartPasta(netns, pidfile string, ports []PortMapping) error {
+	path, err := exec.LookPath("pasta")
+	if err != nil {
+		return fmt.Errorf("%w: pasta is not installed (apt-get install passt); use --network none", ErrBadNetwork)
+	}
+	args := []string{"--config-net", "--netns", netns, "--pid", pidfile, "--quiet", "-T", "none", "-U", "none"}
+	var tcp, udp []string
+	for _, p := range ports {
+		spec := fmt.Sprintf("%d:%d", p.HostPort, p.ContainerPort)
+		if p.HostIP != "" && p.HostIP != "0.0.0.0" && p.HostIP != "::" {
+			spec = p.HostIP + "/" + spec
+		}
+		if p.Protocol == "udp" {
+			udp = append(udp, spec)
+		} else {
+			tcp = append(tcp, spec)
+		}
+	}
+	for flag, specs := range map[string][]string{"-t": tcp, "-u": udp} {
+		if len(specs) == 0 {
+			args = append(args, flag, "none")
+		}
+		for _, s := range specs {
+			args = append(args, flag, s)
+		}
+	}
+	out, err := exec.Command(path, args...).CombinedOutput()
+	if err != nil {
+		msg := strings.TrimSpace(string(out))
+		if strings.Contains(msg, "bind") || strings.Contains(msg, "in use") {
+			return fmt.Errorf("%w: pasta: %s", ErrPortInUse, firstLine(msg))
+		}
+		return fmt.Errorf("starting pasta: %v: %s", err, firstLine(msg))
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// StopPasta ends the pasta of pidfile, if it still runs.
+func StopPasta(pidfile string) {
+	data, err := os.ReadFile(pidfile)
+	if err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
+			if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.HasPrefix(string(comm), "pas") {
+				_ = syscall.Kill(pid, syscall.SIGTERM)
+				for i := 0; i < 100 && syscall.Kill(pid, 0) == nil && !zombie(pid); i++ {
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+		}
+	}
+	_ = os.Remove(pidfile)
+}
+
+func zombie(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
+}
+
+// Gateway is the host's default IPv4 gateway: what pasta gives the
+// container as its gateway and maps to the host's loopback, so it is what
+// host.containers.internal names.
+func Gateway() string {
+	f, err := os.Open("/proc/net/route")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 2 && fields[1] == "00000000" && fields[2] != "00000000" {
+			b, err := hex.DecodeString(fields[2])
+			if err == nil && len(b) == 4 {
+				return net.IPv4(b[3], b[2], b[1], b[0]).String()
+			}
+		}
+	}
+	return ""
+}
+
+// HostAddress is the IPv4 address of the host's interface on the default
+// gateway's network, which pasta gives the container too.
+func HostAddress() string {
+	gw := net.ParseIP(Gateway())
+	addrs, err := net.InterfaceAddrs()
+	if gw == nil || err != nil {
+		return ""
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.Contains(gw) {
+			return n.IP.String()
+		}
+	}
+	return ""
+}

@@ -1,0 +1,229 @@
+package test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freePort is a TCP or UDP port free on the host's loopback now.
+func freePort(t *testing.T, proto string) int {
+	t.Helper()
+	if proto == "udp" {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	var last error
+	for i := 0; i < 50; i++ {
+		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return string(body)
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("GET %s: %v", url, last)
+	return ""
+}
+
+func udpEcho(t *testing.T, addr, msg string) string {
+	t.Helper()
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 256)
+	for i := 0; i < 30; i++ {
+		c.Write([]byte(msg))
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if n, err := c.Read(buf); err == nil {
+			return string(buf[:n])
+		}
+	}
+	t.Fatalf("no UDP echo from %s", addr)
+	return ""
+}
+
+// TestPublishedPorts: an HTTP server and a UDP echo in containers are
+// reached from the host's loopback through -p and -P; ps, port and inspect
+// show the ports; a port in use is refused with no container left; the
+// pasta helpers end with the containers.
+func TestPublishedPorts(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	web, udp := freePort(t, "tcp"), freePort(t, "udp")
+	e.ok("run", "-d", "--name", "web", "-p", fmt.Sprintf("127.0.0.1:%d:80", web), busybox,
+		"sh", "-c", "mkdir /www && echo served-by-skiff > /www/index.html && exec httpd -f -p 80 -h /www")
+	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", web)); got != "served-by-skiff\n" {
+		t.Fatalf("through -p: %q", got)
+	}
+	// busybox has no UDP server: a static echo server, built here and
+	// copied in. Debian's pasta (2023-03-09) forwards UDP only to the same
+	// port number, so the server listens on the host port.
+	e.ok("create", "--name", "echo", "-p", fmt.Sprintf("%d:%d/udp", udp, udp), busybox, "/udpecho", strconv.Itoa(udp))
+	e.ok("cp", udpEchoBinary(t, e), "echo:/udpecho")
+	e.ok("start", "echo")
+	if got := udpEcho(t, fmt.Sprintf("127.0.0.1:%d", udp), "ping-udp"); got != "ping-udp" {
+		t.Fatalf("UDP echo: %q", got)
+	}
+	if got := strings.TrimSpace(e.ok("port", "web")); got != fmt.Sprintf("80/tcp -> 127.0.0.1:%d", web) {
+		t.Fatalf("port: %q", got)
+	}
+	if got := strings.TrimSpace(e.ok("port", "echo", fmt.Sprintf("%d/udp", udp))); got != fmt.Sprintf("0.0.0.0:%d", udp) {
+		t.Fatalf("port echo 7/udp: %q", got)
+	}
+	if got := e.ok("ps", "--format", "{{.Names}} {{.Ports}}"); !strings.Contains(got, fmt.Sprintf("web 127.0.0.1:%d->80/tcp", web)) {
+		t.Fatalf("ps ports:\n%s", got)
+	}
+	if got := strings.TrimSpace(e.ok("inspect", "--format", `{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}`, "web")); got != strconv.Itoa(web) {
+		t.Fatalf("inspect ports: %q", got)
+	}
+	// Taken: by the running container's pasta.
+	e.fails(125, "port already in use", "run", "--rm", "--name", "clash", "-p", fmt.Sprintf("127.0.0.1:%d:80", web), busybox, "true")
+	if strings.Contains(e.ok("ps", "-a", "--format", "{{.Names}}"), "clash") {
+		t.Fatal("a refused port left a container")
+	}
+	e.fails(125, "-p", "run", "--rm", "-p", "80:70000", busybox, "true")
+	e.fails(125, "-p", "run", "--rm", "-p", "80:80/sctp", busybox, "true")
+	e.fails(125, "needs the pasta network", "run", "--rm", "--network", "none", "-p", "80", busybox, "true")
+	// -P publishes the image's EXPOSE on free ports.
+	e.ok("commit", "-c", "EXPOSE 80", "-c", `CMD ["sh", "-c", "mkdir -p /www && echo exposed > /www/index.html && exec httpd -f -p 80 -h /www"]`, "web", "localhost/exposing:v1")
+	e.ok("run", "-d", "--name", "auto", "-P", "localhost/exposing:v1")
+	hostPort := strings.TrimSpace(e.ok("port", "auto", "80"))
+	if got := httpGet(t, "http://"+strings.Replace(hostPort, "0.0.0.0", "127.0.0.1", 1)+"/"); got != "exposed\n" {
+		t.Fatalf("through -P (%s): %q", hostPort, got)
+	}
+	e.ok("rm", "-f", "web", "echo", "auto")
+	waitFor(t, func() bool { return len(containerProcs(e.uid(), "passt.avx2"))+len(containerProcs(e.uid(), "pasta")) == 0 })
+	waitNoProcesses(t, e)
+}
+
+// TestNetworkModes: the default (pasta) network has an interface besides
+// lo and reaches the host's loopback as host.containers.internal; none has
+// only lo; host sees the host's interfaces; --dns, --dns-search and
+// --add-host shape resolv.conf and hosts.
+func TestNetworkModes(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "from-the-host\n") })}
+	go srv.Serve(l)
+	defer srv.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	if got := e.ok("run", "--rm", busybox, "wget", "-qO-", fmt.Sprintf("http://host.containers.internal:%d/", port)); got != "from-the-host\n" {
+		t.Fatalf("host.containers.internal: %q", got)
+	}
+	ifaces := func(args ...string) []string {
+		out := e.ok(append(append([]string{"run", "--rm"}, args...), busybox, "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1")...)
+		var names []string
+		for _, f := range strings.Fields(out) {
+			names = append(names, f)
+		}
+		return names
+	}
+	if got := ifaces("--network", "none"); strings.Join(got, " ") != "lo" {
+		t.Fatalf("--network none has %v", got)
+	}
+	if got := ifaces(); len(got) != 2 {
+		t.Fatalf("the default network has %v, want lo and one more", got)
+	}
+	host, _ := os.ReadFile("/proc/net/dev")
+	hostIfaces := 0
+	for _, line := range strings.Split(string(host), "\n")[2:] {
+		if strings.Contains(line, ":") {
+			hostIfaces++
+		}
+	}
+	if got := ifaces("--network", "host"); len(got) != hostIfaces {
+		t.Fatalf("--network host sees %v, the host has %d interfaces", got, hostIfaces)
+	}
+	out := e.ok("run", "--rm", "--dns", "192.0.2.53", "--dns-search", "example.test", "--add-host", "db.internal:192.0.2.10", busybox, "cat", "/etc/resolv.conf", "/etc/hosts")
+	for _, want := range []string{"nameserver 192.0.2.53", "search example.test", "192.0.2.10\tdb.internal"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("missing %q:\n%s", want, out)
+		}
+	}
+	if got := strings.TrimSpace(e.ok("info", "--format", "{{.Host.NetworkBackend}}")); got != "pasta" {
+		t.Fatalf("info reports the network backend %q", got)
+	}
+	e.fails(125, "--network", "run", "--rm", "--network", "bogus", busybox, "true")
+	e.fails(125, "--dns", "run", "--rm", "--dns", "not-an-ip", busybox, "true")
+	e.fails(125, "--add-host", "run", "--rm", "--add-host", "nocolon", busybox, "true")
+	// container:NAME shares another container's network.
+	e.ok("run", "-d", "--name", "netowner", busybox, "sleep", "60")
+	if got := ifaces("--network", "container:netowner"); len(got) != 2 {
+		t.Fatalf("container:netowner has %v", got)
+	}
+	e.ok("rm", "-f", "netowner")
+	waitNoProcesses(t, e)
+}
+
+const udpEchoSource = `package main
+
+import (
+	"net"
+	"os"
+)
+
+func main() {
+	c, err := net.ListenPacket("udp", ":"+os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	buf := make([]byte, 65536)
+	for {
+		n, addr, err := c.ReadFrom(buf)
+		if err == nil {
+			c.WriteTo(buf[:n], addr)
+		}
+	}
+}
+`
+
+// udpEchoBinary builds a static UDP echo server (its port the argument).
+func udpEchoBinary(t *testing.T, e *env) string {
+	t.Helper()
+	dir := filepath.Join(e.root, "work", "udpecho")
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(udpEchoSource), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module udpecho\n\ngo 1.21\n"), 0o644)
+	bin := filepath.Join(dir, "udpecho")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the UDP echo server: %v\n%s", err, out)
+	}
+	e.chownAll()
+	return bin
+}
