@@ -26,7 +26,7 @@ const registry = "127.0.0.1:5000"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench pull|run|create|ps|mem|all [-n N] [-count N] [-user NAME] [-skiff PATH]")
+		fmt.Fprintln(os.Stderr, "usage: bench pull|run|create|ps|mem|net|all [-n N] [-count N] [-user NAME] [-skiff PATH]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -53,6 +53,8 @@ func main() {
 		err = b.psMany(*count)
 	case "mem":
 		err = b.memory()
+	case "net":
+		err = b.network(*n)
 	case "all":
 		for _, f := range []func() error{
 			func() error { return b.runLatency(*n) },
