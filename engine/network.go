@@ -28,8 +28,8 @@ type NetworkOptions struct {
 }
 
 // DefaultNetwork is the rootless network: containers.conf's
-// [network] default_rootless_network_cmd when it names one skiff has,
-// else pasta when installed, else none.
+// [network] default_rootless_network_cmd (pasta or slirp4netns) when it
+// is installed, else pasta, else slirp4netns, else none.
 func DefaultNetwork() string {
 	files := []string{"/usr/share/containers/containers.conf", "/etc/containers/containers.conf"}
 	if cfg, err := rootless.ConfigHome(); err == nil {
@@ -49,9 +49,11 @@ func DefaultNetwork() string {
 			mode = c.Network.Cmd
 		}
 	}
-	if mode == network.ModePasta || mode == "" {
-		if _, err := exec.LookPath("pasta"); err == nil {
-			return network.ModePasta
+	for _, m := range []string{mode, network.ModePasta, network.ModeSlirp4netns} {
+		if m == network.ModePasta || m == network.ModeSlirp4netns {
+			if _, err := exec.LookPath(m); err == nil {
+				return m
+			}
 		}
 	}
 	return network.ModeNone
@@ -60,12 +62,12 @@ func DefaultNetwork() string {
 // ValidateNetwork checks a --network value this engine supports.
 func ValidateNetwork(n string) error {
 	switch {
-	case n == "" || n == network.ModeNone || n == network.ModeHost || n == network.ModePasta || n == "private":
+	case n == "" || n == network.ModeNone || n == network.ModeHost || n == network.ModePasta || n == network.ModeSlirp4netns || n == "private":
 		return nil
 	case strings.HasPrefix(n, "container:") && len(n) > len("container:"):
 		return nil
 	}
-	return fmt.Errorf("%w: --network %q: use pasta, none, host, private or container:NAME", ErrBadOption, n)
+	return fmt.Errorf("%w: --network %q: use pasta, slirp4netns, none, host, private or container:NAME", ErrBadOption, n)
 }
 
 // resolveNetwork fills the container's network configuration at create:
@@ -109,8 +111,8 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 			}
 		}
 	}
-	if len(ports) > 0 && mode != network.ModePasta {
-		return fmt.Errorf("%w: publishing ports needs the pasta network, not %s", ErrBadOption, mode)
+	if len(ports) > 0 && !hasHelper(mode) {
+		return fmt.Errorf("%w: publishing ports needs the pasta or slirp4netns network, not %s", ErrBadOption, mode)
 	}
 	var err error
 	if c.Ports, err = network.AssignPorts(ports); err != nil {
@@ -166,13 +168,17 @@ func (e *Engine) setupNetwork(rec *ContainerRecord, spec *specs.Spec) error {
 		if len(c.Security.UIDMap) > 0 {
 			bindHostSys(spec)
 		}
-	case c.Network == network.ModePasta:
+	case hasHelper(c.Network):
 		path := e.netnsPath(rec.ID)
 		e.teardownNetwork(rec)
 		if err := network.CreateNetns(path); err != nil {
 			return err
 		}
-		if err := network.StartPasta(path, path+".pid", c.Ports); err != nil {
+		start := network.StartPasta
+		if c.Network == network.ModeSlirp4netns {
+			start = network.StartSlirp4netns
+		}
+		if err := start(path, path+".pid", c.Ports); err != nil {
 			network.RemoveNetns(path)
 			return err
 		}
@@ -199,15 +205,19 @@ func bindHostSys(spec *specs.Spec) {
 // teardownNetwork ends the container's pasta and namespace, in this
 // namespace and in any earlier one of the user's that left them.
 func (e *Engine) teardownNetwork(rec *ContainerRecord) {
-	if rec.Config.Network != network.ModePasta {
+	if !hasHelper(rec.Config.Network) {
 		return
 	}
 	pids, _ := filepath.Glob(filepath.Join(filepath.Dir(e.nsDir), "ns-*", "netns", rec.ID+".pid"))
 	for _, p := range pids {
-		network.StopPasta(p)
+		network.StopHelper(p)
 	}
 	network.RemoveNetns(e.netnsPath(rec.ID))
 }
+
+// hasHelper tells whether a network mode runs a helper process (pasta or
+// slirp4netns) for a namespace of the container's own.
+func hasHelper(mode string) bool { return mode == network.ModePasta || mode == network.ModeSlirp4netns }
 
 // hostsFile is the container's /etc/hosts.
 func hostsFile(c ContainerConfig) string {
@@ -221,6 +231,8 @@ func hostsFile(c ContainerConfig) string {
 		if gw := network.Gateway(); gw != "" {
 			fmt.Fprintf(&b, "%s\thost.containers.internal host.docker.internal\n", gw)
 		}
+	case network.ModeSlirp4netns:
+		fmt.Fprintf(&b, "%s\t%s\n%s\thost.containers.internal host.docker.internal\n", network.SlirpAddress, c.Hostname, network.SlirpGateway)
 	default:
 		fmt.Fprintf(&b, "127.0.1.1\t%s\n", c.Hostname)
 	}
@@ -253,6 +265,8 @@ func resolvConf(c ContainerConfig) string {
 						case network.ModeHost:
 						case network.ModePasta:
 							fields[1] = network.Gateway()
+						case network.ModeSlirp4netns:
+							fields[1] = network.SlirpDNS
 						default:
 							continue
 						}

@@ -240,12 +240,13 @@ func firstLine(s string) string {
 	return line
 }
 
-// StopPasta ends the pasta of pidfile, if it still runs.
-func StopPasta(pidfile string) {
+// StopHelper ends the pasta or slirp4netns of pidfile, if it still runs
+// (and is one: PIDs are reused).
+func StopHelper(pidfile string) {
 	data, err := os.ReadFile(pidfile)
 	if err == nil {
 		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
-			if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.HasPrefix(string(comm), "pas") {
+			if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && (strings.HasPrefix(string(comm), "pas") || strings.HasPrefix(string(comm), "slirp4netns")) {
 				_ = syscall.Kill(pid, syscall.SIGTERM)
 				for i := 0; i < 100 && syscall.Kill(pid, 0) == nil && !zombie(pid); i++ {
 					time.Sleep(5 * time.Millisecond)
@@ -254,6 +255,7 @@ func StopPasta(pidfile string) {
 		}
 	}
 	_ = os.Remove(pidfile)
+	_ = os.Remove(apiSocket(pidfile))
 }
 
 func zombie(pid int) bool {

@@ -110,7 +110,7 @@ func TestPublishedPorts(t *testing.T) {
 	}
 	e.fails(125, "-p", "run", "--rm", "-p", "80:70000", busybox, "true")
 	e.fails(125, "-p", "run", "--rm", "-p", "80:80/sctp", busybox, "true")
-	e.fails(125, "needs the pasta network", "run", "--rm", "--network", "none", "-p", "80", busybox, "true")
+	e.fails(125, "needs the pasta or slirp4netns network", "run", "--rm", "--network", "none", "-p", "80", busybox, "true")
 	// -P publishes the image's EXPOSE on free ports.
 	e.ok("commit", "-c", "EXPOSE 80", "-c", `CMD ["sh", "-c", "mkdir -p /www && echo exposed > /www/index.html && exec httpd -f -p 80 -h /www"]`, "web", "localhost/exposing:v1")
 	e.ok("run", "-d", "--name", "auto", "-P", "localhost/exposing:v1")
@@ -226,4 +226,39 @@ func udpEchoBinary(t *testing.T, e *env) string {
 	}
 	e.chownAll()
 	return bin
+}
+
+// TestSlirp4netns: the fallback network, chosen by containers.conf (and
+// reported by info) or --network: a published port and the host's
+// loopback work through it, and its helper ends with the container.
+func TestSlirp4netns(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("home/.config/containers/containers.conf", "[network]\ndefault_rootless_network_cmd = \"slirp4netns\"\n")
+	e.chownAll()
+	if got := strings.TrimSpace(e.ok("info", "--format", "{{.Host.NetworkBackend}}")); got != "slirp4netns" {
+		t.Fatalf("info with containers.conf choosing slirp4netns: %q", got)
+	}
+	web := freePort(t, "tcp")
+	e.ok("run", "-d", "--name", "sweb", "-p", fmt.Sprintf("%d:80", web), busybox,
+		"sh", "-c", "mkdir /www && echo through-slirp > /www/index.html && exec httpd -f -p 80 -h /www")
+	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", web)); got != "through-slirp\n" {
+		t.Fatalf("through slirp4netns: %q", got)
+	}
+	if got := strings.TrimSpace(e.ok("inspect", "--format", "{{.HostConfig.NetworkMode}}", "sweb")); got != "slirp4netns" {
+		t.Fatalf("network mode %q", got)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "host-via-slirp\n") })}
+	go srv.Serve(l)
+	defer srv.Close()
+	if got := e.ok("run", "--rm", "--network", "slirp4netns", busybox, "wget", "-qO-", fmt.Sprintf("http://host.containers.internal:%d/", l.Addr().(*net.TCPAddr).Port)); got != "host-via-slirp\n" {
+		t.Fatalf("host.containers.internal through slirp4netns: %q", got)
+	}
+	e.ok("rm", "-f", "sweb")
+	waitFor(t, func() bool { return len(containerProcs(e.uid(), "slirp4netns")) == 0 })
+	waitNoProcesses(t, e)
 }
