@@ -96,6 +96,8 @@ func (e *Engine) summary(rec *ContainerRecord) *ContainerSummary {
 	}
 	if s.State != StateRunning {
 		s.Pid = 0
+	} else if s.Pid == 0 {
+		s.Pid = e.containerPid(rec)
 	}
 	return s
 }

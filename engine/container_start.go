@@ -317,7 +317,11 @@ func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime,
 	rec.FinishedAt = time.Time{}
 	_ = e.state.Update(ctx, rec)
 	lock.Unlock()
-	go e.recordPid(rec, e.pidPath(rec.ID), cmd.Process)
+	if !rec.Config.AutoRemove {
+		// Kept with the record too; a --rm container lives for this run
+		// only, and its pid file (containerPid) serves meanwhile.
+		go e.recordPid(rec, e.pidPath(rec.ID), cmd.Process)
+	}
 
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
