@@ -1,5 +1,5 @@
-// Package network owns rootless networking: pasta or slirp4netns for a
-// container's network namespace, published ports and user-defined networks.
-// Containers run with --network none until it does (issue 5); the import
-// graph test already holds it to importing only rootless.
+// Package network owns rootless networking: a network namespace of the
+// container's own, connected by pasta or slirp4netns, and published ports.
+// User-defined networks are still to come (issue 5). The import graph test
+// holds it to importing only rootless of skiff's packages.
 package network
