@@ -1,20 +1,17 @@
 package engine
 
 import (
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"testing"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/opencontainers/runtime-tools/validate"
-	"github.com/xeipuuv/gojsonschema"
 	"golang.org/x/sys/unix"
+
+	"github.com/skiff-project/skiff/test/specvalidate"
 )
 
 func testSpecOptions(t *testing.T) SpecOptions {
@@ -35,39 +32,8 @@ func TestSpecPassesRuntimeToolsValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bundle := filepath.Dir(o.Rootfs)
 	spec.Root.Path = "rootfs"
-	v, err := validate.NewValidator(spec, bundle, false, "linux")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, check := range map[string]func() error{
-		"platform": v.CheckPlatform, "root": v.CheckRoot, "mandatory": v.CheckMandatoryFields,
-		"semver": v.CheckSemVer, "mounts": v.CheckMounts, "process": v.CheckProcess,
-		"linux": v.CheckLinux, "annotations": v.CheckAnnotations, "hooks": v.CheckHooks,
-	} {
-		err := check()
-		// The checks return typed-nil *multierror.Error values.
-		if me, ok := err.(interface{ ErrorOrNil() error }); ok {
-			err = me.ErrorOrNil()
-		}
-		if err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/opencontainers/runtime-spec").Output()
-	if err != nil {
-		t.Fatalf("locating the runtime-spec module: %v", err)
-	}
-	schema := "file://" + filepath.Join(strings.TrimSpace(string(out)), "schema", "config-schema.json")
-	doc, _ := json.Marshal(spec)
-	res, err := gojsonschema.Validate(gojsonschema.NewReferenceLoader(schema), gojsonschema.NewBytesLoader(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range res.Errors() {
-		t.Errorf("schema: %s", e)
-	}
+	specvalidate.Check(t, spec, filepath.Dir(o.Rootfs))
 }
 
 func TestSpecSecurityDefaults(t *testing.T) {

@@ -119,7 +119,9 @@ func TestPublishedPorts(t *testing.T) {
 		t.Fatalf("through -P (%s): %q", hostPort, got)
 	}
 	e.ok("rm", "-f", "web", "echo", "auto")
-	waitFor(t, func() bool { return len(containerProcs(e.uid(), "passt.avx2"))+len(containerProcs(e.uid(), "pasta")) == 0 })
+	waitFor(t, func() bool {
+		return len(containerProcs(e.uid(), "passt.avx2"))+len(containerProcs(e.uid(), "pasta")) == 0
+	})
 	waitNoProcesses(t, e)
 }
 

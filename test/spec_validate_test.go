@@ -3,14 +3,13 @@ package test
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/opencontainers/runtime-tools/validate"
-	"github.com/xeipuuv/gojsonschema"
+
+	"github.com/skiff-project/skiff/test/specvalidate"
 )
 
 // TestGeneratedConfigPassesValidation takes the config.json of a running
@@ -33,35 +32,7 @@ func TestGeneratedConfigPassesValidation(t *testing.T) {
 	if err := json.Unmarshal(data, &spec); err != nil {
 		t.Fatal(err)
 	}
-	v, err := validate.NewValidator(&spec, filepath.Dir(matches[0]), false, "linux")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, check := range map[string]func() error{
-		"platform": v.CheckPlatform, "root": v.CheckRoot, "mandatory": v.CheckMandatoryFields,
-		"semver": v.CheckSemVer, "mounts": v.CheckMounts, "process": v.CheckProcess,
-		"linux": v.CheckLinux, "annotations": v.CheckAnnotations, "hooks": v.CheckHooks,
-	} {
-		err := check()
-		if me, ok := err.(interface{ ErrorOrNil() error }); ok {
-			err = me.ErrorOrNil()
-		}
-		if err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/opencontainers/runtime-spec").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := "file://" + filepath.Join(strings.TrimSpace(string(out)), "schema", "config-schema.json")
-	res, err := gojsonschema.Validate(gojsonschema.NewReferenceLoader(schema), gojsonschema.NewBytesLoader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, re := range res.Errors() {
-		t.Errorf("schema: %s", re)
-	}
+	specvalidate.Check(t, &spec, filepath.Dir(matches[0]))
 }
 
 func TestDetachedTTY(t *testing.T) {
