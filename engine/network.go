@@ -11,11 +11,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/BurntSushi/toml"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/skiff-project/skiff/network"
-	"github.com/skiff-project/skiff/rootless"
 )
 
 // NetworkOptions are run/create's network flags.
@@ -31,24 +29,7 @@ type NetworkOptions struct {
 // [network] default_rootless_network_cmd (pasta or slirp4netns) when it
 // is installed, else pasta, else slirp4netns, else none.
 func DefaultNetwork() string {
-	files := []string{"/usr/share/containers/containers.conf", "/etc/containers/containers.conf"}
-	if cfg, err := rootless.ConfigHome(); err == nil {
-		files = append(files, filepath.Join(cfg, "containers", "containers.conf"))
-	}
-	if p := os.Getenv("CONTAINERS_CONF"); p != "" {
-		files = []string{p}
-	}
-	mode := ""
-	for _, f := range files {
-		var c struct {
-			Network struct {
-				Cmd string `toml:"default_rootless_network_cmd"`
-			} `toml:"network"`
-		}
-		if _, err := toml.DecodeFile(f, &c); err == nil && c.Network.Cmd != "" {
-			mode = c.Network.Cmd
-		}
-	}
+	mode := containersConf().networkCmd
 	for _, m := range []string{mode, network.ModePasta, network.ModeSlirp4netns} {
 		if m == network.ModePasta || m == network.ModeSlirp4netns {
 			if _, err := exec.LookPath(m); err == nil {

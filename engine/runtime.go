@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 	"golang.org/x/sys/unix"
@@ -27,30 +28,43 @@ var (
 	ErrCommandNotFound = errors.New("container command not found")
 )
 
-// configuredRuntime reads [engine] runtime from containers.conf.
-func configuredRuntime() string {
-	files := []string{"/usr/share/containers/containers.conf", "/etc/containers/containers.conf"}
-	if rootless.IsRootless() {
-		if cfg, err := rootless.ConfigHome(); err == nil {
-			files = append(files, filepath.Join(cfg, "containers", "containers.conf"))
-		}
+// containersConf is what skiff takes from containers.conf, read once per
+// process: [engine] runtime, and [network] default_rootless_network_cmd.
+// Later files override earlier ones; CONTAINERS_CONF replaces them all.
+var containersConf = sync.OnceValue(func() (c struct{ runtime, networkCmd string }) {
+	type file struct {
+		path string
+		user bool
+	}
+	files := []file{{"/usr/share/containers/containers.conf", false}, {"/etc/containers/containers.conf", false}}
+	if cfg, err := rootless.ConfigHome(); err == nil {
+		files = append(files, file{filepath.Join(cfg, "containers", "containers.conf"), true})
 	}
 	if p := os.Getenv("CONTAINERS_CONF"); p != "" {
-		files = []string{p}
+		files = []file{{p, false}}
 	}
-	name := ""
 	for _, f := range files {
-		var c struct {
+		var conf struct {
 			Engine struct {
 				Runtime string `toml:"runtime"`
 			} `toml:"engine"`
+			Network struct {
+				Cmd string `toml:"default_rootless_network_cmd"`
+			} `toml:"network"`
 		}
-		if _, err := toml.DecodeFile(f, &c); err == nil && c.Engine.Runtime != "" {
-			name = c.Engine.Runtime
+		if _, err := toml.DecodeFile(f.path, &conf); err != nil {
+			continue
+		}
+		// The user's own file names the runtime only for a rootless user.
+		if conf.Engine.Runtime != "" && (!f.user || rootless.IsRootless()) {
+			c.runtime = conf.Engine.Runtime
+		}
+		if conf.Network.Cmd != "" {
+			c.networkCmd = conf.Network.Cmd
 		}
 	}
-	return name
-}
+	return c
+})
 
 // hybridCgroups tells whether the host mounts cgroup v1 with a v2 hierarchy
 // beside it, which crun refuses.
@@ -69,7 +83,7 @@ func (e *Engine) Runtime(name string) (string, error) {
 		name = e.runtimeName
 	}
 	if name == "" {
-		name = configuredRuntime()
+		name = containersConf().runtime
 	}
 	if name == "" {
 		name = "runc"
