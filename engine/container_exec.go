@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
+
+	"github.com/moby/sys/user"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // ExecOptions describe a process to run in a running container.
@@ -43,21 +47,18 @@ func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int,
 	}
 	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("skiff-exec-%d.log", os.Getpid()))
 	defer os.Remove(logPath)
-	args := []string{"--log", logPath, "--log-format", "json", "exec"}
+	var console *specs.Box
 	if o.Tty {
-		args = append(args, "--tty")
+		console = terminalSize(o.Stdin)
 	}
+	procPath, err := e.execProcess(rec, o, console)
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(procPath)
+	args := []string{"--log", logPath, "--log-format", "json", "exec", "--process", procPath}
 	if o.Detach {
 		args = append(args, "--detach")
-	}
-	for _, kv := range mergeEnv(nil, o.Env) {
-		args = append(args, "--env", kv)
-	}
-	if o.User != "" {
-		args = append(args, "--user", o.User)
-	}
-	if o.WorkingDir != "" {
-		args = append(args, "--cwd", o.WorkingDir)
 	}
 	args = append(args, rec.ID)
 	args = append(args, o.Cmd...)
@@ -79,4 +80,59 @@ func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int,
 		return 0, rerr
 	}
 	return exitErr.ExitCode(), nil
+}
+
+// execProcess writes the process exec runs: the container's own process
+// (capabilities, limits, security labels, environment) with the command,
+// environment, user, working directory and terminal of o. A user may be a
+// name from the container's /etc/passwd, as with docker.
+func (e *Engine) execProcess(rec *ContainerRecord, o ExecOptions, console *specs.Box) (string, error) {
+	bundle := e.bundleDir(rec)
+	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return "", err
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil || spec.Process == nil || spec.Root == nil {
+		return "", fmt.Errorf("reading the container's configuration: %v", err)
+	}
+	p := *spec.Process
+	p.Args = o.Cmd
+	p.Terminal = o.Tty
+	p.ConsoleSize = console
+	p.Env = mergeEnv(p.Env, o.Env)
+	if o.WorkingDir != "" {
+		p.Cwd = o.WorkingDir
+	}
+	if o.User != "" {
+		rootfs := spec.Root.Path
+		if !filepath.IsAbs(rootfs) {
+			rootfs = filepath.Join(bundle, rootfs)
+		}
+		u, err := user.GetExecUserPath(o.User, &user.ExecUser{Home: "/"}, filepath.Join(rootfs, "etc/passwd"), filepath.Join(rootfs, "etc/group"))
+		if err != nil {
+			return "", fmt.Errorf("%w: user %q: %v", ErrBadOption, o.User, err)
+		}
+		p.User = specs.User{UID: uint32(u.Uid), GID: uint32(u.Gid)}
+		for _, g := range u.Sgids {
+			p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+		}
+		if !hasEnv(o.Env, "HOME") {
+			p.Env = mergeEnv(p.Env, []string{"HOME=" + u.Home})
+		}
+	}
+	out, err := json.Marshal(&p)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(bundle, "exec-*.json")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Write(out); err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }

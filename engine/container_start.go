@@ -18,6 +18,7 @@ import (
 
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/rootless"
 )
@@ -37,7 +38,10 @@ var (
 
 // prepare mounts the root filesystem and writes the bundle: config.json and
 // the files bind-mounted into the container.
-func (e *Engine) prepare(rec *ContainerRecord) (bundle string, err error) {
+// prepare writes the container's bundle. console, when set, is the size of
+// the terminal the container's pty starts with (runc sizes it before the
+// process runs; a resize after start would race with the process).
+func (e *Engine) prepare(rec *ContainerRecord, console *specs.Box) (bundle string, err error) {
 	defer phase("prepare (mount, config.json)", time.Now())
 	rootfs, err := e.Mount(rec.ID, "")
 	if err != nil {
@@ -119,7 +123,7 @@ func (e *Engine) prepare(rec *ContainerRecord) (bundle string, err error) {
 	opts := SpecOptions{
 		Rootfs: rootfs, Args: append(append([]string{}, c.Entrypoint...), c.Cmd...), Env: env,
 		Cwd: c.WorkingDir, UID: uint32(u.Uid), GID: uint32(u.Gid), Hostname: c.Hostname,
-		Terminal: c.Tty, Mounts: mounts, ReadOnly: c.ReadOnly,
+		Terminal: c.Tty, ConsoleSize: console, Mounts: mounts, ReadOnly: c.ReadOnly,
 	}
 	for _, g := range u.Sgids {
 		opts.AdditionalGids = append(opts.AdditionalGids, uint32(g))
@@ -205,7 +209,11 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 	}
 	// A start that was killed half way may have left runtime state behind.
 	e.deleteRuntimeState(ctx, rec)
-	bundle, err := e.prepare(rec)
+	var console *specs.Box
+	if o.Attach && rec.Config.Tty {
+		console = terminalSize(o.Stdin)
+	}
+	bundle, err := e.prepare(rec, console)
 	if err != nil {
 		lock.Unlock()
 		return 0, err
@@ -215,6 +223,19 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 	}
 	defer lock.Unlock()
 	return 0, e.startDetached(ctx, rec, runtime, bundle)
+}
+
+// terminalSize is the window size of r when it is a terminal, else nil.
+func terminalSize(r io.Reader) *specs.Box {
+	f, ok := r.(*os.File)
+	if !ok {
+		return nil
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil || ws.Row == 0 || ws.Col == 0 {
+		return nil
+	}
+	return &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
 }
 
 // startDetached hands the container to a new monitor and starts it.

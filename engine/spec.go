@@ -45,6 +45,7 @@ type SpecOptions struct {
 	AdditionalGids []uint32
 	Hostname       string
 	Terminal       bool
+	ConsoleSize    *specs.Box // the terminal's initial size
 	NoNewPrivs     bool
 	ReadOnly       bool // a read-only root file system
 	// Mounts the engine adds (hosts, resolv.conf, hostname, volumes).
@@ -84,6 +85,9 @@ func NewSpec(o SpecOptions) (*specs.Spec, error) {
 		g.AddProcessAdditionalGid(gid)
 	}
 	g.SetProcessTerminal(o.Terminal)
+	if o.Terminal && o.ConsoleSize != nil {
+		g.SetProcessConsoleSize(o.ConsoleSize.Width, o.ConsoleSize.Height)
+	}
 	g.SetProcessNoNewPrivileges(o.NoNewPrivs)
 	g.SetHostname(o.Hostname)
 

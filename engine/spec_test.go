@@ -85,3 +85,21 @@ func TestSeccompArchitecturesThisKernelRuns(t *testing.T) {
 		t.Fatalf("architectures %v, kernel runs x32: %v", arches, x32)
 	}
 }
+
+// A terminal starts with the caller's size: runc sizes the pty before the
+// container's process runs.
+func TestSpecConsoleSize(t *testing.T) {
+	o := testSpecOptions(t)
+	o.Terminal, o.ConsoleSize = true, &specs.Box{Height: 33, Width: 99}
+	spec, err := NewSpec(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs := spec.Process.ConsoleSize; cs == nil || cs.Height != 33 || cs.Width != 99 {
+		t.Fatalf("consoleSize: %+v", cs)
+	}
+	o.Terminal = false
+	if spec, err = NewSpec(o); err != nil || spec.Process.ConsoleSize != nil {
+		t.Fatalf("no terminal, consoleSize %+v (%v)", spec.Process.ConsoleSize, err)
+	}
+}

@@ -253,6 +253,11 @@ func TestExecOptions(t *testing.T) {
 	if got := e.ok("exec", "-e", "X=1", "-u", "65534:65534", "-w", "/tmp", "box", "sh", "-c", "echo $X $(id -u) $(pwd)"); got != "1 65534 /tmp\n" {
 		t.Fatalf("exec -e -u -w: %q", got)
 	}
+	// A user by name, from the container's /etc/passwd, with its home.
+	if got := e.ok("exec", "-u", "nobody", "box", "sh", "-c", "echo $(id -u):$(id -g) $HOME"); got != "65534:65534 /nonexistent\n" {
+		t.Fatalf("exec -u nobody: %q", got)
+	}
+	e.fails(125, `user "nosuchuser"`, "exec", "-u", "nosuchuser", "box", "true")
 	if r := e.runIn("through stdin\n", "exec", "-i", "box", "cat"); r.stdout != "through stdin\n" {
 		t.Fatalf("exec -i\n%s", r)
 	}
@@ -287,8 +292,10 @@ func TestRunTTY(t *testing.T) {
 	}
 	e.fails(125, `not a TTY`, "run", "-t", busybox, "true")
 	e.ok("run", "-d", "--name", "ttyexec", busybox, "sleep", "30")
-	r = e.sh(`script -qec "$SKIFF exec -t ttyexec tty" /dev/null`)
-	if r.code != 0 || !strings.Contains(r.stdout, "/dev/pts/") {
+	// The terminal has the caller's size from the start: no resize races
+	// with the first command.
+	r = e.sh(`script -qec "stty cols 77 rows 22; $SKIFF exec -t ttyexec sh -c 'tty; stty size'" /dev/null`)
+	if r.code != 0 || !strings.Contains(r.stdout, "/dev/pts/") || !strings.Contains(r.stdout, "22 77") {
 		t.Fatalf("exec -t\n%s", r)
 	}
 	e.ok("rm", "-f", "ttyexec")
