@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"net"
+	"slices"
 	"time"
 )
 
@@ -56,9 +58,22 @@ type ContainerInspect struct {
 		RestartPolicy  Restart  `json:"RestartPolicy"`
 	} `json:"HostConfig"`
 	NetworkSettings struct {
-		Networks map[string]any `json:"Networks"`
-		Ports    map[string]any `json:"Ports"`
+		Networks map[string]EndpointSettings `json:"Networks"`
+		Ports    map[string]any              `json:"Ports"`
+		// IPAddress is the address on the first user-defined network.
+		IPAddress string `json:"IPAddress"`
 	} `json:"NetworkSettings"`
+}
+
+// EndpointSettings are a container's settings on one network, as docker
+// shows them.
+type EndpointSettings struct {
+	NetworkID   string   `json:"NetworkID"`
+	IPAddress   string   `json:"IPAddress"`
+	IPPrefixLen int      `json:"IPPrefixLen"`
+	Gateway     string   `json:"Gateway"`
+	Aliases     []string `json:"Aliases"`
+	Interface   string   `json:"Interface"`
 }
 
 // InspectContainer describes one container.
@@ -104,7 +119,21 @@ func (e *Engine) InspectContainer(ctx context.Context, nameOrID string) (*Contai
 		}
 		out.HostConfig.Binds = append(out.HostConfig.Binds, b)
 	}
-	out.NetworkSettings.Networks = map[string]any{}
+	out.NetworkSettings.Networks = map[string]EndpointSettings{}
+	for i, a := range c.Networks {
+		es := EndpointSettings{IPAddress: a.IP, Aliases: append(slices.Clone(a.Aliases), rec.ID[:12]), Interface: a.Interface}
+		if n, err := e.Network(ctx, a.Name); err == nil && len(n.Subnets) > 0 {
+			es.NetworkID, es.Gateway = n.ID, n.Subnets[0].Gateway
+			if _, sn, err := net.ParseCIDR(n.Subnets[0].Subnet); err == nil {
+				es.IPPrefixLen, _ = sn.Mask.Size()
+			}
+		}
+		out.NetworkSettings.Networks[a.Name] = es
+		if i == 0 {
+			out.NetworkSettings.IPAddress = a.IP
+			out.HostConfig.NetworkMode = a.Name
+		}
+	}
 	out.NetworkSettings.Ports = map[string]any{}
 	for _, p := range c.Ports {
 		key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Protocol)

@@ -37,9 +37,8 @@ var (
 )
 
 // prepare mounts the root filesystem and writes the bundle: config.json and
-// the files bind-mounted into the container.
-// prepare writes the container's bundle. console, when set, is the size of
-// the terminal the container's pty starts with (runc sizes it before the
+// the files bind-mounted into the container. console, when set, is the size
+// of the terminal the container's pty starts with (runc sizes it before the
 // process runs; a resize after start would race with the process).
 func (e *Engine) prepare(rec *ContainerRecord, console *specs.Box) (bundle string, err error) {
 	defer phase("prepare (mount, config.json)", time.Now())
@@ -53,7 +52,7 @@ func (e *Engine) prepare(rec *ContainerRecord, console *specs.Box) (bundle strin
 		}
 	}()
 	bundle = e.bundleDir(rec)
-	filesDir := e.containerDir(rec.ID)
+	filesDir := e.filesDir(rec)
 	if len(rec.Config.Security.UIDMap) > 0 {
 		// The container's root reaches the bundle, and the files
 		// bind-mounted from it, only through directories it may pass.
@@ -66,7 +65,6 @@ func (e *Engine) prepare(rec *ContainerRecord, console *specs.Box) (bundle strin
 		if err := os.Chmod(bundle, 0o711); err != nil {
 			return "", err
 		}
-		filesDir = bundle
 	}
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		return "", err
@@ -77,18 +75,12 @@ func (e *Engine) prepare(rec *ContainerRecord, console *specs.Box) (bundle strin
 	_ = os.Remove(e.exitPath(rec.ID))
 	_ = os.Remove(e.pidPath(rec.ID))
 	c := rec.Config
-	files := map[string]string{
-		"hostname":    c.Hostname + "\n",
-		"hosts":       hostsFile(c),
-		"resolv.conf": resolvConf(c),
+	if err := e.writeEtcFiles(rec); err != nil {
+		return "", err
 	}
 	var mounts []specs.Mount
-	for name, content := range files {
-		p := filepath.Join(filesDir, name)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			return "", err
-		}
-		mounts = append(mounts, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: p, Options: []string{"rbind", "rprivate"}})
+	for _, name := range etcFiles {
+		mounts = append(mounts, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: filepath.Join(filesDir, name), Options: []string{"rbind", "rprivate"}})
 	}
 	userSpec := c.User
 	if userSpec == "" && c.Security.Userns == "keep-id" {
@@ -223,6 +215,36 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 	}
 	defer lock.Unlock()
 	return 0, e.startDetached(ctx, rec, runtime, bundle)
+}
+
+// etcFiles are the files of /etc skiff writes for the container.
+var etcFiles = []string{"hostname", "hosts", "resolv.conf"}
+
+// filesDir holds the container's etcFiles: with a user namespace of its
+// own, the bundle, which the container's root can reach.
+func (e *Engine) filesDir(rec *ContainerRecord) string {
+	if len(rec.Config.Security.UIDMap) > 0 {
+		return e.bundleDir(rec)
+	}
+	return e.containerDir(rec.ID)
+}
+
+// writeEtcFiles writes the container's hostname, hosts and resolv.conf;
+// in place, so that a running container sees them change (network
+// connect and disconnect).
+func (e *Engine) writeEtcFiles(rec *ContainerRecord) error {
+	c := rec.Config
+	content := map[string]string{
+		"hostname":    c.Hostname + "\n",
+		"hosts":       hostsFile(c, rec.Name),
+		"resolv.conf": resolvConf(c, e.networkDNS(context.Background(), c)),
+	}
+	for _, name := range etcFiles {
+		if err := os.WriteFile(filepath.Join(e.filesDir(rec), name), []byte(content[name]), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // terminalSize is the window size of r when it is a terminal, else nil.

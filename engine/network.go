@@ -23,6 +23,8 @@ type NetworkOptions struct {
 	DNS        []string
 	DNSSearch  []string
 	AddHosts   []string // NAME:IP
+	Aliases    []string // --network-alias, on each user-defined network
+	IP         string   // --ip, on the first user-defined network
 }
 
 // DefaultNetwork is the rootless network: containers.conf's
@@ -40,23 +42,57 @@ func DefaultNetwork() string {
 	return network.ModeNone
 }
 
-// ValidateNetwork checks a --network value this engine supports.
+// ValidateNetwork checks a --network value: a mode, or the names of
+// user-defined networks, comma-separated (whether they exist, create
+// finds out).
 func ValidateNetwork(n string) error {
-	switch {
-	case n == "" || n == network.ModeNone || n == network.ModeHost || n == network.ModePasta || n == network.ModeSlirp4netns || n == "private":
-		return nil
-	case strings.HasPrefix(n, "container:") && len(n) > len("container:"):
+	if isNetworkMode(n) || strings.HasPrefix(n, "container:") && len(n) > len("container:") {
 		return nil
 	}
-	return fmt.Errorf("%w: --network %q: use pasta, slirp4netns, none, host, private or container:NAME", ErrBadOption, n)
+	for _, name := range strings.Split(n, ",") {
+		if CheckName(name) != nil || isNetworkMode(name) {
+			return fmt.Errorf("%w: --network %q: use pasta, slirp4netns, none, host, private, bridge, container:NAME or the names of networks", ErrBadOption, n)
+		}
+	}
+	return nil
+}
+
+func isNetworkMode(n string) bool {
+	return n == "" || n == network.ModeNone || n == network.ModeHost || n == network.ModePasta || n == network.ModeSlirp4netns || n == "private" || n == "bridge"
 }
 
 // resolveNetwork fills the container's network configuration at create:
 // the mode, the published ports (free host ports chosen now and checked,
 // so that a taken one costs no container), DNS and extra hosts.
 func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptions, exposed map[string]struct{}, c *ContainerConfig) error {
-	if mode == "" || mode == "private" {
+	switch {
+	case mode == "" || mode == "private" || mode == "bridge":
 		mode = DefaultNetwork()
+	case !isNetworkMode(mode) && !strings.HasPrefix(mode, "container:"):
+		// User-defined networks: the container's way out is the default
+		// network unless every one of them is internal.
+		names := strings.Split(mode, ",")
+		mode = modeBridgeOnly
+		for i, name := range names {
+			n, err := e.Network(ctx, name)
+			if err != nil {
+				return fmt.Errorf("--network %s: %w", name, err)
+			}
+			a := NetworkAttachment{Name: n.Name, Aliases: o.Aliases}
+			if i == 0 {
+				a.IP = o.IP
+			}
+			c.Networks = append(c.Networks, a)
+			if !n.Internal {
+				mode = DefaultNetwork()
+			}
+		}
+		if err := checkAliases(o.Aliases); err != nil {
+			return err
+		}
+	}
+	if len(c.Networks) == 0 && (len(o.Aliases) > 0 || o.IP != "") {
+		return fmt.Errorf("%w: --network-alias and --ip need a user-defined network (network create)", ErrBadOption)
 	}
 	if after, ok := strings.CutPrefix(mode, "container:"); ok {
 		other, err := e.state.Lookup(ctx, after)
@@ -149,19 +185,28 @@ func (e *Engine) setupNetwork(rec *ContainerRecord, spec *specs.Spec) error {
 		if len(c.Security.UIDMap) > 0 {
 			bindHostSys(spec)
 		}
-	case hasHelper(c.Network):
+	case ownNetns(c.Network):
 		path := e.netnsPath(rec.ID)
 		e.teardownNetwork(rec)
 		if err := network.CreateNetns(path); err != nil {
 			return err
 		}
-		start := network.StartPasta
-		if c.Network == network.ModeSlirp4netns {
-			start = network.StartSlirp4netns
+		if hasHelper(c.Network) {
+			start := network.StartPasta
+			if c.Network == network.ModeSlirp4netns {
+				start = network.StartSlirp4netns
+			}
+			if err := start(path, path+".pid", c.Ports); err != nil {
+				network.RemoveNetns(path)
+				return err
+			}
 		}
-		if err := start(path, path+".pid", c.Ports); err != nil {
-			network.RemoveNetns(path)
-			return err
+		if len(c.Networks) > 0 {
+			if err := e.attachNetworks(context.Background(), rec); err != nil {
+				network.StopHelper(path + ".pid")
+				network.RemoveNetns(path)
+				return err
+			}
 		}
 		setNetns(path)
 		if len(c.Security.UIDMap) > 0 {
@@ -186,9 +231,12 @@ func bindHostSys(spec *specs.Spec) {
 // teardownNetwork ends the container's pasta and namespace, in this
 // namespace and in any earlier one of the user's that left them.
 func (e *Engine) teardownNetwork(rec *ContainerRecord) {
-	if !hasHelper(rec.Config.Network) {
+	if !ownNetns(rec.Config.Network) {
 		return
 	}
+	// Also when it left its last network while it ran: it kept its place
+	// on the hub.
+	e.detachNetworks(context.Background(), rec)
 	pids, _ := filepath.Glob(filepath.Join(filepath.Dir(e.nsDir), "ns-*", "netns", rec.ID+".pid"))
 	for _, p := range pids {
 		network.StopHelper(p)
@@ -200,19 +248,28 @@ func (e *Engine) teardownNetwork(rec *ContainerRecord) {
 // slirp4netns) for a namespace of the container's own.
 func hasHelper(mode string) bool { return mode == network.ModePasta || mode == network.ModeSlirp4netns }
 
-// hostsFile is the container's /etc/hosts.
-func hostsFile(c ContainerConfig) string {
+// hostsFile is the container's /etc/hosts; name is the container's.
+func hostsFile(c ContainerConfig, name string) string {
 	var b strings.Builder
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-	switch c.Network {
-	case network.ModePasta:
+	switch {
+	case len(c.Networks) > 0:
+		fmt.Fprintf(&b, "%s\t%s %s\n", c.Networks[0].IP, c.Hostname, name)
+		if c.Network == network.ModePasta {
+			if gw := network.Gateway(); gw != "" {
+				fmt.Fprintf(&b, "%s\thost.containers.internal host.docker.internal\n", gw)
+			}
+		} else if c.Network == network.ModeSlirp4netns {
+			fmt.Fprintf(&b, "%s\thost.containers.internal host.docker.internal\n", network.SlirpGateway)
+		}
+	case c.Network == network.ModePasta:
 		if addr := network.HostAddress(); addr != "" {
 			fmt.Fprintf(&b, "%s\t%s\n", addr, c.Hostname)
 		}
 		if gw := network.Gateway(); gw != "" {
 			fmt.Fprintf(&b, "%s\thost.containers.internal host.docker.internal\n", gw)
 		}
-	case network.ModeSlirp4netns:
+	case c.Network == network.ModeSlirp4netns:
 		fmt.Fprintf(&b, "%s\t%s\n%s\thost.containers.internal host.docker.internal\n", network.SlirpAddress, c.Hostname, network.SlirpGateway)
 	default:
 		fmt.Fprintf(&b, "127.0.1.1\t%s\n", c.Hostname)
@@ -226,9 +283,17 @@ func hostsFile(c ContainerConfig) string {
 
 // resolvConf is the container's /etc/resolv.conf: --dns and --dns-search,
 // else the host's, with a loopback resolver reached through pasta's
-// gateway (which it maps to the host's loopback).
-func resolvConf(c ContainerConfig) string {
+// gateway (which it maps to the host's loopback). On user-defined networks
+// the servers are the networks' aardvark-dns (netDNS), which knows the
+// containers' names and asks the host's resolvers about the rest; the
+// host's search domains are left out, so that a container's name is asked
+// as it is.
+func resolvConf(c ContainerConfig, netDNS []string) string {
 	servers, search := c.DNS, c.DNSSearch
+	hostServers, hostSearch := len(c.DNS) == 0, len(c.DNSSearch) == 0
+	if len(netDNS) > 0 && hostServers {
+		servers, hostServers, hostSearch = netDNS, false, false
+	}
 	var options []string
 	if f, err := os.Open("/etc/resolv.conf"); err == nil {
 		sc := bufio.NewScanner(f)
@@ -239,7 +304,7 @@ func resolvConf(c ContainerConfig) string {
 			}
 			switch fields[0] {
 			case "nameserver":
-				if len(c.DNS) == 0 {
+				if hostServers {
 					ip := net.ParseIP(fields[1])
 					if ip != nil && ip.IsLoopback() {
 						switch c.Network {
@@ -255,7 +320,7 @@ func resolvConf(c ContainerConfig) string {
 					servers = append(servers, fields[1])
 				}
 			case "search":
-				if len(c.DNSSearch) == 0 {
+				if hostSearch {
 					search = append(search, fields[1:]...)
 				}
 			case "options":
@@ -264,7 +329,7 @@ func resolvConf(c ContainerConfig) string {
 		}
 		f.Close()
 	}
-	if c.Network == network.ModeNone {
+	if c.Network == network.ModeNone || c.Network == modeBridgeOnly && len(netDNS) == 0 {
 		servers = nil
 	}
 	var b strings.Builder

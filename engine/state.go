@@ -52,9 +52,11 @@ type ContainerConfig struct {
 	AutoRemove bool              `json:"AutoRemove"`
 	StopSignal string            `json:"StopSignal"`
 	Network    string            `json:"NetworkMode"`
-	Runtime    string            `json:"Runtime"`
-	Mounts     []Mount           `json:"Mounts,omitempty"`
-	ReadOnly   bool              `json:"ReadonlyRootfs,omitempty"`
+	// Networks are the user-defined networks the container is on.
+	Networks []NetworkAttachment `json:"Networks,omitempty"`
+	Runtime  string              `json:"Runtime"`
+	Mounts   []Mount             `json:"Mounts,omitempty"`
+	ReadOnly bool                `json:"ReadonlyRootfs,omitempty"`
 	// ReadOnlyTmpfs puts tmpfs on /tmp, /var/tmp and /run of a read-only
 	// container, as podman does by default.
 	ReadOnlyTmpfs bool                  `json:"ReadOnlyTmpfs,omitempty"`
@@ -114,7 +116,7 @@ func OpenState(dir string) (*State, error) {
 	// busy handler does not wait for: when many commands open a new database
 	// at once, wait here.
 	for attempt := 0; ; attempt++ {
-		_, err = db.Exec(schema)
+		_, err = db.Exec(schema + networkSchema)
 		var serr sqlite3.Error
 		if err == nil || !errors.As(err, &serr) || (serr.Code != sqlite3.ErrBusy && serr.Code != sqlite3.ErrLocked) || attempt == 500 {
 			break
@@ -176,13 +178,27 @@ func CheckName(name string) error {
 
 // Add inserts a new container. A taken name fails with ErrNameInUse: the
 // UNIQUE constraint decides, never a read before the write.
+//
+// The container's network attachments get their addresses in the same
+// transaction.
 func (s *State) Add(ctx context.Context, r *ContainerRecord) error {
-	cfg, err := json.Marshal(r.Config)
-	if err != nil {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		atts := r.Config.Networks
+		r.Config.Networks = nil
+		for _, a := range atts {
+			if err := allocate(ctx, tx, r.ID, &a, r.Config.Networks, firstInterface(r.Config.Network)); err != nil {
+				return err
+			}
+			r.Config.Networks = append(r.Config.Networks, a)
+		}
+		cfg, err := json.Marshal(r.Config)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO containers (id, name, image, image_id, created, state, config) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, r.Name, r.Image, r.ImageID, r.Created.UnixNano(), r.State, string(cfg))
 		return err
-	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO containers (id, name, image, image_id, created, state, config) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.Name, r.Image, r.ImageID, r.Created.UnixNano(), r.State, string(cfg))
+	})
 	var serr sqlite3.Error
 	if errors.As(err, &serr) && serr.ExtendedCode == sqlite3.ErrConstraintUnique && strings.Contains(serr.Error(), "containers.name") {
 		return fmt.Errorf("%w: %q (remove it with skiff rm, or use --replace)", ErrNameInUse, r.Name)
@@ -192,8 +208,13 @@ func (s *State) Add(ctx context.Context, r *ContainerRecord) error {
 
 // Remove deletes a container's record.
 func (s *State) Remove(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM containers WHERE id = ?`, id)
-	return err
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM network_ips WHERE container = ?`, id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM containers WHERE id = ?`, id)
+		return err
+	})
 }
 
 // Update writes the mutable fields of a record, all but UserStopped, which
@@ -259,7 +280,7 @@ func (s *State) List(ctx context.Context) ([]*ContainerRecord, error) {
 }
 
 // queryAll runs a query and scans every row with scan.
-func queryAll[T any](ctx context.Context, db *sql.DB, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, db queryer, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

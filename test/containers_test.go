@@ -440,7 +440,8 @@ func userProcesses(uid int) []string {
 		name := strings.TrimSpace(string(comm))
 		exe, _ := os.Readlink("/proc/" + pid + "/exe")
 		return strings.TrimSuffix(exe, " (deleted)") == skiffBin || name == "exe" || name == "skiff" || strings.HasPrefix(name, "runc") ||
-			name == "crun" || name == "pasta" || strings.HasPrefix(name, "passt") || name == "slirp4netns" || strings.HasPrefix(name, "skiff")
+			name == "crun" || name == "pasta" || strings.HasPrefix(name, "passt") || name == "slirp4netns" || strings.HasPrefix(name, "skiff") ||
+			name == "aardvark-dns" || name == "netavark"
 	}) {
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 		args, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))

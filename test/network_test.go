@@ -264,3 +264,123 @@ func TestSlirp4netns(t *testing.T) {
 	waitFor(t, func() bool { return len(containerProcs(e.uid(), "slirp4netns")) == 0 })
 	waitNoProcesses(t, e)
 }
+
+// TestUserDefinedNetworks: containers on a network made with network
+// create reach each other by name and by alias (aardvark-dns on the
+// bridge's gateway), keep their published ports and their way out, join
+// and leave networks while they run; an internal network has no way out;
+// bad input changes nothing; no helper is left once the containers are
+// gone.
+func TestUserDefinedNetworks(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	if got := e.ok("network", "create", "appnet"); got != "appnet\n" {
+		t.Fatalf("network create: %q", got)
+	}
+	e.ok("network", "create", "--internal", "--subnet", "10.91.0.0/24", "--label", "team=qa", "isolated")
+	ls := e.ok("network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Subnet}} {{.Internal}}")
+	if !strings.Contains(ls, "appnet bridge 10.89.") || !strings.Contains(ls, "isolated bridge 10.91.0.0/24 true") {
+		t.Fatalf("network ls:\n%s", ls)
+	}
+	if got := e.ok("network", "inspect", "--format", "{{.Name}} {{(index .Subnets 0).Gateway}} {{.DNSEnabled}}", "isolated"); got != "isolated 10.91.0.1 true\n" {
+		t.Fatalf("network inspect: %q", got)
+	}
+
+	e.ok("run", "-d", "--name", "web", "--network", "appnet", "--network-alias", "webalias", busybox,
+		"sh", "-c", "mkdir /www && echo served-on-appnet > /www/index.html && exec httpd -f -p 80 -h /www")
+	for _, name := range []string{"web", "webalias"} {
+		if got := e.ok("run", "--rm", "--network", "appnet", busybox, "wget", "-qO-", "http://"+name+"/"); got != "served-on-appnet\n" {
+			t.Fatalf("by %s: %q", name, got)
+		}
+	}
+	webIP := strings.TrimSpace(e.ok("inspect", "--format", "{{.NetworkSettings.Networks.appnet.IPAddress}}", "web"))
+	if !strings.HasPrefix(webIP, "10.89.") {
+		t.Fatalf("web's address on appnet: %q", webIP)
+	}
+	// On a network, published ports and the way out work as on the default.
+	port := freePort(t, "tcp")
+	e.ok("run", "-d", "--name", "pub", "--network", "appnet", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), busybox,
+		"sh", "-c", "mkdir /www && echo published-from-appnet > /www/index.html && exec httpd -f -p 80 -h /www")
+	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); got != "published-from-appnet\n" {
+		t.Fatalf("published port of a container on a network: %q", got)
+	}
+	if got := e.ok("exec", "pub", "wget", "-qO-", "http://web/"); got != "served-on-appnet\n" {
+		t.Fatalf("pub to web: %q", got)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "host-from-appnet\n") })}
+	go srv.Serve(l)
+	defer srv.Close()
+	hostURL := fmt.Sprintf("http://host.containers.internal:%d/", l.Addr().(*net.TCPAddr).Port)
+	if got := e.ok("exec", "pub", "wget", "-qO-", hostURL); got != "host-from-appnet\n" {
+		t.Fatalf("the host from a container on a network: %q", got)
+	}
+
+	// connect and disconnect a running container.
+	e.ok("run", "-d", "--name", "late", busybox, "sleep", "60")
+	e.ok("network", "connect", "--alias", "latealias", "appnet", "late")
+	lateIP := strings.TrimSpace(e.ok("inspect", "--format", "{{.NetworkSettings.Networks.appnet.IPAddress}}", "late"))
+	if got := e.ok("exec", "late", "wget", "-qO-", "http://webalias/"); got != "served-on-appnet\n" {
+		t.Fatalf("after connect: %q", got)
+	}
+	if out := e.ok("exec", "web", "nslookup", "latealias"); !strings.Contains(out, lateIP) {
+		t.Fatalf("latealias is not %s:\n%s", lateIP, out)
+	}
+	e.fails(125, "already connected", "network", "connect", "appnet", "late")
+	e.ok("network", "disconnect", "appnet", "late")
+	// (No lookup of the gone name: aardvark-dns would ask the host's
+	// resolvers, and the tests talk to nothing but 127.0.0.1.)
+	if got := e.ok("inspect", "--format", "{{len .NetworkSettings.Networks}}", "late"); got != "0\n" {
+		t.Fatalf("late's networks after disconnect: %q", got)
+	}
+	if got := e.ok("exec", "late", "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ' '"); strings.Contains(got, "eth1") {
+		t.Fatalf("late keeps its appnet interface: %q", got)
+	}
+	e.fails(125, "not connected", "network", "disconnect", "appnet", "late")
+
+	// internal: the bridge only, no way out, no ports.
+	e.ok("run", "-d", "--name", "inner", "--network", "isolated", busybox, "sleep", "60")
+	if got := e.ok("exec", "inner", "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ' '"); got != "eth0 lo " {
+		t.Fatalf("on an internal network: %q", got)
+	}
+	if got := strings.TrimSpace(e.ok("inspect", "--format", "{{.NetworkSettings.Networks.isolated.IPAddress}}", "inner")); got != "10.91.0.2" {
+		t.Fatalf("the first address of 10.91.0.0/24: %q", got)
+	}
+	if r := e.run("run", "--rm", "--network", "isolated", busybox, "wget", "-T", "2", "-qO-", hostURL); r.code == 0 {
+		t.Fatalf("an internal network reached the host:\n%s", r)
+	}
+	e.fails(125, "needs the pasta or slirp4netns network", "run", "--rm", "--network", "isolated", "-p", "80", busybox, "true")
+
+	// Bad input: one line, exit 125, nothing made.
+	before := e.ok("ps", "-a", "-q")
+	e.fails(125, `no such network: "nosuchnet"`, "run", "--rm", "--network", "nosuchnet", busybox, "true")
+	e.fails(125, "--network-alias and --ip need a user-defined network", "run", "--rm", "--network-alias", "x", busybox, "true")
+	e.fails(125, "--ip", "run", "--rm", "--network", "isolated", "--ip", "10.92.0.5", busybox, "true")
+	e.fails(125, "IP address is in use", "run", "--rm", "--network", "isolated", "--ip", "10.91.0.2", busybox, "true")
+	if after := e.ok("ps", "-a", "-q"); after != before {
+		t.Fatalf("refused runs left containers:\n%s\nwas:\n%s", after, before)
+	}
+	e.fails(125, "network already exists", "network", "create", "appnet")
+	e.fails(125, "--subnet", "network", "create", "--subnet", "10.1.2.3", "other")
+	e.fails(125, "overlaps", "network", "create", "--subnet", "10.91.0.0/16", "other")
+	e.fails(125, "network mode", "network", "create", "host")
+	e.fails(125, "network name", "network", "create", "bad/name")
+	e.fails(125, "in use", "network", "rm", "appnet")
+	if got := e.ok("network", "ls", "-q"); got != "appnet\nisolated\n" {
+		t.Fatalf("after refused creates: %q", got)
+	}
+	e.ok("network", "create", "--label", "team=qa", "spare")
+	if got := e.ok("network", "prune", "--filter", "label=team=qa"); got != "spare\n" {
+		t.Fatalf("network prune: %q", got)
+	}
+
+	e.ok("rm", "-f", "web", "pub", "late", "inner")
+	waitNoProcesses(t, e)
+	if got := e.ok("network", "rm", "appnet", "isolated"); got != "appnet\nisolated\n" {
+		t.Fatalf("network rm: %q", got)
+	}
+	e.fails(125, "no such network", "network", "inspect", "appnet")
+}

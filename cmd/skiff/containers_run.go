@@ -25,6 +25,7 @@ type createFlags struct {
 	mounts     []string
 	tmpfs      []string
 	cidfile    string
+	networks   []string
 }
 
 func (f *createFlags) bind(fs *pflag.FlagSet) {
@@ -42,7 +43,9 @@ func (f *createFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.o.Tty, "tty", "t", false, "allocate a pseudo-terminal")
 	fs.BoolVarP(&f.o.Interactive, "interactive", "i", false, "keep standard input open")
 	fs.BoolVar(&f.o.AutoRemove, "rm", false, "remove the container when it exits")
-	fs.StringVar(&f.o.Network, "network", "", "network: pasta (the default when installed), none, host, private, container:NAME")
+	fs.StringArrayVar(&f.networks, "network", nil, "network: pasta (the default when installed), slirp4netns, none, host, private, container:NAME, or a network's name (repeatable)")
+	fs.StringArrayVar(&f.o.Aliases, "network-alias", nil, "another name for the container on its networks")
+	fs.StringVar(&f.o.IP, "ip", "", "the container's IPv4 address on its (first) network")
 	fs.StringArrayVarP(&f.o.Publish, "publish", "p", nil, "publish a port [[IP:]HOST_PORT:]CONTAINER_PORT[/udp]")
 	fs.BoolVarP(&f.o.PublishAll, "publish-all", "P", false, "publish the image's EXPOSEd ports on free host ports")
 	fs.StringArrayVar(&f.o.DNS, "dns", nil, "DNS server for the container")
@@ -122,6 +125,7 @@ func (f *createFlags) options(c *cobra.Command, args []string, stderr *os.File) 
 	o := f.o
 	o.Image, o.Cmd = args[0], args[1:]
 	o.Env = f.env
+	o.Network = strings.Join(f.networks, ",")
 	o.Registry = f.reg.resolve()
 	if c.Flags().Changed("entrypoint") {
 		ep := f.entrypoint

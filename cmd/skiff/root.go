@@ -83,7 +83,7 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		newKillCmd(g), newRmCmd(g), newWaitCmd(g), newPsCmd(g), newLogsCmd(g), newExecCmd(g),
 		newCommitCmd(g), newDiffCmd(g), newExportCmd(g), newCpCmd(g), newRenameCmd(g),
 		newPauseCmd(g, true), newPauseCmd(g, false), newTopCmd(g), newStatsCmd(g), newPortCmd(g), newAttachCmd(g),
-		container, newVolumeCmd(g),
+		container, newVolumeCmd(g), newNetworkCmd(g),
 	)
 	return root
 }

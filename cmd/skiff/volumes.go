@@ -252,13 +252,9 @@ func newVolumePruneCmd(g *globalOptions) *cobra.Command {
 		Short: "Remove every volume no container uses",
 		Args:  rangeArgs(0, 0),
 		RunE: func(c *cobra.Command, args []string) error {
-			var labels []string
-			for _, f := range filters {
-				k, v, _ := strings.Cut(f, "=")
-				if k != "label" || v == "" {
-					return usagef("invalid --filter %q: use label=KEY[=VALUE]", f)
-				}
-				labels = append(labels, v)
+			labels, err := labelFilters(filters)
+			if err != nil {
+				return err
 			}
 			e, err := g.engine(c.Context())
 			if err != nil {
@@ -275,6 +271,19 @@ func newVolumePruneCmd(g *globalOptions) *cobra.Command {
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	c.Flags().StringArrayVar(&filters, "filter", nil, "only volumes with label=KEY[=VALUE]")
 	return withStore(c)
+}
+
+// labelFilters reads prune's --filter label=KEY[=VALUE] flags.
+func labelFilters(filters []string) ([]string, error) {
+	var labels []string
+	for _, f := range filters {
+		k, v, _ := strings.Cut(f, "=")
+		if k != "label" || v == "" {
+			return nil, usagef("invalid --filter %q: use label=KEY[=VALUE]", f)
+		}
+		labels = append(labels, v)
+	}
+	return labels, nil
 }
 
 func completeVolumes(g *globalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
