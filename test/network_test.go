@@ -384,3 +384,54 @@ func TestUserDefinedNetworks(t *testing.T) {
 	}
 	e.fails(125, "no such network", "network", "inspect", "appnet")
 }
+
+// TestClientSourceAddress: behind a port published through pasta, the
+// server sees the client's real address: from a test host in a network
+// namespace made here (198.51.100.2, on a veth to the host) and from the
+// host's loopback.
+func TestClientSourceAddress(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	ns := fmt.Sprintf("skiffsrc%d", os.Getpid())
+	hostIf, nsIf := fmt.Sprintf("skh%d", os.Getpid()%100000), fmt.Sprintf("skc%d", os.Getpid()%100000)
+	sh := func(cmd string) {
+		t.Helper()
+		if out, err := exec.Command("sh", "-c", cmd).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+	}
+	sh(fmt.Sprintf("ip netns add %s", ns))
+	t.Cleanup(func() {
+		exec.Command("ip", "netns", "del", ns).Run()
+		exec.Command("ip", "link", "del", hostIf).Run()
+	})
+	sh(fmt.Sprintf("ip link add %s type veth peer name %s && ip link set %s netns %s && ip addr add 198.51.100.1/30 dev %s && ip link set %s up && "+
+		"ip netns exec %s ip addr add 198.51.100.2/30 dev %s && ip netns exec %s ip link set %s up",
+		hostIf, nsIf, nsIf, ns, hostIf, hostIf, ns, nsIf, ns, nsIf))
+	port := freePort(t, "tcp")
+	e.ok("run", "-d", "--name", "whoasks", "-p", fmt.Sprintf("%d:80", port), busybox, "sh", "-c",
+		`mkdir -p /www/cgi-bin && printf '#!/bin/sh\necho Content-Type: text/plain\necho\necho $REMOTE_ADDR\n' > /www/cgi-bin/ip && chmod +x /www/cgi-bin/ip && exec httpd -f -p 80 -h /www`)
+	waitFor(t, func() bool {
+		return exec.Command("busybox", "wget", "-qO-", fmt.Sprintf("http://127.0.0.1:%d/cgi-bin/ip", port)).Run() == nil
+	})
+	get := func(netns, url string) string {
+		t.Helper()
+		cmd := exec.Command("busybox", "wget", "-qO-", url)
+		if netns != "" {
+			cmd = exec.Command("ip", "netns", "exec", netns, "busybox", "wget", "-qO-", url)
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", cmd.Args, err, out)
+		}
+		return strings.Trim(strings.TrimSpace(string(out)), "[]")
+	}
+	if got := get(ns, fmt.Sprintf("http://198.51.100.1:%d/cgi-bin/ip", port)); got != "::ffff:198.51.100.2" && got != "198.51.100.2" {
+		t.Fatalf("the container saw a client on 198.51.100.2 as %q", got)
+	}
+	if got := get("", fmt.Sprintf("http://127.0.0.1:%d/cgi-bin/ip", port)); got != "::ffff:127.0.0.1" && got != "127.0.0.1" {
+		t.Fatalf("the container saw a client on the host's loopback as %q", got)
+	}
+	e.ok("rm", "-f", "whoasks")
+	waitNoProcesses(t, e)
+}
