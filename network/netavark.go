@@ -19,13 +19,13 @@ import (
 // network inspect prints it): a bridge with an IPv4 subnet, and a DNS
 // server (aardvark-dns) on its gateway address when DNSEnabled.
 type Network struct {
-	Name             string            `json:"name"`
-	ID               string            `json:"id"`
-	Driver           string            `json:"driver"`
-	NetworkInterface string            `json:"network_interface"`
-	Created          time.Time         `json:"created"`
-	Subnets          []Subnet          `json:"subnets"`
-	IPv6Enabled      bool              `json:"ipv6_enabled"`
+	Name             string    `json:"name"`
+	ID               string    `json:"id"`
+	Driver           string    `json:"driver"`
+	NetworkInterface string    `json:"network_interface"`
+	Created          time.Time `json:"created"`
+	Subnets          []Subnet  `json:"subnets"`
+	IPv6Enabled      bool      `json:"ipv6_enabled"`
 	// Internal: the containers on it have no way out but the bridge.
 	Internal    bool              `json:"internal"`
 	DNSEnabled  bool              `json:"dns_enabled"`
