@@ -26,7 +26,7 @@ const registry = "127.0.0.1:5000"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench pull|run|create|ps|mem|net|all [-n N] [-count N] [-user NAME] [-skiff PATH]")
+		fmt.Fprintln(os.Stderr, "usage: bench pull|run|create|ps|mem|net|netuser|all [-n N] [-count N] [-user NAME] [-skiff PATH]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -55,6 +55,8 @@ func main() {
 		err = b.memory()
 	case "net":
 		err = b.network(*n)
+	case "netuser":
+		err = b.userNetwork(*n)
 	case "all":
 		for _, f := range []func() error{
 			func() error { return b.runLatency(*n) },
@@ -226,6 +228,21 @@ func (b *bench) run(e engine, args ...string) (time.Duration, error) {
 		return d, fmt.Errorf("%s %s: %v: %s", e.name, strings.Join(args, " "), err, stderr.String())
 	}
 	return d, nil
+}
+
+// output runs the engine like run and returns its standard output.
+func (b *bench) output(e engine, args ...string) (string, error) {
+	cmd := exec.Command(e.argv[0], append(e.argv[1:], args...)...)
+	cmd.Env = e.env
+	cmd.Dir = b.root
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(b.uid), Gid: uint32(b.gid)}}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %v: %s", e.name, strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out), nil
 }
 
 func median(ds []time.Duration) time.Duration {

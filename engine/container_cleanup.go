@@ -99,10 +99,10 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	// An attached `runc run` deletes its own state; a monitored container's
 	// state is deleted here.
 	e.deleteRuntimeState(ctx, rec)
-	e.teardownNetwork(rec)
 	if rec.Config.AutoRemove {
-		return e.removeContainer(ctx, rec, true)
+		return e.removeContainer(ctx, rec, true) // the network too
 	}
+	e.teardownNetwork(rec)
 	removeBundle(e.bundleDir(rec))
 	_, _ = e.Unmount(rec.ID, true)
 	if rec.State == StateRunning {

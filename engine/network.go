@@ -203,7 +203,7 @@ func (e *Engine) setupNetwork(rec *ContainerRecord, spec *specs.Spec) error {
 		}
 		if len(c.Networks) > 0 {
 			if err := e.attachNetworks(context.Background(), rec); err != nil {
-				network.StopHelper(path + ".pid")
+				network.StopHelper(path+".pid", len(c.Ports) > 0)
 				network.RemoveNetns(path)
 				return err
 			}
@@ -239,7 +239,7 @@ func (e *Engine) teardownNetwork(rec *ContainerRecord) {
 	e.detachNetworks(context.Background(), rec)
 	pids, _ := filepath.Glob(filepath.Join(filepath.Dir(e.nsDir), "ns-*", "netns", rec.ID+".pid"))
 	for _, p := range pids {
-		network.StopHelper(p)
+		network.StopHelper(p, len(rec.Config.Ports) > 0)
 	}
 	network.RemoveNetns(e.netnsPath(rec.ID))
 }

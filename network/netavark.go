@@ -166,7 +166,7 @@ func (h Hub) release(id string) {
 	if left, _ := os.ReadDir(h.users()); len(left) > 0 {
 		return
 	}
-	StopHelper(h.pidfile())
+	StopHelper(h.pidfile(), false)
 	RemoveNetns(h.netns())
 }
 

@@ -241,15 +241,18 @@ func firstLine(s string) string {
 }
 
 // StopHelper ends the pasta or slirp4netns of pidfile, if it still runs
-// (and is one: PIDs are reused).
-func StopHelper(pidfile string) {
+// (and is one: PIDs are reused). With wait, it returns once the helper is
+// gone, and with it the host ports it held; its exit takes 20-40 ms (the
+// kernel unregisters its tap device), which a helper without published
+// ports is not waited for.
+func StopHelper(pidfile string, wait bool) {
 	data, err := os.ReadFile(pidfile)
 	if err == nil {
 		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
 			if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && (strings.HasPrefix(string(comm), "pas") || strings.HasPrefix(string(comm), "slirp4netns")) {
 				_ = syscall.Kill(pid, syscall.SIGTERM)
-				for i := 0; i < 100 && syscall.Kill(pid, 0) == nil && !zombie(pid); i++ {
-					time.Sleep(5 * time.Millisecond)
+				for i := 0; wait && i < 200 && syscall.Kill(pid, 0) == nil && !zombie(pid); i++ {
+					time.Sleep(2 * time.Millisecond)
 				}
 			}
 		}

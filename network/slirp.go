@@ -60,7 +60,7 @@ func StartSlirp4netns(netns, pidfile string, ports []PortMapping) error {
 	}
 	for _, p := range ports {
 		if err := slirpForward(sock, p); err != nil {
-			StopHelper(pidfile)
+			StopHelper(pidfile, true)
 			return err
 		}
 	}
