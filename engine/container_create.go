@@ -54,8 +54,38 @@ type CreateOptions struct {
 	ReadOnly    bool
 	// ReadOnlyTmpfs: tmpfs on /tmp, /var/tmp and /run when ReadOnly.
 	ReadOnlyTmpfs bool
+	// SdNotify is --sdnotify: container (the default), conmon or ignore.
+	SdNotify string
+	// CreateCommand is the command line that made the container, for
+	// generate systemd --new.
+	CreateCommand []string
 	RunOptions
 	NetworkOptions
+}
+
+// Notify modes of --sdnotify, for containers run by systemd units of
+// Type=notify (NOTIFY_SOCKET set): container passes the socket into the
+// container, whose process says READY=1 itself; conmon has skiff say it
+// once the container started; ignore does neither. In all of them skiff
+// gives systemd the monitor's pid as the service's main process, and the
+// runtime never sees the socket.
+const (
+	SdNotifyContainer = "container"
+	SdNotifyConmon    = "conmon"
+	SdNotifyIgnore    = "ignore"
+)
+
+// SystemdUnitLabel names the systemd unit that made a container; the
+// units skiff generates set it in the environment (as podman's do).
+const SystemdUnitLabel = "PODMAN_SYSTEMD_UNIT"
+
+// ValidateSdNotify checks a --sdnotify value.
+func ValidateSdNotify(mode string) error {
+	switch mode {
+	case "", SdNotifyContainer, SdNotifyConmon, SdNotifyIgnore:
+		return nil
+	}
+	return fmt.Errorf("%w: --sdnotify %q: use container, conmon or ignore", ErrBadOption, mode)
 }
 
 // ValidatePull checks a --pull value.
@@ -130,6 +160,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 	if err := ValidateNetwork(o.Network); err != nil {
 		return nil, err
 	}
+	if err := ValidateSdNotify(o.SdNotify); err != nil {
+		return nil, err
+	}
 	if o.Name != "" {
 		if err := CheckName(o.Name); err != nil {
 			return nil, err
@@ -157,12 +190,18 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 		Cmd: ic.Cmd, Entrypoint: ic.Entrypoint, WorkingDir: ic.WorkingDir, User: ic.User,
 		Labels: map[string]string{}, Hostname: o.Hostname, Tty: o.Tty, OpenStdin: o.Interactive,
 		AutoRemove: o.AutoRemove, StopSignal: ic.StopSignal, Runtime: o.Runtime,
+		SdNotify: o.SdNotify, CreateCommand: o.CreateCommand,
 	}
 	for k, v := range ic.Labels {
 		c.Labels[k] = v
 	}
 	for k, v := range o.Labels {
 		c.Labels[k] = v
+	}
+	// A container made by a systemd unit remembers it (auto-update
+	// restarts the unit).
+	if unit := os.Getenv(SystemdUnitLabel); unit != "" {
+		c.Labels[SystemdUnitLabel] = unit
 	}
 	if o.Entrypoint != nil {
 		c.Entrypoint = nil

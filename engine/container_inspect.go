@@ -152,3 +152,8 @@ func (e *Engine) IsContainer(ctx context.Context, nameOrID string) bool {
 	_, err := e.state.Lookup(ctx, nameOrID)
 	return err == nil
 }
+
+// LookupContainer is a container's record, by name, id or id prefix.
+func (e *Engine) LookupContainer(ctx context.Context, nameOrID string) (*ContainerRecord, error) {
+	return e.state.Lookup(ctx, nameOrID)
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -40,7 +41,9 @@ var (
 // the files bind-mounted into the container. console, when set, is the size
 // of the terminal the container's pty starts with (runc sizes it before the
 // process runs; a resize after start would race with the process).
-func (e *Engine) prepare(rec *ContainerRecord, console *specs.Box) (bundle string, err error) {
+// notifySocket, with --sdnotify=container, is bound into the container as
+// its NOTIFY_SOCKET.
+func (e *Engine) prepare(rec *ContainerRecord, console *specs.Box, notifySocket string) (bundle string, err error) {
 	defer phase("prepare (mount, config.json)", time.Now())
 	rootfs, err := e.Mount(rec.ID, "")
 	if err != nil {
@@ -112,6 +115,11 @@ func (e *Engine) prepare(rec *ContainerRecord, console *specs.Box) (bundle strin
 	if c.Tty && !hasEnv(env, "TERM") {
 		env = append(env, "TERM=xterm")
 	}
+	if (c.SdNotify == "" || c.SdNotify == SdNotifyContainer) && strings.HasPrefix(notifySocket, "/") {
+		const inside = "/run/notify/notify.sock"
+		mounts = append(mounts, specs.Mount{Destination: inside, Type: "bind", Source: notifySocket, Options: []string{"bind"}})
+		env = mergeEnv(env, []string{"NOTIFY_SOCKET=" + inside})
+	}
 	opts := SpecOptions{
 		Rootfs: rootfs, Args: append(append([]string{}, c.Entrypoint...), c.Cmd...), Env: env,
 		Cwd: c.WorkingDir, UID: uint32(u.Uid), GID: uint32(u.Gid), Hostname: c.Hostname,
@@ -170,6 +178,11 @@ type StartOptions struct {
 	Stdin       io.Reader
 	Stdout      io.Writer
 	Stderr      io.Writer
+	// NotifySocket is systemd's NOTIFY_SOCKET for a unit of Type=notify:
+	// told the service's main pid (the monitor's, or this process's when
+	// attached) and, with --sdnotify=conmon, READY=1 once the container
+	// started.
+	NotifySocket string
 }
 
 // Start starts a created or exited container. Detached, a monitor process
@@ -205,7 +218,7 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 	if o.Attach && rec.Config.Tty {
 		console = terminalSize(o.Stdin)
 	}
-	bundle, err := e.prepare(rec, console)
+	bundle, err := e.prepare(rec, console, o.NotifySocket)
 	if err != nil {
 		lock.Unlock()
 		return 0, err
@@ -214,7 +227,35 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 		return e.runAttached(ctx, rec, runtime, bundle, lock, o)
 	}
 	defer lock.Unlock()
-	return 0, e.startDetached(ctx, rec, runtime, bundle)
+	if err := e.startDetached(ctx, rec, runtime, bundle); err != nil {
+		return 0, err
+	}
+	return 0, sdNotify(o.NotifySocket, rec.Config.SdNotify, rec.MonitorPid)
+}
+
+// sdNotify tells systemd, at socket, the service's main process and, in
+// conmon mode, that it is ready.
+func sdNotify(socket, mode string, mainPid int) error {
+	if socket == "" || mode == SdNotifyIgnore {
+		return nil
+	}
+	msg := fmt.Sprintf("MAINPID=%d\n", mainPid)
+	if mode == SdNotifyConmon {
+		msg += "READY=1\n"
+	}
+	addr := &net.UnixAddr{Name: socket, Net: "unixgram"}
+	if strings.HasPrefix(socket, "@") {
+		addr.Name = "\x00" + socket[1:]
+	}
+	c, err := net.DialUnix("unixgram", nil, addr)
+	if err != nil {
+		return fmt.Errorf("notifying systemd at %s: %w", socket, err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(msg)); err != nil {
+		return fmt.Errorf("notifying systemd at %s: %w", socket, err)
+	}
+	return nil
 }
 
 // etcFiles are the files of /etc skiff writes for the container.
@@ -295,6 +336,8 @@ func (e *Engine) startDetached(ctx context.Context, rec *ContainerRecord, runtim
 		return e.abortStart(rec, err)
 	}
 	rec.State, rec.Pid, rec.StartedAt, rec.MonitorPid, rec.ExitCode = StateRunning, pid, time.Now(), mon.Process.Pid, 0
+	// For systemd units of Type=forking (generate systemd without --new).
+	_ = os.WriteFile(e.MonitorPidPath(rec.ID), []byte(strconv.Itoa(mon.Process.Pid)), 0o644)
 	if err := e.state.SetUserStopped(ctx, rec.ID, false); err != nil {
 		return err
 	}
@@ -360,6 +403,9 @@ func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime,
 	rec.FinishedAt = time.Time{}
 	_ = e.state.Update(ctx, rec)
 	lock.Unlock()
+	if err := sdNotify(o.NotifySocket, rec.Config.SdNotify, os.Getpid()); err != nil {
+		fmt.Fprintln(o.Stderr, "Warning:", err)
+	}
 	if !rec.Config.AutoRemove {
 		// Kept with the record too; a --rm container lives for this run
 		// only, and its pid file (containerPid) serves meanwhile.

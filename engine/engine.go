@@ -149,6 +149,12 @@ func (e *Engine) LogPath(id string) string { return filepath.Join(e.containerDir
 
 func (e *Engine) exitPath(id string) string { return filepath.Join(e.containerDir(id), "exit") }
 
+// MonitorPidPath is where a detached container's monitor pid is kept,
+// the same path in every namespace of the user's.
+func (e *Engine) MonitorPidPath(id string) string {
+	return filepath.Join(e.containerDir(id), "monitor.pid")
+}
+
 // pidPath is where the runtime writes the container's pid: kept with the
 // container, so the pid is known from any namespace (a killed `run`).
 func (e *Engine) pidPath(id string) string { return filepath.Join(e.containerDir(id), "pid") }

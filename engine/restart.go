@@ -113,7 +113,7 @@ func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
 	ran := at.Sub(rec.StartedAt)
 	rec.RestartCount++
 	rec.ExitCode, rec.FinishedAt, rec.Pid, rec.MonitorPid, rec.StartedAt = code, at, 0, os.Getpid(), time.Now()
-	bundle, err := e.prepare(rec, nil)
+	bundle, err := e.prepare(rec, nil, "")
 	if err == nil {
 		err = e.state.Update(ctx, rec)
 	}

@@ -66,6 +66,8 @@ type ContainerConfig struct {
 	DNS           []string              `json:"Dns,omitempty"`
 	DNSSearch     []string              `json:"DnsSearch,omitempty"`
 	AddHosts      []string              `json:"ExtraHosts,omitempty"`
+	SdNotify      string                `json:"SdNotifyMode,omitempty"`
+	CreateCommand []string              `json:"CreateCommand,omitempty"`
 }
 
 // State is the per-user state database: SQLite in WAL mode, with a busy

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,13 +18,18 @@ func (g *globalOptions) forEach(names []string, fn func(string) error) error {
 	var errs []error
 	for _, n := range names {
 		if err := fn(n); err != nil {
-			errs = append(errs, err)
+			if err != errSkip {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		fmt.Fprintln(g.stdout, n)
 	}
 	return errors.Join(errs...)
 }
+
+// errSkip, from forEach's function, passes over a name quietly.
+var errSkip = errors.New("skipped")
 
 func newStartCmd(g *globalOptions) *cobra.Command {
 	var attach, interactive bool
@@ -42,7 +49,7 @@ func newStartCmd(g *globalOptions) *cobra.Command {
 				return g.attachedStart(c, e, args[0], interactive)
 			}
 			return g.forEach(args, func(n string) error {
-				_, err := e.Start(c.Context(), n, engine.StartOptions{})
+				_, err := e.Start(c.Context(), n, engine.StartOptions{NotifySocket: g.notifySocket})
 				return err
 			})
 		},
@@ -56,10 +63,11 @@ func newStartCmd(g *globalOptions) *cobra.Command {
 func newStopCmd(g *globalOptions, use string) *cobra.Command {
 	var timeout int
 	var all bool
+	var t targets
 	c := &cobra.Command{
 		Use:   use + " [flags] CONTAINER [CONTAINER...]",
 		Short: "Stop containers: the stop signal, then SIGKILL after the timeout",
-		Args:  allOrNames(&all),
+		Args:  t.args(&all),
 		RunE: func(c *cobra.Command, args []string) error {
 			if timeout < 0 {
 				return usagef("invalid --time %d: use 0 or more seconds", timeout)
@@ -68,21 +76,19 @@ func newStopCmd(g *globalOptions, use string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if all {
-				if args, err = e.ContainerIDs(c.Context()); err != nil {
-					return err
-				}
+			if args, err = t.resolve(c, e, args, all); err != nil {
+				return err
 			}
 			wait := time.Duration(timeout) * time.Second
 			if !c.Flags().Changed("time") {
 				wait = -1 // the container's --stop-timeout, else 10 s
 			}
-			return g.forEach(args, func(n string) error {
+			return g.forEachTarget(t, args, func(n string) error {
 				if err := e.Stop(c.Context(), n, wait); err != nil {
 					return err
 				}
 				if use == "restart" {
-					_, err := e.Start(c.Context(), n, engine.StartOptions{})
+					_, err := e.Start(c.Context(), n, engine.StartOptions{NotifySocket: g.notifySocket})
 					return err
 				}
 				return nil
@@ -91,8 +97,66 @@ func newStopCmd(g *globalOptions, use string) *cobra.Command {
 	}
 	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing (default: the container's --stop-timeout, else 10)")
 	c.Flags().BoolVarP(&all, "all", "a", false, "every container")
+	t.bind(c)
 	c.ValidArgsFunction = completeContainers(g)
 	return withStore(c)
+}
+
+// targets are the --cidfile and --ignore flags of stop and rm, as the units
+// generate systemd writes use them.
+type targets struct {
+	cidfiles []string
+	ignore   bool
+}
+
+func (t *targets) bind(c *cobra.Command) {
+	c.Flags().StringArrayVar(&t.cidfiles, "cidfile", nil, "the container whose id this file holds (from run --cidfile)")
+	c.Flags().BoolVarP(&t.ignore, "ignore", "i", false, "no error for a container (or cidfile) that does not exist")
+}
+
+// args accepts names, --cidfile or --all.
+func (t *targets) args(all *bool) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if *all == (len(args)+len(t.cidfiles) > 0) {
+			return usagef("%q takes names, --cidfile or --all (see '%s --help')", c.CommandPath(), c.CommandPath())
+		}
+		return nil
+	}
+}
+
+// resolve adds the ids of the cidfiles (a missing one is no error with
+// --ignore) and, with all, every container.
+func (t *targets) resolve(c *cobra.Command, e *engine.Engine, args []string, all bool) ([]string, error) {
+	if all {
+		return e.ContainerIDs(c.Context())
+	}
+	for _, f := range t.cidfiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			if t.ignore && errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return nil, usagef("--cidfile: %v", err)
+		}
+		id := strings.TrimSpace(string(data))
+		if id == "" {
+			return nil, usagef("--cidfile %s is empty", f)
+		}
+		args = append(args, id)
+	}
+	return args, nil
+}
+
+// forEachTarget is forEach that, with --ignore, passes over containers
+// that do not exist.
+func (g *globalOptions) forEachTarget(t targets, names []string, fn func(string) error) error {
+	return g.forEach(names, func(n string) error {
+		err := fn(n)
+		if t.ignore && errors.Is(err, engine.ErrNoSuchContainer) {
+			return errSkip
+		}
+		return err
+	})
 }
 
 func allOrNames(all *bool) cobra.PositionalArgs {
@@ -150,28 +214,41 @@ func runningIDs(c *cobra.Command, e *engine.Engine) ([]string, error) {
 
 func newRmCmd(g *globalOptions) *cobra.Command {
 	var force, all, volumes bool
+	var timeout int
+	var t targets
 	c := &cobra.Command{
 		Use:   "rm [flags] CONTAINER [CONTAINER...]",
 		Short: "Remove containers",
-		Args:  allOrNames(&all),
+		Args:  t.args(&all),
 		RunE: func(c *cobra.Command, args []string) error {
 			e, err := g.engine(c.Context())
 			if err != nil {
 				return err
 			}
-			if all {
-				if args, err = e.ContainerIDs(c.Context()); err != nil {
-					return err
-				}
+			if args, err = t.resolve(c, e, args, all); err != nil {
+				return err
 			}
-			return g.forEach(args, func(n string) error {
+			err = g.forEachTarget(t, args, func(n string) error {
+				if force && c.Flags().Changed("time") {
+					// Stopped the gentle way first, as podman rm -f -t does.
+					if err := e.Stop(c.Context(), n, time.Duration(timeout)*time.Second); err != nil && !errors.Is(err, engine.ErrNotRunning) {
+						return err
+					}
+				}
 				return e.Remove(c.Context(), n, engine.RemoveOptions{Force: force, Volumes: volumes})
 			})
+			// The cidfiles name nothing any more.
+			for _, f := range t.cidfiles {
+				_ = os.Remove(f)
+			}
+			return err
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "kill and remove running containers")
 	c.Flags().BoolVarP(&all, "all", "a", false, "every container")
 	c.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove the containers' anonymous volumes too")
+	c.Flags().IntVarP(&timeout, "time", "t", 10, "with -f, seconds to wait for the stop signal before killing")
+	t.bind(c)
 	c.ValidArgsFunction = completeContainers(g)
 	return withStore(c)
 }

@@ -51,6 +51,7 @@ func (f *createFlags) bind(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.o.DNS, "dns", nil, "DNS server for the container")
 	fs.StringArrayVar(&f.o.DNSSearch, "dns-search", nil, "DNS search domain for the container")
 	fs.StringArrayVar(&f.o.AddHosts, "add-host", nil, "add NAME:IP to /etc/hosts (IP may be host-gateway)")
+	fs.StringVar(&f.o.SdNotify, "sdnotify", "container", "with systemd's NOTIFY_SOCKET: container (passed in; the container says READY=1), conmon (skiff says it once the container started) or ignore")
 	fs.StringVar(&f.o.Runtime, "runtime", "", "OCI runtime: runc or crun (default from containers.conf, else runc)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no pull progress")
 	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "mount a host path or volume: [SOURCE:]DEST[:ro,rw,z,Z,U,nocopy,...]")
@@ -126,6 +127,7 @@ func (f *createFlags) options(c *cobra.Command, args []string, stderr *os.File) 
 	o.Image, o.Cmd = args[0], args[1:]
 	o.Env = f.env
 	o.Network = strings.Join(f.networks, ",")
+	o.CreateCommand = append([]string(nil), os.Args[1:]...)
 	o.Registry = f.reg.resolve()
 	if c.Flags().Changed("entrypoint") {
 		ep := f.entrypoint
@@ -143,6 +145,9 @@ func (f *createFlags) options(c *cobra.Command, args []string, stderr *os.File) 
 		return o, usagef("%v", err)
 	}
 	if err := engine.ValidateNetwork(o.Network); err != nil {
+		return o, usagef("%v", err)
+	}
+	if err := engine.ValidateSdNotify(o.SdNotify); err != nil {
 		return o, usagef("%v", err)
 	}
 	if o.Name != "" {
@@ -219,7 +224,7 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if detach {
-				if _, err := e.Start(c.Context(), rec.ID, engine.StartOptions{}); err != nil {
+				if _, err := e.Start(c.Context(), rec.ID, engine.StartOptions{NotifySocket: g.notifySocket}); err != nil {
 					return err
 				}
 				fmt.Fprintln(g.stdout, rec.ID)
@@ -242,7 +247,7 @@ func isTerminal(r any) bool {
 
 // attachedStart runs a container in the foreground and exits with its code.
 func (g *globalOptions) attachedStart(c *cobra.Command, e *engine.Engine, id string, interactive bool) error {
-	code, err := e.Start(c.Context(), id, engine.StartOptions{Attach: true, Interactive: interactive, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr})
+	code, err := e.Start(c.Context(), id, engine.StartOptions{Attach: true, Interactive: interactive, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, NotifySocket: g.notifySocket})
 	if err != nil {
 		return err
 	}

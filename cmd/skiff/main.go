@@ -22,7 +22,10 @@ func main() {
 	stopProfile := startProfile()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	g := &globalOptions{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
-	err := newRootCmd(g).ExecuteContext(ctx)
+	generator, err := generatorMode(g, os.Args)
+	if !generator {
+		err = newRootCmd(g).ExecuteContext(ctx)
+	}
 	g.close()
 	stop()
 	stopProfile()

@@ -25,6 +25,9 @@ type globalOptions struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	eng            *engine.Engine
+	// notifySocket is systemd's NOTIFY_SOCKET, taken out of the
+	// environment so that no runtime or helper sees it.
+	notifySocket string
 }
 
 // annotation key: commands that touch storage run in the user namespace.
@@ -83,7 +86,7 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		newKillCmd(g), newRmCmd(g), newWaitCmd(g), newPsCmd(g), newLogsCmd(g), newExecCmd(g),
 		newCommitCmd(g), newDiffCmd(g), newExportCmd(g), newCpCmd(g), newRenameCmd(g),
 		newPauseCmd(g, true), newPauseCmd(g, false), newTopCmd(g), newStatsCmd(g), newPortCmd(g), newAttachCmd(g),
-		container, newVolumeCmd(g), newNetworkCmd(g),
+		container, newVolumeCmd(g), newNetworkCmd(g), newGenerateCmd(g), newQuadletCmd(g), newAutoUpdateCmd(g),
 	)
 	return root
 }
@@ -167,6 +170,8 @@ func (g *globalOptions) setup(c *cobra.Command) error {
 		}
 		return &exitStatus{code}
 	}
+	g.notifySocket = os.Getenv("NOTIFY_SOCKET")
+	os.Unsetenv("NOTIFY_SOCKET")
 	if _, err := rootless.Joined(); err != nil {
 		return err
 	}
