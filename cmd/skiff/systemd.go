@@ -227,9 +227,9 @@ func newAutoUpdateCmd(g *globalOptions) *cobra.Command {
 	var reg registryFlags
 	var format string
 	c := &cobra.Command{
-		Use:   "auto-update [flags]",
-		Short: "Update containers labelled io.containers.autoupdate whose image has a newer version, restarting their systemd units",
-		Args:  rangeArgs(0, 0),
+		Use:     "auto-update [flags]",
+		Short:   "Update containers labelled io.containers.autoupdate whose image has a newer version, restarting their systemd units",
+		Args:    rangeArgs(0, 0),
 		PreRunE: func(c *cobra.Command, args []string) error { return checkFormat(format) },
 		RunE: func(c *cobra.Command, args []string) error {
 			e, err := g.engine(c.Context())
