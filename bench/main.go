@@ -207,16 +207,23 @@ func (b *bench) engines() []engine {
 	}
 }
 
-// run runs the engine with args as the user and returns the wall time; the
-// CPU times (the process and every child it reaped) go to lastUser and
-// lastSys.
-func (b *bench) run(e engine, args ...string) (time.Duration, error) {
+// command is the engine with args as the user; its stderr goes to the
+// buffer.
+func (b *bench) command(e engine, stderr *bytes.Buffer, args ...string) *exec.Cmd {
 	cmd := exec.Command(e.argv[0], append(e.argv[1:], args...)...)
 	cmd.Env = e.env
 	cmd.Dir = b.root
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(b.uid), Gid: uint32(b.gid)}}
+	cmd.Stderr = stderr
+	return cmd
+}
+
+// run runs the engine with args as the user and returns the wall time; the
+// CPU times (the process and every child it reaped) go to lastUser and
+// lastSys.
+func (b *bench) run(e engine, args ...string) (time.Duration, error) {
 	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd := b.command(e, &stderr, args...)
 	cmd.Stdout = io.Discard
 	start := time.Now()
 	err := cmd.Run()
@@ -232,13 +239,8 @@ func (b *bench) run(e engine, args ...string) (time.Duration, error) {
 
 // output runs the engine like run and returns its standard output.
 func (b *bench) output(e engine, args ...string) (string, error) {
-	cmd := exec.Command(e.argv[0], append(e.argv[1:], args...)...)
-	cmd.Env = e.env
-	cmd.Dir = b.root
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(b.uid), Gid: uint32(b.gid)}}
 	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := b.command(e, &stderr, args...).Output()
 	if err != nil {
 		return "", fmt.Errorf("%s %s: %v: %s", e.name, strings.Join(args, " "), err, stderr.String())
 	}

@@ -441,46 +441,26 @@ func scanNetwork(sc interface{ Scan(...any) error }) (*network.Network, error) {
 }
 
 func listNetworks(ctx context.Context, q queryer) ([]*network.Network, error) {
-	rows, err := q.QueryContext(ctx, `SELECT config FROM networks ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*network.Network
-	for rows.Next() {
-		n, err := scanNetwork(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, q, scanNetwork, `SELECT config FROM networks ORDER BY name`)
 }
 
 func lookupNetwork(ctx context.Context, q queryer, nameOrID string) (*network.Network, error) {
 	if nameOrID == "" {
 		return nil, fmt.Errorf("%w: %q", ErrNoSuchNetwork, nameOrID)
 	}
-	rows, err := q.QueryContext(ctx, `SELECT config FROM networks WHERE name = ? OR id = ? OR (length(?) >= 3 AND id LIKE ? || '%')`, nameOrID, nameOrID, nameOrID, nameOrID)
+	found, err := queryAll(ctx, q, scanNetwork, `SELECT config FROM networks WHERE name = ? OR id = ? OR (length(?) >= 3 AND id LIKE ? || '%')`, nameOrID, nameOrID, nameOrID, nameOrID)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var found []*network.Network
-	for rows.Next() {
-		n, err := scanNetwork(rows)
-		if err != nil {
-			return nil, err
-		}
+	for _, n := range found {
 		if n.Name == nameOrID {
 			return n, nil
 		}
-		found = append(found, n)
 	}
 	if len(found) != 1 {
 		return nil, fmt.Errorf("%w: %q", ErrNoSuchNetwork, nameOrID)
 	}
-	return found[0], rows.Err()
+	return found[0], nil
 }
 
 // tx runs fn in one write transaction (begun immediate: writers wait for

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -167,6 +168,15 @@ func (h Hub) release(id string) {
 		return
 	}
 	StopHelper(h.pidfile(), false)
+	// aardvark-dns exits when netavark removes its last entry; one a
+	// failed teardown left is ended here.
+	if data, err := os.ReadFile(filepath.Join(h.config(), "aardvark-dns", "aardvark.pid")); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
+			if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.HasPrefix(string(comm), "aardvark") {
+				_ = unix.Kill(pid, unix.SIGTERM)
+			}
+		}
+	}
 	RemoveNetns(h.netns())
 }
 

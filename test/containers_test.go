@@ -371,7 +371,7 @@ func TestContainerBadInput(t *testing.T) {
 		{[]string{"run", "--pull", "sometimes", busybox}, `--pull "sometimes"`},
 		{[]string{"run", "--name", "bad name", busybox}, `invalid container name "bad name"`},
 		{[]string{"run", "nosuchimage:here"}, `nosuchimage`},
-		{[]string{"run", "--network", "bridge", busybox}, `--network "bridge"`},
+		{[]string{"run", "--network", "bad/name", busybox}, `--network "bad/name"`},
 		{[]string{"start", "nosuch"}, `no such container: nosuch`},
 		{[]string{"stop", "nosuch"}, `no such container: nosuch`},
 		{[]string{"rm", "nosuch"}, `no such container: nosuch`},

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -157,6 +156,10 @@ func TestNetworkModes(t *testing.T) {
 	if got := ifaces(); len(got) != 2 {
 		t.Fatalf("the default network has %v, want lo and one more", got)
 	}
+	// docker's name for the default network.
+	if got := ifaces("--network", "bridge"); len(got) != 2 {
+		t.Fatalf("--network bridge has %v, want the default network's", got)
+	}
 	host, _ := os.ReadFile("/proc/net/dev")
 	hostIfaces := 0
 	for _, line := range strings.Split(string(host), "\n")[2:] {
@@ -213,21 +216,7 @@ func main() {
 // udpEchoBinary builds a static UDP echo server (its port the argument).
 func udpEchoBinary(t *testing.T, e *env) string {
 	t.Helper()
-	dir := filepath.Join(e.root, "work", "udpecho")
-	os.MkdirAll(dir, 0o755)
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(udpEchoSource), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module udpecho\n\ngo 1.21\n"), 0o644)
-	bin := filepath.Join(dir, "udpecho")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = dir
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the UDP echo server: %v\n%s", err, out)
-	}
-	e.chownAll()
-	return bin
+	return buildStatic(t, e, "udpecho", udpEchoSource)
 }
 
 // TestSlirp4netns: the fallback network, chosen by containers.conf (and

@@ -15,7 +15,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 
 [ "$(id -u)" = 0 ] || { echo "setup: run as root" >&2; exit 1; }
 
-pkgs=(uidmap runc crun catatonit passt slirp4netns netavark aardvark-dns docker-registry busybox-static apache2-utils openssl ca-certificates iproute2 procps)
+pkgs=(uidmap runc crun catatonit passt slirp4netns netavark aardvark-dns systemd docker-registry busybox-static apache2-utils openssl ca-certificates iproute2 procps)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -225,32 +225,7 @@ func newNetworkRmCmd(g *globalOptions) *cobra.Command {
 }
 
 func newNetworkPruneCmd(g *globalOptions) *cobra.Command {
-	var force bool
-	var filters []string
-	c := &cobra.Command{
-		Use:   "prune [flags]",
-		Short: "Remove every network no container is on",
-		Args:  rangeArgs(0, 0),
-		RunE: func(c *cobra.Command, args []string) error {
-			labels, err := labelFilters(filters)
-			if err != nil {
-				return err
-			}
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			removed, err := e.PruneNetworks(c.Context(), labels)
-			for _, n := range removed {
-				fmt.Fprintln(g.stdout, n)
-			}
-			return err
-		},
-	}
-	// No prompt is ever shown; -f is accepted for scripts written for docker.
-	c.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
-	c.Flags().StringArrayVar(&filters, "filter", nil, "only networks with label=KEY[=VALUE]")
-	return withStore(c)
+	return newLabelPruneCmd(g, "networks", "Remove every network no container is on", (*engine.Engine).PruneNetworks)
 }
 
 func newNetworkConnectCmd(g *globalOptions, connect bool) *cobra.Command {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -245,11 +246,17 @@ func newVolumeRmCmd(g *globalOptions) *cobra.Command {
 }
 
 func newVolumePruneCmd(g *globalOptions) *cobra.Command {
+	return newLabelPruneCmd(g, "volumes", "Remove every volume no container uses", (*engine.Engine).PruneVolumes)
+}
+
+// newLabelPruneCmd is a prune command whose only filter is label=: it
+// prints what prune removed.
+func newLabelPruneCmd(g *globalOptions, what, short string, prune func(*engine.Engine, context.Context, []string) ([]string, error)) *cobra.Command {
 	var force bool
 	var filters []string
 	c := &cobra.Command{
 		Use:   "prune [flags]",
-		Short: "Remove every volume no container uses",
+		Short: short,
 		Args:  rangeArgs(0, 0),
 		RunE: func(c *cobra.Command, args []string) error {
 			labels, err := labelFilters(filters)
@@ -260,7 +267,7 @@ func newVolumePruneCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			removed, err := e.PruneVolumes(c.Context(), labels)
+			removed, err := prune(e, c.Context(), labels)
 			for _, n := range removed {
 				fmt.Fprintln(g.stdout, n)
 			}
@@ -269,7 +276,7 @@ func newVolumePruneCmd(g *globalOptions) *cobra.Command {
 	}
 	// No prompt is ever shown; -f is accepted for scripts written for docker.
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
-	c.Flags().StringArrayVar(&filters, "filter", nil, "only volumes with label=KEY[=VALUE]")
+	c.Flags().StringArrayVar(&filters, "filter", nil, "only "+what+" with label=KEY[=VALUE]")
 	return withStore(c)
 }
 

@@ -427,16 +427,7 @@ func (c *converter) volume(u *Unit) error {
 	if len(ids) > 0 {
 		args = append(args, "--opt", "o="+strings.Join(ids, ","))
 	}
-	labels, err := c.keyValues("Label")
-	if err != nil {
-		return err
-	}
-	for _, l := range labels {
-		args = append(args, "--label", escapeValue(l))
-	}
-	args = append(args, escapeValue(name))
-	c.oneshot(u, args)
-	return nil
+	return c.oneshot(u, args, name)
 }
 
 func (c *converter) network(u *Unit) error {
@@ -468,6 +459,12 @@ func (c *converter) network(u *Unit) error {
 			args = append(args, b.flag)
 		}
 	}
+	return c.oneshot(u, args, name)
+}
+
+// oneshot is the service of a .volume or .network: it makes the thing
+// (args, the labels, the name) once and stays active.
+func (c *converter) oneshot(u *Unit, args []string, name string) error {
 	labels, err := c.keyValues("Label")
 	if err != nil {
 		return err
@@ -476,15 +473,9 @@ func (c *converter) network(u *Unit) error {
 		args = append(args, "--label", escapeValue(l))
 	}
 	args = append(args, escapeValue(name))
-	c.oneshot(u, args)
-	return nil
-}
-
-// oneshot is the service of a .volume or .network: it makes the thing
-// once and stays active.
-func (c *converter) oneshot(u *Unit, args []string) {
 	u.Add("Service", "ExecStart", Quote(c.o.Binary)+" "+strings.Join(args, " "))
 	u.Add("Service", "Type", "oneshot")
 	u.Add("Service", "RemainAfterExit", "yes")
 	u.Add("Service", "SyslogIdentifier", "%N")
+	return nil
 }
