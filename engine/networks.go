@@ -273,25 +273,17 @@ func (e *Engine) PruneNetworks(ctx context.Context, labels []string) ([]string, 
 
 // Connect puts a container on a network, at once if it runs.
 func (e *Engine) Connect(ctx context.Context, netName, nameOrID string, att NetworkAttachment) error {
-	n, err := e.Network(ctx, netName)
-	if err != nil {
-		return err
-	}
-	rec, err := e.state.Lookup(ctx, nameOrID)
-	if err != nil {
-		return err
-	}
-	if !ownNetns(rec.Config.Network) && len(rec.Config.Networks) == 0 {
-		return fmt.Errorf("%w: %s has the %s network mode; only a container with a network namespace of its own joins networks", ErrBadOption, rec.Name, rec.Config.Network)
-	}
 	if err := checkAliases(att.Aliases); err != nil {
 		return err
 	}
-	lock, err := e.state.Lock(rec.ID)
+	n, rec, lock, err := e.lockOnNetwork(ctx, netName, nameOrID)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
+	if !ownNetns(rec.Config.Network) && len(rec.Config.Networks) == 0 {
+		return fmt.Errorf("%w: %s has the %s network mode; only a container with a network namespace of its own joins networks", ErrBadOption, rec.Name, rec.Config.Network)
+	}
 	att.Name = n.Name
 	rec, err = e.state.AddAttachment(ctx, rec.ID, att)
 	if err != nil {
@@ -311,15 +303,7 @@ func (e *Engine) Connect(ctx context.Context, netName, nameOrID string, att Netw
 
 // Disconnect takes a container off a network.
 func (e *Engine) Disconnect(ctx context.Context, netName, nameOrID string) error {
-	n, err := e.Network(ctx, netName)
-	if err != nil {
-		return err
-	}
-	rec, err := e.state.Lookup(ctx, nameOrID)
-	if err != nil {
-		return err
-	}
-	lock, err := e.state.Lock(rec.ID)
+	n, rec, lock, err := e.lockOnNetwork(ctx, netName, nameOrID)
 	if err != nil {
 		return err
 	}
@@ -338,6 +322,28 @@ func (e *Engine) Disconnect(ctx context.Context, netName, nameOrID string) error
 		return err
 	}
 	return e.writeEtcFiles(rec)
+}
+
+// lockOnNetwork finds the network and the container, and locks the
+// container; its record is read under the lock.
+func (e *Engine) lockOnNetwork(ctx context.Context, netName, nameOrID string) (*network.Network, *ContainerRecord, *ContainerLock, error) {
+	n, err := e.Network(ctx, netName)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rec, err := e.state.Lookup(ctx, nameOrID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lock, err := e.state.Lock(rec.ID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if rec, err = e.state.Lookup(ctx, rec.ID); err != nil {
+		lock.Unlock()
+		return nil, nil, nil, err
+	}
+	return n, rec, lock, nil
 }
 
 func (a NetworkAttachment) forNetavark(id string) network.Attachment {
