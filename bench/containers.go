@@ -184,16 +184,28 @@ func (b *bench) memory() error {
 	if err := b.warm(); err != nil {
 		return err
 	}
-	for _, e := range b.engines() {
-		args := []string{"run", "-d", "--network", "none", "--name", "memprobe", busyboxImage, "sleep", "600"}
-		if _, err := b.run(e, args...); err != nil {
-			return err
-		}
-		time.Sleep(500 * time.Millisecond)
-		per, shared := b.userRSS()
-		fmt.Printf("memory per running detached container, %s: %s (shared: %s)\n", e.name, per, shared)
-		if _, err := b.run(e, "rm", "-f", "memprobe"); err != nil {
-			return err
+	// Without a network, then on each engine's default network with a
+	// published port: its network helpers count too.
+	for _, net := range []string{"none", "default + -p"} {
+		for _, e := range b.engines() {
+			args := []string{"run", "-d", "--network", "none", "--name", "memprobe", busyboxImage, "sleep", "600"}
+			if net != "none" {
+				port, err := freeTCPPort()
+				if err != nil {
+					return err
+				}
+				args = []string{"run", "-d", "-p", fmt.Sprintf("%d:80", port), "--name", "memprobe", busyboxImage, "sleep", "600"}
+			}
+			if _, err := b.run(e, args...); err != nil {
+				return err
+			}
+			time.Sleep(500 * time.Millisecond)
+			per, shared := b.userRSS()
+			fmt.Printf("memory per running detached container, network %s, %s: %s (shared: %s)\n", net, e.name, per, shared)
+			if _, err := b.run(e, "rm", "-f", "memprobe"); err != nil {
+				return err
+			}
+			time.Sleep(300 * time.Millisecond) // helpers that end on their own
 		}
 	}
 	return nil

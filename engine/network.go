@@ -46,7 +46,7 @@ func DefaultNetwork() string {
 // user-defined networks, comma-separated (whether they exist, create
 // finds out).
 func ValidateNetwork(n string) error {
-	if isNetworkMode(n) || strings.HasPrefix(n, "container:") && len(n) > len("container:") {
+	if isNetworkMode(n) || strings.HasPrefix(n, "container:") && len(n) > len("container:") || strings.HasPrefix(n, "pasta:") {
 		return nil
 	}
 	for _, name := range strings.Split(n, ",") {
@@ -66,6 +66,10 @@ func isNetworkMode(n string) bool {
 // so that a taken one costs no container), DNS and extra hosts.
 func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptions, exposed map[string]struct{}, c *ContainerConfig) error {
 	switch {
+	case strings.HasPrefix(mode, "pasta:"):
+		// pasta's own options, as podman passes them: comma-separated.
+		c.PastaOptions = strings.Split(strings.TrimPrefix(mode, "pasta:"), ",")
+		mode = network.ModePasta
 	case mode == "" || mode == "private" || mode == "bridge":
 		mode = DefaultNetwork()
 	case !isNetworkMode(mode) && !strings.HasPrefix(mode, "container:"):
@@ -102,6 +106,9 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 		mode = "container:" + other.ID
 	}
 	c.Network = mode
+	if mode == network.ModePasta && c.PastaOptions == nil {
+		c.PastaOptions = containersConf().pastaOptions
+	}
 	var ports []network.PortMapping
 	for _, p := range o.Publish {
 		m, err := network.ParsePublish(p)
@@ -192,7 +199,9 @@ func (e *Engine) setupNetwork(rec *ContainerRecord, spec *specs.Spec) error {
 			return err
 		}
 		if hasHelper(c.Network) {
-			start := network.StartPasta
+			start := func(ns, pidfile string, ports []network.PortMapping) error {
+				return network.StartPasta(ns, pidfile, ports, c.PastaOptions)
+			}
 			if c.Network == network.ModeSlirp4netns {
 				start = network.StartSlirp4netns
 			}

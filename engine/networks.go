@@ -370,7 +370,7 @@ func (e *Engine) hub() network.Hub {
 	if _, err := exec.LookPath(network.ModeSlirp4netns); err == nil {
 		h.Outbound = func(ns, pidfile string) error { return network.StartSlirp4netns(ns, pidfile, nil) }
 	} else if _, err := exec.LookPath(network.ModePasta); err == nil {
-		h.Outbound = func(ns, pidfile string) error { return network.StartPasta(ns, pidfile, nil) }
+		h.Outbound = func(ns, pidfile string) error { return network.StartPasta(ns, pidfile, nil, nil) }
 	}
 	return h
 }

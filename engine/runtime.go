@@ -29,9 +29,13 @@ var (
 )
 
 // containersConf is what skiff takes from containers.conf, read once per
-// process: [engine] runtime, and [network] default_rootless_network_cmd.
+// process: [engine] runtime, and [network] default_rootless_network_cmd and
+// pasta_options.
 // Later files override earlier ones; CONTAINERS_CONF replaces them all.
-var containersConf = sync.OnceValue(func() (c struct{ runtime, networkCmd string }) {
+var containersConf = sync.OnceValue(func() (c struct {
+	runtime, networkCmd string
+	pastaOptions        []string
+}) {
 	type file struct {
 		path string
 		user bool
@@ -49,7 +53,8 @@ var containersConf = sync.OnceValue(func() (c struct{ runtime, networkCmd string
 				Runtime string `toml:"runtime"`
 			} `toml:"engine"`
 			Network struct {
-				Cmd string `toml:"default_rootless_network_cmd"`
+				Cmd          string   `toml:"default_rootless_network_cmd"`
+				PastaOptions []string `toml:"pasta_options"`
 			} `toml:"network"`
 		}
 		if _, err := toml.DecodeFile(f.path, &conf); err != nil {
@@ -61,6 +66,9 @@ var containersConf = sync.OnceValue(func() (c struct{ runtime, networkCmd string
 		}
 		if conf.Network.Cmd != "" {
 			c.networkCmd = conf.Network.Cmd
+		}
+		if conf.Network.PastaOptions != nil {
+			c.pastaOptions = conf.Network.PastaOptions
 		}
 	}
 	return c

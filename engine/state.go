@@ -67,6 +67,9 @@ type ContainerConfig struct {
 	DNSSearch     []string              `json:"DnsSearch,omitempty"`
 	AddHosts      []string              `json:"ExtraHosts,omitempty"`
 	SdNotify      string                `json:"SdNotifyMode,omitempty"`
+	// PastaOptions are pasta's options (--network pasta:OPTS, or
+	// containers.conf's pasta_options); nil: skiff's defaults.
+	PastaOptions []string `json:"PastaOptions,omitempty"`
 	CreateCommand []string              `json:"CreateCommand,omitempty"`
 }
 

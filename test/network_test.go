@@ -156,6 +156,15 @@ func TestNetworkModes(t *testing.T) {
 	if got := ifaces(); len(got) != 2 {
 		t.Fatalf("the default network has %v, want lo and one more", got)
 	}
+	// pasta runs IPv4-only unless given options of the user's
+	// (--network pasta:OPTS), which replace skiff's.
+	if got := e.ok("run", "--rm", busybox, "sh", "-c", "ip -6 addr show scope global; cat /sys/class/net/eth0/mtu"); got != "65520\n" {
+		t.Fatalf("the default network: %q, want no global IPv6 address and pasta's MTU", got)
+	}
+	if got := e.ok("run", "--rm", "--network", "pasta:--mtu,1500", busybox, "cat", "/sys/class/net/eth0/mtu"); got != "1500\n" {
+		t.Fatalf("--network pasta:--mtu,1500: MTU %q", got)
+	}
+	e.fails(125, "unrecognized option '--bogus'", "run", "--rm", "--network", "pasta:--bogus", busybox, "true")
 	// docker's name for the default network.
 	if got := ifaces("--network", "bridge"); len(got) != 2 {
 		t.Fatalf("--network bridge has %v, want the default network's", got)
