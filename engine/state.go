@@ -69,8 +69,8 @@ type ContainerConfig struct {
 	SdNotify      string                `json:"SdNotifyMode,omitempty"`
 	// PastaOptions are pasta's options (--network pasta:OPTS, or
 	// containers.conf's pasta_options); nil: skiff's defaults.
-	PastaOptions []string `json:"PastaOptions,omitempty"`
-	CreateCommand []string              `json:"CreateCommand,omitempty"`
+	PastaOptions  []string `json:"PastaOptions,omitempty"`
+	CreateCommand []string `json:"CreateCommand,omitempty"`
 }
 
 // State is the per-user state database: SQLite in WAL mode, with a busy
