@@ -370,6 +370,12 @@ func TestUserDefinedNetworks(t *testing.T) {
 	if got := e.ok("network", "ls", "-q"); got != "appnet\nisolated\n" {
 		t.Fatalf("after refused creates: %q", got)
 	}
+	// Completion offers the networks.
+	for _, verb := range [][]string{{"run", "--network"}, {"network", "inspect"}, {"network", "rm"}, {"network", "connect"}} {
+		if r := e.run(append(append([]string{"__complete"}, verb...), "app")...); !strings.Contains(r.stdout, "appnet") {
+			t.Fatalf("completion for %v lacks appnet: %q", verb, r.stdout)
+		}
+	}
 	e.ok("network", "create", "--label", "team=qa", "spare")
 	if got := e.ok("network", "prune", "--filter", "label=team=qa"); got != "spare\n" {
 		t.Fatalf("network prune: %q", got)

@@ -115,10 +115,15 @@ func (f *createFlags) create(c *cobra.Command, e *engine.Engine, o engine.Create
 	return rec, nil
 }
 
-// completions: volume names for -v, container names for --volumes-from.
+// completions: volume names for -v, container names for --volumes-from,
+// the modes and the networks for --network.
 func (f *createFlags) completions(c *cobra.Command, g *globalOptions) {
 	_ = c.RegisterFlagCompletionFunc("volume", completeVolumes(g))
 	_ = c.RegisterFlagCompletionFunc("volumes-from", completeContainers(g))
+	_ = c.RegisterFlagCompletionFunc("network", func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		nets, dir := completeNetworks(g)(c, args, toComplete)
+		return append([]string{"pasta", "slirp4netns", "none", "host", "bridge", "container:"}, nets...), dir
+	})
 }
 
 // options checks the flags and returns the engine options for IMAGE [CMD...].
