@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"archive/tar"
 	"bufio"
 	"context"
 	"errors"
@@ -84,9 +85,6 @@ func (e *Engine) withRootfs(ctx context.Context, nameOrID string, fn func(rec *C
 	if err != nil {
 		return err
 	}
-	if len(rec.Config.Security.UIDMap) > 0 {
-		return fmt.Errorf("%w: %s has a user namespace of its own; copying its files is not supported", ErrBadOption, rec.Name)
-	}
 	rootfs, err := e.Mount(rec.ID, "")
 	if err != nil {
 		return fmt.Errorf("mounting %s: %w", rec.Name, err)
@@ -95,10 +93,22 @@ func (e *Engine) withRootfs(ctx context.Context, nameOrID string, fn func(rec *C
 	return fn(rec, rootfs)
 }
 
+// tarOptions are a container's archive options: the ids in its tar
+// streams are the container's own, which for a container with a user
+// namespace of its own differ from those of its files on disk.
+func tarOptions(rec *ContainerRecord) *archive.TarOptions {
+	o := &archive.TarOptions{}
+	if len(rec.Config.Security.UIDMap) > 0 {
+		m := storageMappings(rec.Config.Security)
+		o.UIDMaps, o.GIDMaps = m.UIDs(), m.GIDs()
+	}
+	return o
+}
+
 // Export writes the container's whole file system as a tar stream.
 func (e *Engine) Export(ctx context.Context, nameOrID string, w io.Writer) error {
-	return e.withRootfs(ctx, nameOrID, func(_ *ContainerRecord, rootfs string) error {
-		rc, err := archive.Tar(rootfs, archive.Uncompressed)
+	return e.withRootfs(ctx, nameOrID, func(rec *ContainerRecord, rootfs string) error {
+		rc, err := archive.TarWithOptions(rootfs, tarOptions(rec))
 		if err != nil {
 			return err
 		}
@@ -112,7 +122,7 @@ func (e *Engine) Export(ctx context.Context, nameOrID string, w io.Writer) error
 // (named as rename says, when set), or its contents when path ends in
 // "/.". Symlinks resolve inside the container's root, never outside.
 func (e *Engine) CopyOut(ctx context.Context, nameOrID, path, rename string, w io.Writer) error {
-	return e.withRootfs(ctx, nameOrID, func(_ *ContainerRecord, rootfs string) error {
+	return e.withRootfs(ctx, nameOrID, func(rec *ContainerRecord, rootfs string) error {
 		contents := strings.HasSuffix(path, "/.") || path == "."
 		clean := filepath.Clean("/" + path)
 		dir, err := securejoin.SecureJoin(rootfs, filepath.Dir(clean))
@@ -127,12 +137,13 @@ func (e *Engine) CopyOut(ctx context.Context, nameOrID, path, rename string, w i
 		if _, err := os.Lstat(src); err != nil {
 			return fmt.Errorf("%w: %s in the container: %v", ErrBadOption, path, errors.Unwrap(err))
 		}
-		opts := &archive.TarOptions{IncludeFiles: []string{base}}
+		opts := tarOptions(rec)
+		opts.IncludeFiles = []string{base}
 		if contents {
 			if dir, err = securejoin.SecureJoin(rootfs, clean); err != nil {
 				return err
 			}
-			opts = &archive.TarOptions{IncludeFiles: []string{"."}}
+			opts.IncludeFiles = []string{"."}
 		} else if rename != "" && rename != base {
 			opts.RebaseNames = map[string]string{base: rename}
 		}
@@ -150,7 +161,7 @@ func (e *Engine) CopyOut(ctx context.Context, nameOrID, path, rename string, w i
 // directory; inside a chroot of the container's root, so that its
 // symlinks cannot lead the files out.
 func (e *Engine) CopyIn(ctx context.Context, nameOrID, dir string, r io.Reader) error {
-	return e.withRootfs(ctx, nameOrID, func(_ *ContainerRecord, rootfs string) error {
+	return e.withRootfs(ctx, nameOrID, func(rec *ContainerRecord, rootfs string) error {
 		dest, err := securejoin.SecureJoin(rootfs, filepath.Clean("/"+dir))
 		if err != nil {
 			return err
@@ -158,8 +169,54 @@ func (e *Engine) CopyIn(ctx context.Context, nameOrID, dir string, r io.Reader) 
 		if st, err := os.Stat(dest); err != nil || !st.IsDir() {
 			return fmt.Errorf("%w: %s is not a directory in the container", ErrBadOption, dir)
 		}
-		return chrootarchive.UntarWithRoot(r, dest, &archive.TarOptions{NoOverwriteDirNonDir: true}, rootfs)
+		opts := tarOptions(rec)
+		opts.NoOverwriteDirNonDir = true
+		if len(rec.Config.Security.UIDMap) > 0 {
+			r = ownedByRootWhenUnmapped(r, rec.Config.Security)
+		}
+		return chrootarchive.UntarWithRoot(r, dest, opts, rootfs)
 	})
+}
+
+// ownedByRootWhenUnmapped gives the entries of a tar stream whose owner the
+// container's own user namespace cannot name (the host's root, say) to the
+// container's root, as docker cp gives copied files to root.
+func ownedByRootWhenUnmapped(r io.Reader, sec Security) io.Reader {
+	inRange := func(id int, m []IDMapping) bool {
+		for _, x := range m {
+			if id >= int(x.ContainerID) && id < int(x.ContainerID+x.Size) {
+				return true
+			}
+		}
+		return false
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		tr, tw := tar.NewReader(r), tar.NewWriter(pw)
+		for {
+			hdr, err := tr.Next()
+			if err == io.EOF {
+				pw.CloseWithError(tw.Close())
+				return
+			}
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			if !inRange(hdr.Uid, sec.UIDMap) || !inRange(hdr.Gid, sec.GIDMap) {
+				hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
+			}
+			if err := tw.WriteHeader(hdr); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			if _, err := io.Copy(tw, tr); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+	}()
+	return pr
 }
 
 // StatPath tells whether path exists in the container and is a directory.

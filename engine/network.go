@@ -3,7 +3,9 @@ package engine
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -192,35 +194,81 @@ func (e *Engine) setupNetwork(rec *ContainerRecord, spec *specs.Spec) error {
 		if len(c.Security.UIDMap) > 0 {
 			bindHostSys(spec)
 		}
+	case ownNetns(c.Network) && len(c.Security.UIDMap) > 0:
+		// A container with a user namespace of its own gets a network
+		// namespace that namespace owns, made by the runtime, so that exec
+		// (which joins the user namespace first) may join it too; the
+		// runtime's createRuntime hook connects it (NetworkHook).
+		e.teardownNetwork(rec)
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		if spec.Hooks == nil {
+			spec.Hooks = &specs.Hooks{}
+		}
+		spec.Hooks.CreateRuntime = append(spec.Hooks.CreateRuntime, specs.Hook{
+			Path: self, Args: []string{"skiff", "container", "network-hook", rec.ID},
+			Env: append(os.Environ(), "_SKIFF_USERNS=1"),
+		})
 	case ownNetns(c.Network):
 		path := e.netnsPath(rec.ID)
 		e.teardownNetwork(rec)
 		if err := network.CreateNetns(path); err != nil {
 			return err
 		}
-		if hasHelper(c.Network) {
-			start := func(ns, pidfile string, ports []network.PortMapping) error {
-				return network.StartPasta(ns, pidfile, ports, c.PastaOptions)
-			}
-			if c.Network == network.ModeSlirp4netns {
-				start = network.StartSlirp4netns
-			}
-			if err := start(path, path+".pid", c.Ports); err != nil {
-				network.RemoveNetns(path)
-				return err
-			}
-		}
-		if len(c.Networks) > 0 {
-			if err := e.attachNetworks(context.Background(), rec); err != nil {
-				network.StopHelper(path+".pid", len(c.Ports) > 0)
-				network.RemoveNetns(path)
-				return err
-			}
+		if err := e.connectNetns(rec, path, ""); err != nil {
+			network.RemoveNetns(path)
+			return err
 		}
 		setNetns(path)
-		if len(c.Security.UIDMap) > 0 {
-			bindHostSys(spec)
+	}
+	return nil
+}
+
+// connectNetns starts the container's helper for the namespace at path
+// (owned by userns, when set) and puts it on its networks.
+func (e *Engine) connectNetns(rec *ContainerRecord, path, userns string) error {
+	c := rec.Config
+	if hasHelper(c.Network) {
+		h := network.Helper{Netns: path, Pidfile: path + ".pid", Userns: userns, Ports: c.Ports, PastaOptions: c.PastaOptions}
+		start := network.StartPasta
+		if c.Network == network.ModeSlirp4netns {
+			start = network.StartSlirp4netns
 		}
+		if err := start(h); err != nil {
+			return err
+		}
+	}
+	if len(c.Networks) > 0 {
+		if err := e.attachNetworks(context.Background(), rec); err != nil {
+			network.StopHelper(path+".pid", len(c.Ports) > 0)
+			return err
+		}
+	}
+	return nil
+}
+
+// NetworkHook is the createRuntime hook of a container with a user
+// namespace of its own: state is the runtime's state on the hook's
+// standard input (the container's pid). The network namespace the runtime
+// made is kept at the usual path, as skiff's own are, and connected.
+func (e *Engine) NetworkHook(ctx context.Context, id string, state io.Reader) error {
+	var st specs.State
+	if err := json.NewDecoder(state).Decode(&st); err != nil || st.Pid <= 0 {
+		return fmt.Errorf("reading the runtime's state: %v", err)
+	}
+	rec, err := e.state.Lookup(ctx, id)
+	if err != nil {
+		return err
+	}
+	path := e.netnsPath(rec.ID)
+	if err := network.BindNetns(fmt.Sprintf("/proc/%d/ns/net", st.Pid), path); err != nil {
+		return err
+	}
+	if err := e.connectNetns(rec, path, fmt.Sprintf("/proc/%d/ns/user", st.Pid)); err != nil {
+		network.RemoveNetns(path)
+		return err
 	}
 	return nil
 }

@@ -188,6 +188,24 @@ func CreateNetns(path string) error {
 	return nil
 }
 
+// BindNetns keeps the network namespace at src (a /proc/PID/ns/net) bound
+// at path, as CreateNetns keeps its own.
+func BindNetns(src, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("keeping the network namespace: %w", err)
+	}
+	return nil
+}
+
 // RemoveNetns releases a namespace CreateNetns made; pasta, watching the
 // file, ends with it.
 func RemoveNetns(path string) {
@@ -202,19 +220,56 @@ func RemoveNetns(path string) {
 // pasta_options (without -4) turn IPv6 on.
 var DefaultPastaOptions = []string{"--ipv4-only"}
 
-// StartPasta connects the namespace at netns to the host with pasta,
-// forwarding the published ports, and returns once pasta has configured it
-// and gone to the background (its pid in pidfile). options are the user's
-// (nil: DefaultPastaOptions).
-func StartPasta(netns, pidfile string, ports []PortMapping, options []string) error {
+// Helper describes the helper process that connects a network namespace
+// to the host.
+type Helper struct {
+	Netns, Pidfile string
+	// Userns, when set, is the user namespace that owns Netns (a
+	// container's own), which the helper joins to configure it.
+	Userns string
+	Ports  []PortMapping
+	// PastaOptions are the user's options for pasta (nil:
+	// DefaultPastaOptions).
+	PastaOptions []string
+}
+
+// openUserns opens the user namespace that owns the network namespace, to
+// be passed to the helper as a descriptor: a container's init is not
+// dumpable, so a helper that dropped its capabilities may not open its
+// /proc/PID/ns/user itself.
+func (h Helper) openUserns() (*os.File, error) {
+	if h.Userns == "" {
+		return nil, nil
+	}
+	f, err := os.Open(h.Userns)
+	if err != nil {
+		return nil, fmt.Errorf("the container's user namespace: %w", err)
+	}
+	return f, nil
+}
+
+// StartPasta connects the namespace to the host with pasta, forwarding the
+// published ports, and returns once pasta has configured it and gone to
+// the background (its pid in the pid file).
+func StartPasta(h Helper) error {
 	path, err := exec.LookPath("pasta")
 	if err != nil {
 		return fmt.Errorf("%w: pasta is not installed (apt-get install passt); use --network none", ErrBadNetwork)
 	}
+	options := h.PastaOptions
 	if options == nil {
 		options = DefaultPastaOptions
 	}
-	args := append([]string{"--config-net", "--netns", netns, "--pid", pidfile, "--quiet", "-T", "none", "-U", "none"}, options...)
+	args := append([]string{"--config-net", "--netns", h.Netns, "--pid", h.Pidfile, "--quiet", "-T", "none", "-U", "none"}, options...)
+	userns, err := h.openUserns()
+	if err != nil {
+		return err
+	}
+	if userns != nil {
+		defer userns.Close()
+		args = append(args, "--userns", "/proc/self/fd/3")
+	}
+	ports := h.Ports
 	var tcp, udp []string
 	for _, p := range ports {
 		spec := fmt.Sprintf("%d:%d", p.HostPort, p.ContainerPort)
@@ -235,7 +290,11 @@ func StartPasta(netns, pidfile string, ports []PortMapping, options []string) er
 			args = append(args, flag, s)
 		}
 	}
-	out, err := exec.Command(path, args...).CombinedOutput()
+	cmd := exec.Command(path, args...)
+	if userns != nil {
+		cmd.ExtraFiles = []*os.File{userns}
+	}
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		msg := strings.TrimSpace(string(out))
 		if strings.Contains(msg, "bind") || strings.Contains(msg, "in use") {
@@ -246,9 +305,15 @@ func StartPasta(netns, pidfile string, ports []PortMapping, options []string) er
 	return nil
 }
 
+// firstLine is a helper's first line of error output, passing over its
+// complaints about a missing syslog.
 func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
+	for _, line := range strings.Split(s, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.Contains(line, "to syslog") {
+			return line
+		}
+	}
+	return strings.TrimSpace(s)
 }
 
 // StopHelper ends the pasta or slirp4netns of pidfile, if it still runs

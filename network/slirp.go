@@ -24,11 +24,12 @@ const (
 	SlirpAddress = "10.0.2.100"
 )
 
-// StartSlirp4netns connects the namespace at netns to the host with
-// slirp4netns, publishes ports through its API socket, and returns once
-// the network is up; its pid goes to pidfile. It lives on after this
-// command, in a session of its own, until StopHelper ends it.
-func StartSlirp4netns(netns, pidfile string, ports []PortMapping) error {
+// StartSlirp4netns connects the namespace to the host with slirp4netns,
+// publishes ports through its API socket, and returns once the network is
+// up; its pid goes to the pid file. It lives on after this command, in a
+// session of its own, until StopHelper ends it.
+func StartSlirp4netns(h Helper) error {
+	netns, pidfile, ports := h.Netns, h.Pidfile, h.Ports
 	path, err := exec.LookPath("slirp4netns")
 	if err != nil {
 		return fmt.Errorf("%w: slirp4netns is not installed (apt-get install slirp4netns)", ErrBadNetwork)
@@ -40,8 +41,20 @@ func StartSlirp4netns(netns, pidfile string, ports []PortMapping) error {
 	defer ready.Close()
 	sock := apiSocket(pidfile)
 	_ = os.Remove(sock)
-	cmd := exec.Command(path, "--configure", "--mtu=65520", "--netns-type=path", "--ready-fd=3", "--api-socket", sock, netns, "tap0")
-	cmd.ExtraFiles = []*os.File{readyW}
+	args := []string{"--configure", "--mtu=65520", "--netns-type=path", "--ready-fd=3", "--api-socket", sock}
+	userns, err := h.openUserns()
+	if err != nil {
+		readyW.Close()
+		return err
+	}
+	extra := []*os.File{readyW}
+	if userns != nil {
+		defer userns.Close()
+		args = append(args, "--userns-path=/proc/self/fd/4")
+		extra = append(extra, userns)
+	}
+	cmd := exec.Command(path, append(args, netns, "tap0")...)
+	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		readyW.Close()

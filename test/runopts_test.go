@@ -47,6 +47,32 @@ func TestUsernsKeepID(t *testing.T) {
 	if got := strings.Fields(e.ok("run", "--rm", "--uidmap", "0:2000:100", "--gidmap", "0:3000:100", busybox, "cat", "/proc/self/uid_map", "/proc/self/gid_map")); strings.Join(got, " ") != "0 2000 100 0 3000 100" {
 		t.Fatalf("--uidmap/--gidmap: %v", got)
 	}
+	// A container with a user namespace of its own: exec joins it, its
+	// published port serves, its network namespace is its own (its sysfs
+	// too), cp maps ids both ways (an id it cannot name becomes its root),
+	// and nothing is left once it goes.
+	port := freePort(t, "tcp")
+	e.ok("run", "-d", "--name", "nested", "--uidmap", "0:2000:3000", "--gidmap", "0:2000:3000", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), busybox, "httpd", "-f", "-p", "80", "-h", "/etc")
+	if got := e.ok("exec", "nested", "sh", "-c", "id -u; cat /proc/self/uid_map; ls /sys/class/net | tr '\\n' ' '"); !strings.HasPrefix(got, "0\n") || !strings.Contains(got, "2000") || !strings.Contains(got, "eth0 lo") {
+		t.Fatalf("exec into a container with its own user namespace: %q", got)
+	}
+	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/hostname", port)); strings.TrimSpace(got) == "" {
+		t.Fatalf("its published port: %q", got)
+	}
+	hostFile := e.writeFile("work/in.txt", "copied in\n")
+	os.Chown(hostFile, 0, 0) // the host's root: no id in the container's namespace
+	os.Chmod(hostFile, 0o644)
+	e.ok("cp", hostFile, "nested:/tmp/in.txt")
+	e.ok("exec", "nested", "sh", "-c", "touch /tmp/mine && chown 1000:1000 /tmp/mine")
+	if got := e.ok("exec", "nested", "stat", "-c", "%u:%g %n", "/tmp/in.txt", "/tmp/mine"); got != "0:0 /tmp/in.txt\n1000:1000 /tmp/mine\n" {
+		t.Fatalf("ids inside after cp: %q", got)
+	}
+	r := e.sh(`$SKIFF cp nested:/tmp - | tar tvf - | awk '{print $2, $6}' | sort`)
+	if r.code != 0 || !strings.Contains(r.stdout, "0/0 tmp/in.txt") || !strings.Contains(r.stdout, "1000/1000 tmp/mine") {
+		t.Fatalf("cp out of it shows the container's ids:\n%s", r)
+	}
+	e.ok("rm", "-f", "nested")
+	waitNoProcesses(t, e)
 	// host: the user's own namespace, as without --userns.
 	if got := strings.Fields(e.ok("run", "--rm", "--userns", "host", busybox, "cat", "/proc/self/uid_map")); len(got) != 6 || got[2] != "1" || got[5] != "65536" {
 		t.Fatalf("--userns host uid_map %v", got)

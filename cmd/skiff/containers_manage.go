@@ -383,6 +383,23 @@ func newCleanupCmd(g *globalOptions) *cobra.Command {
 	return withStore(c)
 }
 
+func newNetworkHookCmd(g *globalOptions) *cobra.Command {
+	c := &cobra.Command{
+		Use:    "network-hook CONTAINER",
+		Short:  "Connect the network of a container with a user namespace of its own (the runtime's createRuntime hook)",
+		Hidden: true,
+		Args:   exactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			return e.NetworkHook(c.Context(), args[0], g.stdin)
+		},
+	}
+	return withStore(c)
+}
+
 // completeContainers offers container names, through a copy of skiff.
 func completeContainers(g *globalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return completeFrom([]string{"ps", "-a", "--format", "{{.Names}}"})
