@@ -368,7 +368,9 @@ func checkAliases(aliases []string) error {
 func (e *Engine) hub() network.Hub {
 	h := network.Hub{Dir: e.nsDir + "/hub"}
 	if _, err := exec.LookPath(network.ModeSlirp4netns); err == nil {
-		h.Outbound = func(ns, pidfile string) error { return network.StartSlirp4netns(network.Helper{Netns: ns, Pidfile: pidfile}) }
+		h.Outbound = func(ns, pidfile string) error {
+			return network.StartSlirp4netns(network.Helper{Netns: ns, Pidfile: pidfile})
+		}
 	} else if _, err := exec.LookPath(network.ModePasta); err == nil {
 		h.Outbound = func(ns, pidfile string) error { return network.StartPasta(network.Helper{Netns: ns, Pidfile: pidfile}) }
 	}
