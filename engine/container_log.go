@@ -110,6 +110,9 @@ type LogsOptions struct {
 	Tail   int // -1 = all
 	Since  time.Time
 	Until  time.Time
+	// from is where in the log file to begin (attach: its end when the
+	// attach began, before any input reached the container).
+	from int64
 }
 
 // Logs sends the container's log entries to fn, following the log while the
@@ -125,6 +128,12 @@ func (e *Engine) Logs(ctx context.Context, nameOrID string, o LogsOptions, fn fu
 			return nil
 		}
 		if !os.IsNotExist(err) {
+			return err
+		}
+	}
+	if f != nil && o.from > 0 {
+		if _, err := f.Seek(o.from, io.SeekStart); err != nil {
+			f.Close()
 			return err
 		}
 	}

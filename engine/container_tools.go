@@ -437,12 +437,48 @@ func memTotal() int64 {
 // AttachOptions control attach.
 type AttachOptions struct {
 	Stdin io.Reader // nil: --no-stdin
+	// DetachKeys, typed on Stdin, end the attach and leave the container
+	// running (ParseDetachKeys; empty: none).
+	DetachKeys []byte
+}
+
+// ErrDetached is Attach's error when the detach keys ended it.
+var ErrDetached = errors.New("detached")
+
+// ParseDetachKeys reads docker's --detach-keys: comma-separated keys, each
+// a single character or ctrl-X (X a letter or one of @[\]^_); "" is none.
+func ParseDetachKeys(spec string) ([]byte, error) {
+	if spec == "" {
+		return nil, nil
+	}
+	var keys []byte
+	for _, k := range strings.Split(spec, ",") {
+		switch {
+		case len(k) == 1:
+			keys = append(keys, k[0])
+		case len(k) == 6 && strings.HasPrefix(strings.ToLower(k), "ctrl-"):
+			c := k[5]
+			switch {
+			case c >= 'a' && c <= 'z':
+				keys = append(keys, c-'a'+1)
+			case c >= 'A' && c <= 'Z':
+				keys = append(keys, c-'A'+1)
+			case strings.IndexByte("@[\\]^_", c) >= 0:
+				keys = append(keys, c-'@')
+			default:
+				return nil, fmt.Errorf("%w: --detach-keys %q: unknown key %q", ErrBadOption, spec, k)
+			}
+		default:
+			return nil, fmt.Errorf("%w: --detach-keys %q: unknown key %q (use a character or ctrl-X)", ErrBadOption, spec, k)
+		}
+	}
+	return keys, nil
 }
 
 // Attach follows a running container's output from now on, passing each
 // entry to fn, and feeds Stdin to the container's input when it was
 // created with -i (through its monitor's FIFO). It returns the container's
-// exit code once it ends.
+// exit code once it ends, or ErrDetached when the detach keys come first.
 func (e *Engine) Attach(ctx context.Context, nameOrID string, o AttachOptions, fn func(LogEntry)) (int, error) {
 	rec, err := e.state.Lookup(ctx, nameOrID)
 	if err != nil {
@@ -451,6 +487,14 @@ func (e *Engine) Attach(ctx context.Context, nameOrID string, o AttachOptions, f
 	if e.observedState(rec) != StateRunning {
 		return 0, fmt.Errorf("%w: %s: you cannot attach to a stopped container, start it first", ErrNotRunning, rec.Name)
 	}
+	// Output from now on: where the log ends before any input goes in.
+	from := int64(0)
+	if st, err := os.Stat(e.LogPath(rec.ID)); err == nil {
+		from = st.Size()
+	}
+	ctx, detach := context.WithCancel(ctx)
+	defer detach()
+	detached := make(chan struct{})
 	if o.Stdin != nil && rec.Config.OpenStdin {
 		fifo, err := os.OpenFile(filepath.Join(e.bundleDir(rec), "attach.stdin"), os.O_WRONLY, 0)
 		if err != nil {
@@ -458,10 +502,19 @@ func (e *Engine) Attach(ctx context.Context, nameOrID string, o AttachOptions, f
 		}
 		go func() {
 			defer fifo.Close()
-			_, _ = io.Copy(fifo, o.Stdin)
+			if copyUntilKeys(fifo, o.Stdin, o.DetachKeys) {
+				close(detached)
+				detach()
+			}
 		}()
 	}
-	if err := e.Logs(ctx, rec.ID, LogsOptions{Follow: true, Tail: 0}, fn); err != nil {
+	err = e.Logs(ctx, rec.ID, LogsOptions{Follow: true, Tail: -1, from: from}, fn)
+	select {
+	case <-detached:
+		return 0, ErrDetached
+	default:
+	}
+	if err != nil {
 		return 0, err
 	}
 	if err := e.waitRecorded(ctx, rec.ID, 10*time.Second); err != nil {
@@ -472,6 +525,50 @@ func (e *Engine) Attach(ctx context.Context, nameOrID string, o AttachOptions, f
 		return 0, nil // removed (--rm) meanwhile
 	}
 	return cur.ExitCode, nil
+}
+
+// copyUntilKeys copies src to dst until src ends, or until keys (when
+// set) come in a row, which are not passed on; it tells whether they did.
+// Bytes that begin the sequence are held back until it is clear they do
+// not complete it.
+func copyUntilKeys(dst io.Writer, src io.Reader, keys []byte) bool {
+	buf := make([]byte, 4096)
+	matched := 0
+	for {
+		n, err := src.Read(buf)
+		out := make([]byte, 0, n+len(keys))
+		for _, b := range buf[:n] {
+			switch {
+			case len(keys) > 0 && b == keys[matched]:
+				matched++
+				if matched == len(keys) {
+					_, _ = dst.Write(out)
+					return true
+				}
+			case matched > 0:
+				out = append(out, keys[:matched]...)
+				matched = 0
+				if len(keys) > 0 && b == keys[0] {
+					matched = 1
+				} else {
+					out = append(out, b)
+				}
+			default:
+				out = append(out, b)
+			}
+		}
+		if len(out) > 0 {
+			if _, werr := dst.Write(out); werr != nil {
+				return false
+			}
+		}
+		if err != nil {
+			if matched > 0 {
+				_, _ = dst.Write(keys[:matched])
+			}
+			return false
+		}
+	}
 }
 
 // Ports are a container's published ports.

@@ -197,9 +197,22 @@ func TestAttach(t *testing.T) {
 	e := newEnv(t)
 	e.ok("pull", "-q", busybox)
 	e.ok("run", "-d", "-i", "--name", "echoer", busybox, "sh", "-c", `while read l; do echo "got $l"; [ "$l" = quit ] && exit 7; done`)
-	r := e.runIn("hello\nquit\n", "attach", "echoer")
+	// ctrl-p ctrl-q: detached, the container runs on; the keys never reach
+	// it, and the next attach goes on where this one left.
+	r := e.sh(`(echo first; sleep 1; printf '\020\021more\n') | $SKIFF attach echoer`)
+	if r.code != 0 || r.stdout != "got first\n" {
+		t.Fatalf("attach, then the detach keys:\n%s", r)
+	}
+	if got := strings.TrimSpace(e.ok("inspect", "-f", "{{.State.Status}}", "echoer")); got != "running" {
+		t.Fatalf("after detaching: %s", got)
+	}
+	e.fails(125, "--detach-keys", "attach", "--detach-keys", "ctrl-1", "echoer")
+	r = e.runIn("hello\nquit\n", "attach", "--detach-keys", "ctrl-a,d", "echoer")
 	if r.code != 7 || r.stdout != "got hello\ngot quit\n" {
 		t.Fatalf("attach with input:\n%s", r)
+	}
+	if log := e.ok("logs", "echoer"); strings.Contains(log, "more") || strings.ContainsAny(log, "\x10\x11") {
+		t.Fatalf("what followed the detach keys reached the container:\n%q", log)
 	}
 	e.ok("run", "-d", "--name", "talker", busybox, "sh", "-c", "usleep 500000; echo out; echo err >&2; exit 3")
 	r = e.run("attach", "--no-stdin", "talker")

@@ -460,6 +460,7 @@ func newPortCmd(g *globalOptions) *cobra.Command {
 
 func newAttachCmd(g *globalOptions) *cobra.Command {
 	var noStdin, sigProxy bool
+	var detachKeys string
 	c := &cobra.Command{
 		Use:   "attach [flags] CONTAINER",
 		Short: "Attach to a running container's output (and input, when it was created with -i)",
@@ -469,7 +470,11 @@ func newAttachCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			o := engine.AttachOptions{}
+			keys, err := engine.ParseDetachKeys(detachKeys)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			o := engine.AttachOptions{DetachKeys: keys}
 			if !noStdin {
 				o.Stdin = g.stdin
 			}
@@ -494,6 +499,9 @@ func newAttachCmd(g *globalOptions) *cobra.Command {
 				}
 				fmt.Fprint(w, text)
 			})
+			if errors.Is(err, engine.ErrDetached) {
+				return nil // the container runs on
+			}
 			if err != nil {
 				return err
 			}
@@ -503,6 +511,7 @@ func newAttachCmd(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
+	c.Flags().StringVar(&detachKeys, "detach-keys", "ctrl-p,ctrl-q", "keys that end the attach and leave the container running (\"\" for none)")
 	c.Flags().BoolVar(&noStdin, "no-stdin", false, "do not attach standard input")
 	c.Flags().BoolVar(&sigProxy, "sig-proxy", true, "pass SIGINT and SIGTERM on to the container")
 	c.ValidArgsFunction = completeContainers(g)
