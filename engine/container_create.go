@@ -248,6 +248,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 	// A --rm container's layer lives as long as one run: the store writes
 	// its records without fsync (podman does the same). A power cut may
 	// lose them; a crash of skiff may not (they are renamed into place).
+	c = rec.Config // with what recording it allocated (a --userns auto range)
 	copts := &cstorage.ContainerOptions{Volatile: c.AutoRemove}
 	if len(c.Security.UIDMap) > 0 {
 		// The store lays the files out as the container's own user

@@ -452,11 +452,13 @@ func (e *Engine) resolveUserns(ctx context.Context, o RunOptions, s *Security) e
 			}
 			size = uint32(n)
 		}
-		start, err := e.freeRange(ctx, size, total)
-		if err != nil {
-			return err
+		if size >= total {
+			return badf("--userns auto: no %d free ids left in the %d this user's namespace maps", size, total)
 		}
-		s.UIDMap = []IDMapping{{ContainerID: 0, HostID: start, Size: size}}
+		// The range itself is chosen where the container is recorded, in
+		// the same transaction (State.Add): concurrent creates never
+		// share one. HostID 0 (the user) marks it as not chosen yet.
+		s.UIDMap = []IDMapping{{ContainerID: 0, HostID: 0, Size: size}}
 		s.GIDMap = s.UIDMap
 		s.Userns = "auto"
 		return nil
@@ -478,12 +480,8 @@ func keepIDMap(id, total uint32) []IDMapping {
 }
 
 // freeRange finds size ids of skiff's namespace, above 0, that no other
-// --userns auto container uses.
-func (e *Engine) freeRange(ctx context.Context, size, total uint32) (uint32, error) {
-	recs, err := e.state.List(ctx)
-	if err != nil {
-		return 0, err
-	}
+// --userns auto container (of recs) uses.
+func freeRange(recs []*ContainerRecord, size, total uint32) (uint32, error) {
 	var used []IDMapping
 	for _, r := range recs {
 		if r.Config.Security.Userns == "auto" {
@@ -504,6 +502,25 @@ func (e *Engine) freeRange(ctx context.Context, size, total uint32) (uint32, err
 		return 0, badf("--userns auto: no %d free ids left in the %d this user's namespace maps", size, total)
 	}
 	return start, nil
+}
+
+// allocateAutoRange chooses an auto container's range among those of the
+// containers recorded (tx is the transaction that records it).
+func allocateAutoRange(ctx context.Context, tx queryer, s *Security) error {
+	if s.Userns != "auto" || len(s.UIDMap) != 1 || s.UIDMap[0].HostID != 0 {
+		return nil
+	}
+	recs, err := queryAll(ctx, tx, scanRecord, selectRecord)
+	if err != nil {
+		return err
+	}
+	start, err := freeRange(recs, s.UIDMap[0].Size, nsIDs())
+	if err != nil {
+		return err
+	}
+	s.UIDMap = []IDMapping{{ContainerID: 0, HostID: start, Size: s.UIDMap[0].Size}}
+	s.GIDMap = s.UIDMap
+	return nil
 }
 
 // parseIDMaps reads CONTAINER:HOST:SIZE mappings (HOST counted in skiff's

@@ -184,19 +184,24 @@ func CheckName(name string) error {
 // Add inserts a new container. A taken name fails with ErrNameInUse: the
 // UNIQUE constraint decides, never a read before the write.
 //
-// The container's network attachments get their addresses in the same
-// transaction.
+// The container's network attachments get their addresses, and a --userns
+// auto container its range of ids, in the same transaction.
 func (s *State) Add(ctx context.Context, r *ContainerRecord) error {
+	// The copy gets the allocations; r only once they are committed.
+	c := r.Config
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		atts := r.Config.Networks
-		r.Config.Networks = nil
-		for _, a := range atts {
-			if err := allocate(ctx, tx, r.ID, &a, r.Config.Networks, firstInterface(r.Config.Network)); err != nil {
+		c.Networks = nil
+		for _, a := range r.Config.Networks {
+			if err := allocate(ctx, tx, r.ID, &a, c.Networks, firstInterface(c.Network)); err != nil {
 				return err
 			}
-			r.Config.Networks = append(r.Config.Networks, a)
+			c.Networks = append(c.Networks, a)
 		}
-		cfg, err := json.Marshal(r.Config)
+		c.Security.UIDMap, c.Security.GIDMap = r.Config.Security.UIDMap, r.Config.Security.GIDMap
+		if err := allocateAutoRange(ctx, tx, &c.Security); err != nil {
+			return err
+		}
+		cfg, err := json.Marshal(c)
 		if err != nil {
 			return err
 		}
@@ -204,6 +209,9 @@ func (s *State) Add(ctx context.Context, r *ContainerRecord) error {
 			r.ID, r.Name, r.Image, r.ImageID, r.Created.UnixNano(), r.State, string(cfg))
 		return err
 	})
+	if err == nil {
+		r.Config = c
+	}
 	var serr sqlite3.Error
 	if errors.As(err, &serr) && serr.ExtendedCode == sqlite3.ErrConstraintUnique && strings.Contains(serr.Error(), "containers.name") {
 		return fmt.Errorf("%w: %q (remove it with skiff rm, or use --replace)", ErrNameInUse, r.Name)

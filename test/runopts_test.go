@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,6 +44,32 @@ func TestUsernsKeepID(t *testing.T) {
 	if len(m) != 3 || m[0] != "0" || m[2] != "500" || m[1] == "1" {
 		t.Fatalf("auto uid_map %v: want 0 START 500 past a1's range", m)
 	}
+	// Concurrent creates never share a range: it is chosen in the
+	// transaction that records the container.
+	var wg sync.WaitGroup
+	results := make([]result, 6)
+	for i := range results {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			results[i] = e.run("create", "--name", fmt.Sprintf("auto%d", i), "--userns", "auto:size=2000", busybox, "cat", "/proc/self/uid_map")
+		}(i)
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r.code != 0 {
+			t.Fatalf("a concurrent create:\n%s", r)
+		}
+	}
+	starts := map[string]bool{}
+	for i := 0; i < 6; i++ {
+		f := strings.Fields(e.ok("start", "-a", fmt.Sprintf("auto%d", i)))
+		if len(f) != 3 || f[2] != "2000" || starts[f[1]] {
+			t.Fatalf("auto%d has %v; ranges so far %v", i, f, starts)
+		}
+		starts[f[1]] = true
+	}
+	e.ok("rm", "auto0", "auto1", "auto2", "auto3", "auto4", "auto5")
 	// --uidmap/--gidmap: exactly the given mapping.
 	if got := strings.Fields(e.ok("run", "--rm", "--uidmap", "0:2000:100", "--gidmap", "0:3000:100", busybox, "cat", "/proc/self/uid_map", "/proc/self/gid_map")); strings.Join(got, " ") != "0 2000 100 0 3000 100" {
 		t.Fatalf("--uidmap/--gidmap: %v", got)
