@@ -230,7 +230,19 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 	if err := e.startDetached(ctx, rec, runtime, bundle); err != nil {
 		return 0, err
 	}
-	return 0, sdNotify(o.NotifySocket, rec.Config.SdNotify, rec.MonitorPid)
+	if err := sdNotify(o.NotifySocket, rec.Config.SdNotify, rec.MonitorPid); err != nil {
+		// The container runs: systemd not listening is worth a warning,
+		// not a failed start.
+		warn(o.Stderr, err)
+	}
+	return 0, nil
+}
+
+func warn(w io.Writer, err error) {
+	if w == nil {
+		w = os.Stderr
+	}
+	fmt.Fprintln(w, "Warning:", err)
 }
 
 // sdNotify tells systemd, at socket, the service's main process and, in
@@ -404,7 +416,7 @@ func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime,
 	_ = e.state.Update(ctx, rec)
 	lock.Unlock()
 	if err := sdNotify(o.NotifySocket, rec.Config.SdNotify, os.Getpid()); err != nil {
-		fmt.Fprintln(o.Stderr, "Warning:", err)
+		warn(o.Stderr, err)
 	}
 	if !rec.Config.AutoRemove {
 		// Kept with the record too; a --rm container lives for this run
