@@ -305,31 +305,27 @@ func (e *Engine) teardownNetwork(rec *ContainerRecord) {
 // slirp4netns) for a namespace of the container's own.
 func hasHelper(mode string) bool { return mode == network.ModePasta || mode == network.ModeSlirp4netns }
 
-// hostsFile is the container's /etc/hosts; name is the container's.
+// hostsFile is the container's /etc/hosts; name is the container's. Its
+// own address is the one on its first network, else the one its helper
+// gives it; host.containers.internal is its helper's gateway.
 func hostsFile(c ContainerConfig, name string) string {
 	var b strings.Builder
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-	switch {
-	case len(c.Networks) > 0:
-		fmt.Fprintf(&b, "%s\t%s %s\n", c.Networks[0].IP, c.Hostname, name)
-		if c.Network == network.ModePasta {
-			if gw := network.Gateway(); gw != "" {
-				fmt.Fprintf(&b, "%s\thost.containers.internal host.docker.internal\n", gw)
-			}
-		} else if c.Network == network.ModeSlirp4netns {
-			fmt.Fprintf(&b, "%s\thost.containers.internal host.docker.internal\n", network.SlirpGateway)
-		}
-	case c.Network == network.ModePasta:
-		if addr := network.HostAddress(); addr != "" {
-			fmt.Fprintf(&b, "%s\t%s\n", addr, c.Hostname)
-		}
-		if gw := network.Gateway(); gw != "" {
-			fmt.Fprintf(&b, "%s\thost.containers.internal host.docker.internal\n", gw)
-		}
-	case c.Network == network.ModeSlirp4netns:
-		fmt.Fprintf(&b, "%s\t%s\n%s\thost.containers.internal host.docker.internal\n", network.SlirpAddress, c.Hostname, network.SlirpGateway)
-	default:
-		fmt.Fprintf(&b, "127.0.1.1\t%s\n", c.Hostname)
+	own, gateway := "127.0.1.1", ""
+	switch c.Network {
+	case network.ModePasta:
+		own, gateway = network.HostAddress(), network.Gateway()
+	case network.ModeSlirp4netns:
+		own, gateway = network.SlirpAddress, network.SlirpGateway
+	}
+	if len(c.Networks) > 0 {
+		own = c.Networks[0].IP
+	}
+	if own != "" {
+		fmt.Fprintf(&b, "%s\t%s %s\n", own, c.Hostname, name)
+	}
+	if gateway != "" {
+		fmt.Fprintf(&b, "%s\thost.containers.internal host.docker.internal\n", gateway)
 	}
 	for _, h := range c.AddHosts {
 		name, ip, _ := strings.Cut(h, ":")
