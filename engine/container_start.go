@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -233,16 +234,9 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 	if err := sdNotify(o.NotifySocket, rec.Config.SdNotify, rec.MonitorPid); err != nil {
 		// The container runs: systemd not listening is worth a warning,
 		// not a failed start.
-		warn(o.Stderr, err)
+		slog.Warn("systemd was not told", "container", rec.Name, "err", err)
 	}
 	return 0, nil
-}
-
-func warn(w io.Writer, err error) {
-	if w == nil {
-		w = os.Stderr
-	}
-	fmt.Fprintln(w, "Warning:", err)
 }
 
 // sdNotify tells systemd, at socket, the service's main process and, in
@@ -416,7 +410,7 @@ func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime,
 	_ = e.state.Update(ctx, rec)
 	lock.Unlock()
 	if err := sdNotify(o.NotifySocket, rec.Config.SdNotify, os.Getpid()); err != nil {
-		warn(o.Stderr, err)
+		slog.Warn("systemd was not told", "container", rec.Name, "err", err)
 	}
 	if !rec.Config.AutoRemove {
 		// Kept with the record too; a --rm container lives for this run
