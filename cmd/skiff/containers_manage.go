@@ -367,26 +367,24 @@ func newExecCmd(g *globalOptions) *cobra.Command {
 }
 
 func newCleanupCmd(g *globalOptions) *cobra.Command {
-	c := &cobra.Command{
-		Use:    "cleanup CONTAINER",
-		Short:  "Record a container's end (run by its monitor)",
-		Hidden: true,
-		Args:   exactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			return e.MonitorCleanup(c.Context(), args[0])
-		},
-	}
-	return withStore(c)
+	return newInternalCmd(g, "cleanup", "Record a container's end (run by its monitor)", func(e *engine.Engine, c *cobra.Command, id string) error {
+		return e.MonitorCleanup(c.Context(), id)
+	})
 }
 
 func newNetworkHookCmd(g *globalOptions) *cobra.Command {
+	return newInternalCmd(g, "network-hook", "Connect the network of a container with a user namespace of its own (the runtime's createRuntime hook)",
+		func(e *engine.Engine, c *cobra.Command, id string) error {
+			return e.NetworkHook(c.Context(), id, g.stdin)
+		})
+}
+
+// newInternalCmd is a hidden `container VERB CONTAINER` that skiff runs
+// itself (from the monitor, or as the runtime's hook).
+func newInternalCmd(g *globalOptions, verb, short string, fn func(*engine.Engine, *cobra.Command, string) error) *cobra.Command {
 	c := &cobra.Command{
-		Use:    "network-hook CONTAINER",
-		Short:  "Connect the network of a container with a user namespace of its own (the runtime's createRuntime hook)",
+		Use:    verb + " CONTAINER",
+		Short:  short,
 		Hidden: true,
 		Args:   exactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -394,7 +392,7 @@ func newNetworkHookCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.NetworkHook(c.Context(), args[0], g.stdin)
+			return fn(e, c, args[0])
 		},
 	}
 	return withStore(c)

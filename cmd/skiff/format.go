@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -170,6 +171,25 @@ func writeOne(w io.Writer, format string, v any) error {
 
 // writeInspect prints what inspect found: a JSON array of all, or each
 // through the --format template.
+// inspectEach looks each name up and writes what it found as inspect does;
+// the names not found fail the command once the rest are written.
+func inspectEach[T any](w io.Writer, format string, names []string, lookup func(string) (T, error)) error {
+	var out []any
+	var errs []error
+	for _, n := range names {
+		v, err := lookup(n)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, v)
+	}
+	if err := writeInspect(w, format, out); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
+
 func writeInspect(w io.Writer, format string, items []any) error {
 	if format == "" || format == "json" {
 		if items == nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -180,20 +179,7 @@ func newNetworkInspectCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out []any
-			var errs []error
-			for _, name := range args {
-				n, err := e.Network(c.Context(), name)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				out = append(out, n)
-			}
-			if err := writeInspect(g.stdout, format, out); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+			return inspectEach(g.stdout, format, args, func(n string) (*network.Network, error) { return e.Network(c.Context(), n) })
 		},
 	}
 	c.Flags().StringVarP(&format, "format", "f", "", "format output with a Go template")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -184,29 +183,16 @@ func newVolumeInspectCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out []any
-			var errs []error
 			if all {
 				vols, err := e.Volumes(c.Context())
 				if err != nil {
 					return err
 				}
 				for _, v := range vols {
-					out = append(out, v)
+					args = append(args, v.Name)
 				}
 			}
-			for _, n := range args {
-				v, err := e.Volume(c.Context(), n)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				out = append(out, v)
-			}
-			if err := writeInspect(g.stdout, format, out); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+			return inspectEach(g.stdout, format, args, func(n string) (*engine.Volume, error) { return e.Volume(c.Context(), n) })
 		},
 	}
 	c.Flags().StringVarP(&format, "format", "f", "", "format output with a Go template")
