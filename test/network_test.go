@@ -381,6 +381,15 @@ func TestUserDefinedNetworks(t *testing.T) {
 		t.Fatalf("network prune: %q", got)
 	}
 
+	// rm -f takes the containers on the network with it.
+	e.ok("network", "create", "doomed")
+	e.ok("run", "-d", "--name", "ondoomed", "--network", "doomed", busybox, "sleep", "60")
+	if got := e.ok("network", "rm", "-f", "doomed"); got != "doomed\n" {
+		t.Fatalf("network rm -f: %q", got)
+	}
+	if strings.Contains(e.ok("ps", "-a", "--format", "{{.Names}}"), "ondoomed") {
+		t.Fatal("network rm -f left its container")
+	}
 	e.ok("rm", "-f", "web", "pub", "late", "inner")
 	waitNoProcesses(t, e)
 	if got := e.ok("network", "rm", "appnet", "isolated"); got != "appnet\nisolated\n" {
