@@ -78,7 +78,7 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 		// User-defined networks: the container's way out is the default
 		// network unless every one of them is internal.
 		names := strings.Split(mode, ",")
-		mode = modeBridgeOnly
+		outbound := false
 		for i, name := range names {
 			n, err := e.Network(ctx, name)
 			if err != nil {
@@ -89,9 +89,11 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 				a.IP = o.IP
 			}
 			c.Networks = append(c.Networks, a)
-			if !n.Internal {
-				mode = DefaultNetwork()
-			}
+			outbound = outbound || !n.Internal
+		}
+		mode = modeBridgeOnly
+		if outbound {
+			mode = DefaultNetwork()
 		}
 		if err := checkAliases(o.Aliases); err != nil {
 			return err

@@ -157,14 +157,6 @@ func unwrapSyscall(err error) error {
 // CreateNetns makes a network namespace, owned by the calling process's
 // user namespace, and keeps it bound at path.
 func CreateNetns(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	f.Close()
 	errc := make(chan error, 1)
 	go func() {
 		// The thread that enters the new namespace is never given back to
@@ -174,18 +166,9 @@ func CreateNetns(path string) error {
 			errc <- fmt.Errorf("creating a network namespace: %w", err)
 			return
 		}
-		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
-			errc <- fmt.Errorf("keeping the network namespace: %w", err)
-			return
-		}
-		errc <- nil
+		errc <- BindNetns(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), path)
 	}()
-	if err := <-errc; err != nil {
-		os.Remove(path)
-		return err
-	}
-	return nil
+	return <-errc
 }
 
 // BindNetns keeps the network namespace at src (a /proc/PID/ns/net) bound

@@ -184,12 +184,8 @@ func newVolumeInspectCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if all {
-				vols, err := e.Volumes(c.Context())
-				if err != nil {
+				if args, err = volumeNames(c, e); err != nil {
 					return err
-				}
-				for _, v := range vols {
-					args = append(args, v.Name)
 				}
 			}
 			return inspectEach(g.stdout, format, args, func(n string) (*engine.Volume, error) { return e.Volume(c.Context(), n) })
@@ -199,6 +195,16 @@ func newVolumeInspectCmd(g *globalOptions) *cobra.Command {
 	c.Flags().BoolVarP(&all, "all", "a", false, "every volume")
 	c.ValidArgsFunction = completeVolumes(g)
 	return withStore(c)
+}
+
+// volumeNames are the names of every volume (--all).
+func volumeNames(c *cobra.Command, e *engine.Engine) ([]string, error) {
+	vols, err := e.Volumes(c.Context())
+	names := make([]string, len(vols))
+	for i, v := range vols {
+		names[i] = v.Name
+	}
+	return names, err
 }
 
 func newVolumeRmCmd(g *globalOptions) *cobra.Command {
@@ -214,12 +220,8 @@ func newVolumeRmCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if all {
-				vols, err := e.Volumes(c.Context())
-				if err != nil {
+				if args, err = volumeNames(c, e); err != nil {
 					return err
-				}
-				for _, v := range vols {
-					args = append(args, v.Name)
 				}
 			}
 			return g.forEach(args, func(n string) error { return e.RemoveVolume(c.Context(), n, force) })
