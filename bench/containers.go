@@ -25,13 +25,20 @@ func (b *bench) warm() error {
 
 // runArgs is `run --rm --network none IMAGE true` for an engine: the
 // container lifecycle alone, the same work for both (network setup is the
-// networking benchmark's).
+// networking benchmark's). skiff+runc is skiff made to use runc, podman's
+// runtime here (skiff's default is crun).
 func runArgs(e engine) []string {
-	return []string{"run", "--rm", "--network", "none", busyboxImage, "true"}
+	args := []string{"run", "--rm", "--network", "none"}
+	if e.name == skiffRunc {
+		args = append(args, "--runtime", "runc")
+	}
+	return append(args, busyboxImage, "true")
 }
 
-// runLatency times `run --rm IMAGE true` for both engines and a bare
-// `runc run` of a prepared bundle.
+const skiffRunc = "skiff+runc"
+
+// runLatency times `run --rm IMAGE true` for both engines, skiff also with
+// runc, and a bare `runc run` of a prepared bundle.
 func (b *bench) runLatency(n int) error {
 	if n < 5 {
 		n = 5
@@ -44,6 +51,7 @@ func (b *bench) runLatency(n int) error {
 		return err
 	}
 	engines := b.engines()
+	engines = append(engines[:1], append([]engine{{skiffRunc, engines[0].argv, engines[0].env}}, engines[1:]...)...)
 	times := map[string][]time.Duration{}
 	for _, e := range engines { // first runs set up namespaces and caches
 		if _, err := b.run(e, runArgs(e)...); err != nil {
@@ -65,8 +73,10 @@ func (b *bench) runLatency(n int) error {
 		times["runc"] = append(times["runc"], d)
 	}
 	report("run --rm busybox true, wall time", engines, times)
-	fmt.Printf("  bare runc run of a prepared bundle: median %.3fs; skiff/runc: %.2f\n",
-		median(times["runc"]).Seconds(), median(times["skiff"]).Seconds()/median(times["runc"]).Seconds())
+	ratio := func(a, b string) float64 { return median(times[a]).Seconds() / median(times[b]).Seconds() }
+	fmt.Printf("  ratio skiff+runc/podman: %.2f (both with runc)\n", ratio(skiffRunc, "podman"))
+	fmt.Printf("  bare runc run of a prepared bundle: median %.3fs  runs %v\n", median(times["runc"]).Seconds(), round(times["runc"]))
+	fmt.Printf("  skiff/runc: %.2f, skiff+runc/runc: %.2f\n", ratio("skiff", "runc"), ratio(skiffRunc, "runc"))
 	return nil
 }
 

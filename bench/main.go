@@ -302,7 +302,7 @@ func (b *bench) pull(image string, n int) error {
 func report(what string, engines []engine, times map[string][]time.Duration) {
 	fmt.Printf("%s (%d runs each)\n", what, len(times[engines[0].name]))
 	for _, e := range engines {
-		fmt.Printf("  %-7s median %8.3fs  runs %v\n", e.name, median(times[e.name]).Seconds(), round(times[e.name]))
+		fmt.Printf("  %-10s median %8.3fs  runs %v\n", e.name, median(times[e.name]).Seconds(), round(times[e.name]))
 	}
 	ratio := median(times["skiff"]).Seconds() / median(times["podman"]).Seconds()
 	fmt.Printf("  ratio skiff/podman: %.2f\n", ratio)
@@ -311,7 +311,7 @@ func report(what string, engines []engine, times map[string][]time.Duration) {
 func round(ds []time.Duration) []string {
 	out := make([]string, len(ds))
 	for i, d := range ds {
-		out[i] = fmt.Sprintf("%.2f", d.Seconds())
+		out[i] = fmt.Sprintf("%.3f", d.Seconds())
 	}
 	return out
 }

@@ -172,7 +172,8 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 	if err != nil {
 		return nil, err
 	}
-	if _, err := e.Runtime(o.Runtime); err != nil {
+	runtime, err := e.Runtime(o.Runtime)
+	if err != nil {
 		return nil, err
 	}
 	t := time.Now()
@@ -233,6 +234,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 		return nil, err
 	}
 	if err := e.resolveNetwork(ctx, o.Network, o.NetworkOptions, ic.ExposedPorts, &c); err != nil {
+		return nil, err
+	}
+	if c.Runtime, err = e.containerRuntime(o.Runtime, runtime, &c); err != nil {
 		return nil, err
 	}
 

@@ -44,7 +44,7 @@ var (
 // process runs; a resize after start would race with the process).
 // notifySocket, with --sdnotify=container, is bound into the container as
 // its NOTIFY_SOCKET.
-func (e *Engine) prepare(rec *ContainerRecord, console *specs.Box, notifySocket string) (bundle string, err error) {
+func (e *Engine) prepare(ctx context.Context, rec *ContainerRecord, runtime string, console *specs.Box, notifySocket string) (bundle string, err error) {
 	defer phase("prepare (mount, config.json)", time.Now())
 	rootfs, err := e.Mount(rec.ID, "")
 	if err != nil {
@@ -138,6 +138,7 @@ func (e *Engine) prepare(rec *ContainerRecord, console *specs.Box, notifySocket 
 	if err := applySecurity(spec, &c); err != nil {
 		return "", err
 	}
+	e.forRuntime(ctx, runtime, spec)
 	if err := e.setupNetwork(rec, spec); err != nil {
 		return "", err
 	}
@@ -219,7 +220,7 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 	if o.Attach && rec.Config.Tty {
 		console = terminalSize(o.Stdin)
 	}
-	bundle, err := e.prepare(rec, console, o.NotifySocket)
+	bundle, err := e.prepare(ctx, rec, runtime, console, o.NotifySocket)
 	if err != nil {
 		lock.Unlock()
 		return 0, err
@@ -484,10 +485,30 @@ func (e *Engine) recordPid(rec *ContainerRecord, pidfile string, runtime *os.Pro
 
 // writeExitFile records an exit status the way the monitor does.
 func writeExitFile(path string, code int) {
-	tmp := path + ".tmp"
-	if os.WriteFile(tmp, []byte(fmt.Sprintf("%d %d\n", code, time.Now().UnixNano())), 0o600) == nil {
-		_ = os.Rename(tmp, path)
+	_ = writeFileAtomic(path, []byte(fmt.Sprintf("%d %d\n", code, time.Now().UnixNano())), 0o600)
+}
+
+// writeFileAtomic replaces path with data in one step: readers see the old
+// file or the new one, never a part, whatever the writers running at once.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
 	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), perm)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+	}
+	return err
 }
 
 // readExitFile returns the recorded exit status and time, if any.

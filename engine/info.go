@@ -87,8 +87,12 @@ func (e *Engine) Info() (*Info, error) {
 	h.NamespaceID = rootless.NamespaceID()
 	h.NetworkBackend = DefaultNetwork()
 	h.Runtimes = FindRuntimes()
-	if len(h.Runtimes) > 0 {
-		h.OCIRuntime = h.Runtimes[0]
+	if path, err := e.Runtime(""); err == nil {
+		for _, r := range h.Runtimes {
+			if r.Path == path {
+				h.OCIRuntime = r // the one a new container gets
+			}
+		}
 	}
 	cfg := e.Store.Config
 	info.Store = StoreInfo{GraphRoot: e.GraphRoot(), RunRoot: e.RunRoot(), GraphDriverName: e.GraphDriverName(), ConfigFile: cfg.ConfFile}
@@ -106,10 +110,10 @@ func cgroupVersion() string {
 	return "v1"
 }
 
-// FindRuntimes lists the OCI runtimes on PATH, runc first.
+// FindRuntimes lists the OCI runtimes on PATH, in the order of preference.
 func FindRuntimes() []RuntimeInfo {
 	var out []RuntimeInfo
-	for _, name := range []string{"runc", "crun"} {
+	for _, name := range defaultRuntimes {
 		path, err := exec.LookPath(name)
 		if err != nil {
 			continue

@@ -65,6 +65,10 @@ static int getconf(struct mon *m, const char *path)
 		if (!strcmp(line, "delay_ms")) m->delay_ms = atol(v);
 	}
 	fclose(f);
+	/* Not for the runtime: crun's container init keeps what it inherits
+	 * until it starts, and skiff reads this pipe to its end. */
+	if (m->syncfd >= 0)
+		fcntl(m->syncfd, F_SETFD, FD_CLOEXEC);
 	return m->id[0] && m->runtime[0] && m->bundle[0] ? 0 : -1;
 }
 

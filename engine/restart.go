@@ -113,7 +113,11 @@ func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
 	ran := at.Sub(rec.StartedAt)
 	rec.RestartCount++
 	rec.ExitCode, rec.FinishedAt, rec.Pid, rec.MonitorPid, rec.StartedAt = code, at, 0, os.Getpid(), time.Now()
-	bundle, err := e.prepare(rec, nil, "")
+	runtime, err := e.Runtime(rec.Config.Runtime)
+	bundle := ""
+	if err == nil {
+		bundle, err = e.prepare(ctx, rec, runtime, nil, "")
+	}
 	if err == nil {
 		err = e.state.Update(ctx, rec)
 	}

@@ -84,8 +84,14 @@ func hybridCgroups() bool {
 	return unix.Statfs("/sys/fs/cgroup/unified", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }
 
+// defaultRuntimes are tried in order when neither --runtime nor
+// containers.conf names one: crun first, as podman does (a C program, it
+// starts a container in a third of runc's time), then runc.
+var defaultRuntimes = []string{"crun", "runc"}
+
 // Runtime resolves the OCI runtime to use: --runtime, else containers.conf,
-// else runc. It says why when the one chosen cannot work on this host.
+// else the first of defaultRuntimes that works here. It says why when the
+// one chosen cannot work on this host.
 func (e *Engine) Runtime(name string) (string, error) {
 	if name == "" {
 		name = e.runtimeName
@@ -93,17 +99,89 @@ func (e *Engine) Runtime(name string) (string, error) {
 	if name == "" {
 		name = containersConf().runtime
 	}
-	if name == "" {
-		name = "runc"
+	if name != "" {
+		return usableRuntime(name)
 	}
+	var errs []error
+	for _, candidate := range defaultRuntimes {
+		path, err := usableRuntime(candidate)
+		if err == nil {
+			return path, nil
+		}
+		errs = append(errs, err)
+	}
+	return "", errs[len(errs)-1]
+}
+
+// containerRuntime is the runtime recorded with a new container, resolved
+// (the one that starts a container must stop it: runc and crun keep their
+// state in different shapes), given what the command asked for and what
+// that resolved to.
+//
+// crun runs attached containers as a subreaper that waits for every
+// process below it, and the network helper of a container with a user
+// namespace of its own is started by the runtime's hook (NetworkHook), so
+// it is one: `crun run` would wait for it past the container's end. Such
+// containers get runc by default, and crun is refused for them.
+func (e *Engine) containerRuntime(asked, resolved string, c *ContainerConfig) (string, error) {
+	if filepath.Base(resolved) != "crun" || len(c.Security.UIDMap) == 0 || !ownNetns(c.Network) {
+		return filepath.Base(resolved), nil
+	}
+	if asked == "" && e.runtimeName == "" && containersConf().runtime == "" {
+		if _, err := usableRuntime("runc"); err == nil {
+			return "runc", nil
+		}
+	}
+	return "", fmt.Errorf("%w: crun cannot run a container with a user namespace of its own (--userns, --uidmap) on a network: its run would wait for the network helper; use --runtime runc or --network none", ErrBadOption)
+}
+
+// usableRuntime finds the runtime name and makes sure it can run
+// containers here.
+func usableRuntime(name string) (string, error) {
 	path, err := exec.LookPath(name)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s is not installed (apt-get install %s), or use --runtime runc", ErrRuntimeUnusable, name, filepath.Base(name))
 	}
 	if filepath.Base(path) == "crun" && hybridCgroups() {
-		return "", fmt.Errorf("%w: crun cannot run containers on this host: cgroups in hybrid mode are not supported (cgroup v1 with a unified hierarchy); use --runtime runc", ErrRuntimeUnusable)
+		if err := hideUnifiedControllers(); err != nil {
+			return "", fmt.Errorf("%w: crun cannot run containers on this host: cgroups in hybrid mode (cgroup v1 with a unified hierarchy): %v; use --runtime runc", ErrRuntimeUnusable, err)
+		}
 	}
 	return path, nil
+}
+
+// unifiedControllers is the file crun reads to refuse a hybrid host: it
+// runs there only when the v2 hierarchy has no controller of its own.
+const unifiedControllers = "/sys/fs/cgroup/unified/cgroup.controllers"
+
+// hideUnifiedControllers lets crun run on a hybrid host. Rootless there,
+// no runtime can use cgroups at all (v1 is not delegated to users), so
+// nothing is lost when, in skiff's own mount namespace and nowhere else,
+// the v2 hierarchy's controller list reads empty: an empty file is
+// bind-mounted over it, once per namespace. As root, skiff shares the
+// host's mount namespace and leaves it alone: crun stays refused.
+func hideUnifiedControllers() error {
+	data, err := os.ReadFile(unifiedControllers)
+	if err != nil || len(bytes.TrimSpace(data)) == 0 {
+		return err
+	}
+	if !rootless.InNamespace() {
+		return fmt.Errorf("the unified hierarchy has controllers (%s)", strings.TrimSpace(string(data)))
+	}
+	runDir, err := rootless.RuntimeDir()
+	if err != nil {
+		return err
+	}
+	empty := filepath.Join(runDir, "skiff", "no-controllers")
+	f, err := os.OpenFile(empty, os.O_CREATE|os.O_RDONLY, 0o444)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	if err := unix.Mount(empty, unifiedControllers, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("hiding %s: %w", unifiedControllers, err)
+	}
+	return nil
 }
 
 // runtimeCmd builds an invocation of the runtime for this namespace.
@@ -138,10 +216,15 @@ func runtimeError(logPath string, fallback error) error {
 	if i := strings.Index(msg, "exec: "); i >= 0 {
 		msg = msg[i:]
 	}
+	// runc: "exec: \"x\": executable file not found in $PATH"; crun:
+	// "executable file `x` not found in $PATH: No such file or directory".
+	lower := strings.ToLower(last)
 	switch {
-	case strings.Contains(last, "executable file not found") || strings.Contains(last, "no such file or directory"):
+	case strings.Contains(lower, "executable file") && strings.Contains(lower, "not found") ||
+		strings.Contains(lower, "exec: ") && strings.Contains(lower, "no such file or directory"):
 		return fmt.Errorf("%w: %s", ErrCommandNotFound, msg)
-	case strings.Contains(last, "permission denied") || strings.Contains(last, "is a directory") || strings.Contains(last, "exec format error"):
+	case strings.Contains(lower, "permission denied") || strings.Contains(lower, "is a directory") || strings.Contains(lower, "exec format error") ||
+		strings.Contains(lower, "open executable"): // crun, for a directory: "open executable: Operation not permitted"
 		return fmt.Errorf("%w: %s", ErrCannotInvoke, msg)
 	}
 	return fmt.Errorf("the OCI runtime failed: %s", last)

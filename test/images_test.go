@@ -383,7 +383,7 @@ func TestInfoAndVersion(t *testing.T) {
 	if len(uidmap) != 2 || uidmap[1].(map[string]any)["Size"].(float64) != 65536 {
 		t.Fatalf("uid map %v, want the user plus 65536 subordinate ids", uidmap)
 	}
-	if got := strings.TrimSpace(e.ok("info", "--format", "{{.Host.OCIRuntime.Name}} {{.Store.GraphDriverName}}")); got != "runc overlay" {
+	if got := strings.TrimSpace(e.ok("info", "--format", "{{.Host.OCIRuntime.Name}} {{.Store.GraphDriverName}}")); got != "crun overlay" {
 		t.Fatalf("info --format: %q", got)
 	}
 	if !strings.Contains(e.ok("info"), "graphDriverName: overlay") {
