@@ -171,7 +171,7 @@ func (e *Engine) deleteRuntimeState(ctx context.Context, rec *ContainerRecord) {
 	if _, err := os.Stat(filepath.Join(e.runtimeRoot(), rec.ID)); err != nil {
 		return
 	}
-	if runtime, err := e.Runtime(rec.Config.Runtime); err == nil {
+	if runtime, err := e.runtimeOf(rec); err == nil {
 		_ = e.runtimeRun(ctx, runtime, "delete", "--force", rec.ID)
 	}
 }

@@ -41,7 +41,7 @@ func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int,
 	if e.observedState(rec) != StateRunning {
 		return 0, fmt.Errorf("%w: %s", ErrNotRunning, rec.Name)
 	}
-	runtime, err := e.Runtime(rec.Config.Runtime)
+	runtime, err := e.runtimeOf(rec)
 	if err != nil {
 		return 0, err
 	}

@@ -209,7 +209,7 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 		lock.Unlock()
 		return 0, fmt.Errorf("%w: %s", ErrIsRunning, rec.Name)
 	}
-	runtime, err := e.Runtime(rec.Config.Runtime)
+	runtime, err := e.runtimeOf(rec)
 	if err != nil {
 		lock.Unlock()
 		return 0, err

@@ -45,7 +45,7 @@ func (e *Engine) Kill(ctx context.Context, nameOrID, sig string) error {
 	if e.observedState(rec) != StateRunning {
 		return fmt.Errorf("%w: %s", ErrNotRunning, rec.Name)
 	}
-	runtime, err := e.Runtime(rec.Config.Runtime)
+	runtime, err := e.runtimeOf(rec)
 	if err != nil {
 		return err
 	}

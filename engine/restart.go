@@ -113,7 +113,7 @@ func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
 	ran := at.Sub(rec.StartedAt)
 	rec.RestartCount++
 	rec.ExitCode, rec.FinishedAt, rec.Pid, rec.MonitorPid, rec.StartedAt = code, at, 0, os.Getpid(), time.Now()
-	runtime, err := e.Runtime(rec.Config.Runtime)
+	runtime, err := e.runtimeOf(rec)
 	bundle := ""
 	if err == nil {
 		bundle, err = e.prepare(ctx, rec, runtime, nil, "")
@@ -143,7 +143,7 @@ func (e *Engine) monitorConf(rec *ContainerRecord, bundle, extra string) (string
 	if err != nil {
 		return "", err
 	}
-	runtime, err := e.Runtime(rec.Config.Runtime)
+	runtime, err := e.runtimeOf(rec)
 	if err != nil {
 		return "", err
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -111,6 +112,14 @@ func (e *Engine) Runtime(name string) (string, error) {
 		errs = append(errs, err)
 	}
 	return "", errs[len(errs)-1]
+}
+
+// runtimeOf is the runtime of an existing container: the one recorded with
+// it, or for a container recorded before skiff kept it, the runtime chosen
+// then (--runtime, containers.conf, else runc).
+func (e *Engine) runtimeOf(rec *ContainerRecord) (string, error) {
+	name := cmp.Or(rec.Config.Runtime, e.runtimeName, containersConf().runtime, "runc")
+	return usableRuntime(name)
 }
 
 // containerRuntime is the runtime recorded with a new container, resolved
