@@ -50,8 +50,8 @@ func (b *bench) runLatency(n int) error {
 	if err != nil {
 		return err
 	}
-	engines := b.engines()
-	engines = append(engines[:1], append([]engine{{skiffRunc, engines[0].argv, engines[0].env}}, engines[1:]...)...)
+	skiff, podman := b.engines()[0], b.engines()[1]
+	engines := []engine{skiff, {skiffRunc, skiff.argv, skiff.env}, podman}
 	times := map[string][]time.Duration{}
 	for _, e := range engines { // first runs set up namespaces and caches
 		if _, err := b.run(e, runArgs(e)...); err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"go.podman.io/storage/pkg/ioutils"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/rootless"
@@ -310,7 +311,7 @@ func terminalSize(r io.Reader) *specs.Box {
 
 // startDetached hands the container to a new monitor and starts it.
 func (e *Engine) startDetached(ctx context.Context, rec *ContainerRecord, runtime, bundle string) error {
-	confPath, err := e.monitorConf(rec, bundle, "sync=3\n")
+	confPath, err := e.monitorConf(rec, runtime, bundle, "sync=3\n")
 	if err != nil {
 		return e.abortStart(rec, err)
 	}
@@ -488,27 +489,11 @@ func writeExitFile(path string, code int) {
 	_ = writeFileAtomic(path, []byte(fmt.Sprintf("%d %d\n", code, time.Now().UnixNano())), 0o600)
 }
 
-// writeFileAtomic replaces path with data in one step: readers see the old
-// file or the new one, never a part, whatever the writers running at once.
+// writeFileAtomic replaces path with data in one step, without fsync:
+// readers see the old file or the new one, never a part, whatever the
+// writers running at once (each writes its own temporary file).
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), perm)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-	}
-	return err
+	return ioutils.AtomicWriteFileWithOpts(path, data, perm, &ioutils.AtomicFileWriterOptions{NoSync: true})
 }
 
 // readExitFile returns the recorded exit status and time, if any.

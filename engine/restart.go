@@ -126,7 +126,7 @@ func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
 		_ = e.Cleanup(ctx, id)
 		return fmt.Errorf("restarting %s: %w", rec.Name, err)
 	}
-	conf, err := e.monitorConf(rec, bundle, fmt.Sprintf("delay_ms=%d\nstart=1\n", restartDelay(rec.RestartCount, ran).Milliseconds()))
+	conf, err := e.monitorConf(rec, runtime, bundle, fmt.Sprintf("delay_ms=%d\nstart=1\n", restartDelay(rec.RestartCount, ran).Milliseconds()))
 	if err != nil {
 		lock.Unlock()
 		return err
@@ -138,12 +138,8 @@ func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
 }
 
 // monitorConf writes the monitor's configuration into the bundle.
-func (e *Engine) monitorConf(rec *ContainerRecord, bundle, extra string) (string, error) {
+func (e *Engine) monitorConf(rec *ContainerRecord, runtime, bundle, extra string) (string, error) {
 	holders, err := rootless.HoldersDir()
-	if err != nil {
-		return "", err
-	}
-	runtime, err := e.runtimeOf(rec)
 	if err != nil {
 		return "", err
 	}

@@ -94,13 +94,7 @@ var defaultRuntimes = []string{"crun", "runc"}
 // else the first of defaultRuntimes that works here. It says why when the
 // one chosen cannot work on this host.
 func (e *Engine) Runtime(name string) (string, error) {
-	if name == "" {
-		name = e.runtimeName
-	}
-	if name == "" {
-		name = containersConf().runtime
-	}
-	if name != "" {
+	if name = e.configuredRuntime(name); name != "" {
 		return usableRuntime(name)
 	}
 	var errs []error
@@ -118,14 +112,22 @@ func (e *Engine) Runtime(name string) (string, error) {
 // it, or for a container recorded before skiff kept it, the runtime chosen
 // then (--runtime, containers.conf, else runc).
 func (e *Engine) runtimeOf(rec *ContainerRecord) (string, error) {
-	name := cmp.Or(rec.Config.Runtime, e.runtimeName, containersConf().runtime, "runc")
-	return usableRuntime(name)
+	return usableRuntime(cmp.Or(e.configuredRuntime(rec.Config.Runtime), "runc"))
 }
 
-// containerRuntime is the runtime recorded with a new container, resolved
-// (the one that starts a container must stop it: runc and crun keep their
-// state in different shapes), given what the command asked for and what
-// that resolved to.
+// configuredRuntime is the runtime name asked for: name, else the global
+// --runtime, else containers.conf; "" when none names one.
+func (e *Engine) configuredRuntime(name string) string {
+	return cmp.Or(name, e.runtimeName, containersConf().runtime)
+}
+
+// isCrun tells whether the runtime at path is crun.
+func isCrun(path string) bool { return filepath.Base(path) == "crun" }
+
+// containerRuntime is the runtime recorded with a new container (the one
+// that starts a container must stop it: runc and crun keep their state in
+// different shapes): the name asked for, as given, else the default that
+// resolved.
 //
 // crun runs attached containers as a subreaper that waits for every
 // process below it, and the network helper of a container with a user
@@ -133,10 +135,11 @@ func (e *Engine) runtimeOf(rec *ContainerRecord) (string, error) {
 // it is one: `crun run` would wait for it past the container's end. Such
 // containers get runc by default, and crun is refused for them.
 func (e *Engine) containerRuntime(asked, resolved string, c *ContainerConfig) (string, error) {
-	if filepath.Base(resolved) != "crun" || len(c.Security.UIDMap) == 0 || !ownNetns(c.Network) {
-		return filepath.Base(resolved), nil
+	configured := e.configuredRuntime(asked)
+	if !isCrun(resolved) || len(c.Security.UIDMap) == 0 || !ownNetns(c.Network) {
+		return cmp.Or(configured, filepath.Base(resolved)), nil
 	}
-	if asked == "" && e.runtimeName == "" && containersConf().runtime == "" {
+	if configured == "" {
 		if _, err := usableRuntime("runc"); err == nil {
 			return "runc", nil
 		}
@@ -151,7 +154,7 @@ func usableRuntime(name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %s is not installed (apt-get install %s), or use --runtime runc", ErrRuntimeUnusable, name, filepath.Base(name))
 	}
-	if filepath.Base(path) == "crun" && hybridCgroups() {
+	if isCrun(path) && hybridCgroups() {
 		if err := hideUnifiedControllers(); err != nil {
 			return "", fmt.Errorf("%w: crun cannot run containers on this host: cgroups in hybrid mode (cgroup v1 with a unified hierarchy): %v; use --runtime runc", ErrRuntimeUnusable, err)
 		}

@@ -33,7 +33,7 @@ const crunSpecVersion = "1.1.0"
 
 // forRuntime fits a configuration to the runtime that will read it.
 func (e *Engine) forRuntime(ctx context.Context, runtime string, spec *specs.Spec) {
-	if filepath.Base(runtime) != "crun" {
+	if !isCrun(runtime) {
 		return
 	}
 	spec.Version = crunSpecVersion

@@ -333,6 +333,12 @@ func TestRuntimeFromContainersConf(t *testing.T) {
 	if got := e.ok("start", "-a", "byconf"); got != "ran\n" {
 		t.Fatalf("start of the runc container: %q", got)
 	}
+	// A runtime named by its path is recorded as named, not as whatever
+	// of that name PATH finds later.
+	e.ok("create", "--name", "bypath", "--runtime", "/usr/sbin/runc", busybox, "true")
+	if got := runtimeOf("bypath"); got != "/usr/sbin/runc" {
+		t.Fatalf("runtime by path recorded as %q", got)
+	}
 	e.writeFile("home/.config/containers/containers.conf", "[engine]\nruntime = \"nosuchruntime\"\n")
 	e.fails(125, `nosuchruntime is not installed`, "run", "--rm", busybox, "true")
 }
