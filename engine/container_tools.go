@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"archive/tar"
 	"bufio"
 	"context"
 	"errors"
@@ -15,9 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"go.podman.io/storage/pkg/archive"
-	"go.podman.io/storage/pkg/chrootarchive"
 
 	"github.com/skiff-project/skiff/network"
 	"github.com/skiff-project/skiff/storage"
@@ -116,121 +113,6 @@ func (e *Engine) Export(ctx context.Context, nameOrID string, w io.Writer) error
 		_, err = io.Copy(w, rc)
 		return err
 	})
-}
-
-// CopyOut writes a tar stream of path in the container: the entry itself
-// (named as rename says, when set), or its contents when path ends in
-// "/.". Symlinks resolve inside the container's root, never outside.
-func (e *Engine) CopyOut(ctx context.Context, nameOrID, path, rename string, w io.Writer) error {
-	return e.withRootfs(ctx, nameOrID, func(rec *ContainerRecord, rootfs string) error {
-		contents := strings.HasSuffix(path, "/.") || path == "."
-		clean := filepath.Clean("/" + path)
-		dir, err := securejoin.SecureJoin(rootfs, filepath.Dir(clean))
-		if err != nil {
-			return err
-		}
-		base := filepath.Base(clean)
-		if clean == "/" {
-			dir, base, contents = rootfs, ".", true
-		}
-		src := filepath.Join(dir, base)
-		if _, err := os.Lstat(src); err != nil {
-			return fmt.Errorf("%w: %s in the container: %v", ErrBadOption, path, errors.Unwrap(err))
-		}
-		opts := tarOptions(rec)
-		opts.IncludeFiles = []string{base}
-		if contents {
-			if dir, err = securejoin.SecureJoin(rootfs, clean); err != nil {
-				return err
-			}
-			opts.IncludeFiles = []string{"."}
-		} else if rename != "" && rename != base {
-			opts.RebaseNames = map[string]string{base: rename}
-		}
-		rc, err := archive.TarWithOptions(dir, opts)
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		_, err = io.Copy(w, rc)
-		return err
-	})
-}
-
-// CopyIn extracts a tar stream into the container at dir, which must be a
-// directory; inside a chroot of the container's root, so that its
-// symlinks cannot lead the files out.
-func (e *Engine) CopyIn(ctx context.Context, nameOrID, dir string, r io.Reader) error {
-	return e.withRootfs(ctx, nameOrID, func(rec *ContainerRecord, rootfs string) error {
-		dest, err := securejoin.SecureJoin(rootfs, filepath.Clean("/"+dir))
-		if err != nil {
-			return err
-		}
-		if st, err := os.Stat(dest); err != nil || !st.IsDir() {
-			return fmt.Errorf("%w: %s is not a directory in the container", ErrBadOption, dir)
-		}
-		opts := tarOptions(rec)
-		opts.NoOverwriteDirNonDir = true
-		if len(rec.Config.Security.UIDMap) > 0 {
-			r = ownedByRootWhenUnmapped(r, rec.Config.Security)
-		}
-		return chrootarchive.UntarWithRoot(r, dest, opts, rootfs)
-	})
-}
-
-// ownedByRootWhenUnmapped gives the entries of a tar stream whose owner the
-// container's own user namespace cannot name (the host's root, say) to the
-// container's root, as docker cp gives copied files to root.
-func ownedByRootWhenUnmapped(r io.Reader, sec Security) io.Reader {
-	inRange := func(id int, m []IDMapping) bool {
-		for _, x := range m {
-			if id >= int(x.ContainerID) && id < int(x.ContainerID+x.Size) {
-				return true
-			}
-		}
-		return false
-	}
-	pr, pw := io.Pipe()
-	go func() {
-		tr, tw := tar.NewReader(r), tar.NewWriter(pw)
-		for {
-			hdr, err := tr.Next()
-			if err == io.EOF {
-				pw.CloseWithError(tw.Close())
-				return
-			}
-			if err != nil {
-				pw.CloseWithError(err)
-				return
-			}
-			if !inRange(hdr.Uid, sec.UIDMap) || !inRange(hdr.Gid, sec.GIDMap) {
-				hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
-			}
-			if err := tw.WriteHeader(hdr); err != nil {
-				pw.CloseWithError(err)
-				return
-			}
-			if _, err := io.Copy(tw, tr); err != nil {
-				pw.CloseWithError(err)
-				return
-			}
-		}
-	}()
-	return pr
-}
-
-// StatPath tells whether path exists in the container and is a directory.
-func (e *Engine) StatPath(ctx context.Context, nameOrID, path string) (exists, isDir bool, err error) {
-	err = e.withRootfs(ctx, nameOrID, func(_ *ContainerRecord, rootfs string) error {
-		p, err := securejoin.SecureJoin(rootfs, filepath.Clean("/"+path))
-		if err != nil {
-			return err
-		}
-		st, err := os.Stat(p)
-		exists, isDir = err == nil, err == nil && st.IsDir()
-		return nil
-	})
-	return exists, isDir, err
 }
 
 // Rename gives a container a new name; the database's constraint keeps

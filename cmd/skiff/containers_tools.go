@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
-	"go.podman.io/storage/pkg/archive"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/engine"
@@ -140,112 +138,34 @@ func splitCopyArg(arg string) (container, path string) {
 }
 
 func newCpCmd(g *globalOptions) *cobra.Command {
+	var o engine.CopyOptions
 	c := &cobra.Command{
 		Use:   "cp [flags] SRC DEST",
 		Short: "Copy files between a container and the host (CONTAINER:PATH, a host path, or - for a tar stream)",
 		Args:  exactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
-			srcCtr, src := splitCopyArg(args[0])
-			dstCtr, dst := splitCopyArg(args[1])
+			o.SrcContainer, o.SrcPath = splitCopyArg(args[0])
+			o.DstContainer, o.DstPath = splitCopyArg(args[1])
 			switch {
-			case srcCtr != "" && dstCtr != "":
+			case o.SrcContainer != "" && o.DstContainer != "":
 				return usagef("copying between containers is not supported: copy through the host")
-			case srcCtr == "" && dstCtr == "":
+			case o.SrcContainer == "" && o.DstContainer == "":
 				return usagef("one of SRC and DEST must be CONTAINER:PATH")
-			case src == "" || dst == "":
+			case o.SrcPath == "" || o.DstPath == "":
 				return usagef("empty path in %q %q", args[0], args[1])
 			}
 			e, err := g.engine(c.Context())
 			if err != nil {
 				return err
 			}
-			if srcCtr != "" {
-				return copyOut(c, g, e, srcCtr, src, dst)
-			}
-			return copyIn(c, g, e, src, dstCtr, dst)
+			o.Stdin, o.Stdout = g.stdin, g.stdout
+			return e.Copy(c.Context(), o)
 		},
 	}
 	c.Flags().BoolP("archive", "a", true, "keep ownership (always: ids map through the user's namespace)")
+	c.Flags().BoolVarP(&o.FollowLink, "follow-link", "L", false, "always follow a symbolic link in SRC_PATH")
 	c.ValidArgsFunction = completeContainers(g)
 	return withStore(c)
-}
-
-// copyOut copies from a container: to stdout as tar, into an existing host
-// directory, or to a new host path of its own name.
-func copyOut(c *cobra.Command, g *globalOptions, e *engine.Engine, ctr, src, dst string) error {
-	if dst == "-" {
-		return e.CopyOut(c.Context(), ctr, src, "", g.stdout)
-	}
-	target, rename := dst, ""
-	if st, err := os.Stat(dst); err != nil || !st.IsDir() {
-		if err == nil && strings.HasSuffix(src, "/.") {
-			return usagef("cannot copy a directory's contents onto the file %s", dst)
-		}
-		target, rename = filepath.Dir(dst), filepath.Base(dst)
-		if st, err := os.Stat(target); err != nil || !st.IsDir() {
-			return usagef("destination directory %s does not exist", target)
-		}
-		if strings.HasSuffix(src, "/.") {
-			if err := os.Mkdir(dst, 0o755); err != nil {
-				return err
-			}
-			target, rename = dst, ""
-		}
-	}
-	pr, pw := io.Pipe()
-	errc := make(chan error, 1)
-	go func() {
-		err := e.CopyOut(c.Context(), ctr, src, rename, pw)
-		pw.CloseWithError(err)
-		errc <- err
-	}()
-	uerr := archive.Untar(pr, target, &archive.TarOptions{NoOverwriteDirNonDir: true})
-	pr.CloseWithError(uerr)
-	if err := <-errc; err != nil {
-		return err
-	}
-	return uerr
-}
-
-// copyIn copies into a container: a tar stream from stdin, or a host path
-// (into an existing directory, or as a new path of its own name).
-func copyIn(c *cobra.Command, g *globalOptions, e *engine.Engine, src, ctr, dst string) error {
-	if src == "-" {
-		return e.CopyIn(c.Context(), ctr, dst, g.stdin)
-	}
-	st, err := os.Lstat(src)
-	if err != nil {
-		return usagef("%s does not exist or cannot be read: %v", src, errors.Unwrap(err))
-	}
-	exists, isDir, err := e.StatPath(c.Context(), ctr, dst)
-	if err != nil {
-		return err
-	}
-	dir, base := filepath.Dir(filepath.Clean(src)), filepath.Base(filepath.Clean(src))
-	opts := &archive.TarOptions{IncludeFiles: []string{base}}
-	target := dst
-	switch {
-	case strings.HasSuffix(src, "/.") && st.IsDir():
-		dir, opts.IncludeFiles = filepath.Clean(src), []string{"."}
-		if !exists {
-			return usagef("%s does not exist in %s: create it first", dst, ctr)
-		}
-	case exists && isDir:
-	case strings.HasSuffix(dst, "/"):
-		return usagef("directory %s does not exist in %s", dst, ctr)
-	case exists && st.IsDir():
-		return usagef("cannot copy the directory %s onto the file %s", src, dst)
-	default:
-		// A new name (or a file replacing a file): the entry is renamed.
-		target = filepath.Dir(filepath.Clean("/" + dst))
-		opts.RebaseNames = map[string]string{base: filepath.Base(dst)}
-	}
-	rc, err := archive.TarWithOptions(dir, opts)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	return e.CopyIn(c.Context(), ctr, target, rc)
 }
 
 func newRenameCmd(g *globalOptions) *cobra.Command {
