@@ -99,7 +99,29 @@ func (e *Engine) Copy(ctx context.Context, o CopyOptions) error {
 		return err
 	}
 	defer rc.Close()
-	return dst.untar(rc, dir)
+	r := &readErr{r: rc}
+	if err := dst.untar(r, dir); err != nil {
+		if r.err != nil {
+			// The source's failure, not what it did to the extraction.
+			return fmt.Errorf("%w %s: %v", ErrCannotCopy, src.label(src.inner(from.path)), r.err)
+		}
+		return err
+	}
+	return nil
+}
+
+// readErr remembers the error a reader failed with.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 // copySide is a container's end of a cp: a running container's root as its
