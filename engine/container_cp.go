@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,6 +78,13 @@ func (e *Engine) Copy(ctx context.Context, o CopyOptions) error {
 	if err != nil {
 		return err
 	}
+	if src.rec == nil {
+		// Refused before anything is written: a file the user cannot read
+		// would otherwise leave its name behind, empty.
+		if err := readable(from); err != nil {
+			return fmt.Errorf("%w %s: %v", ErrCannotCopy, from.path, err)
+		}
+	}
 	if o.DstPath == "-" {
 		rc, err := src.tar(from, from.name)
 		if err != nil {
@@ -108,6 +116,30 @@ func (e *Engine) Copy(ctx context.Context, o CopyOptions) error {
 		return err
 	}
 	return nil
+}
+
+// readable checks that every file and directory of a host source can be
+// read.
+func readable(src *cpSource) error {
+	open := func(p string) error {
+		f, err := os.Open(p)
+		if err == nil {
+			f.Close()
+		}
+		return err
+	}
+	if src.info.Mode().IsRegular() {
+		return open(src.path)
+	}
+	if !src.info.IsDir() {
+		return nil
+	}
+	return filepath.WalkDir(src.path, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			err = open(p)
+		}
+		return err
+	})
 }
 
 // readErr remembers the error a reader failed with.

@@ -100,6 +100,16 @@ func TestCopyFollowsDockerRules(t *testing.T) {
 	os.Symlink(filepath.Join(src, "file"), filepath.Join(src, "abs-link"))
 	os.Symlink("file", filepath.Join(src, "rel-link"))
 	e.chownAll()
+	// A host file the user cannot read (outside e.root, which chownAll
+	// gives to the user).
+	private, err := os.MkdirTemp("", "skiff-cp-private-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(private) })
+	os.Chmod(private, 0o755)
+	unreadable := filepath.Join(private, "unreadable")
+	os.WriteFile(unreadable, []byte("root only\n"), 0o600)
 
 	out := []cpRow{
 		{name: "file to a new name", args: []string{"C:/data/file", "H/x"}, host: func(h string, _ []byte) error { return fileIs(h+"/x", "inside\n") }},
@@ -152,6 +162,7 @@ func TestCopyFollowsDockerRules(t *testing.T) {
 		{name: "a tar stream into a directory", pre: "dir", stdin: "tar", args: []string{"-", "C:X/x"}, inside: `[ "$(cat X/x/from-stdin)" = hi ]`},
 		{name: "a tar stream needs a directory", pre: "file", stdin: "tar", args: []string{"-", "C:X/x"}, fail: "must be a directory", inside: `[ "$(cat X/x)" = old ]`},
 		{name: "missing host source", args: []string{src + "/nothing", "C:X/x"}, fail: src + "/nothing does not exist", inside: `! [ -e X/x ]`},
+		{name: "an unreadable host file", args: []string{unreadable, "C:X/x"}, fail: "cannot copy " + unreadable + ": .*permission denied", inside: `! [ -e X/x ]`},
 		{name: "a host file with a trailing slash", args: []string{src + "/file/", "C:X/x"}, fail: "not a directory", inside: `! [ -e X/x ]`},
 	}
 
@@ -274,84 +285,9 @@ func runCp(e *env, r cpRow, ctr, h, x string) result {
 		}
 	}
 	if fail != "" {
-		checkFailure(e.t, res, 125, regexpQuote(fail))
+		checkFailure(e.t, res, 125, fail)
 	} else if res.code != 0 || strings.TrimSpace(res.stderr) != "" {
 		e.t.Fatalf("expected success with a clean stderr\n%s", res)
 	}
 	return res
-}
-
-func regexpQuote(s string) string {
-	var b strings.Builder
-	for _, c := range s {
-		if strings.ContainsRune(`\.+*?()|[]{}^$`, c) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
-// TestCopySeesARunningContainersMounts: cp into and out of a running
-// container sees what the container sees at the path: a --tmpfs, a bind
-// mount (whose host directory gets the file), a named volume; a read-only
-// root refuses with one line while a tmpfs on it takes the file; a stopped
-// container is copied through its root file system.
-func TestCopySeesARunningContainersMounts(t *testing.T) {
-	e := newEnv(t)
-	e.ok("pull", "-q", busybox)
-	work := filepath.Join(e.root, "work")
-	bind := filepath.Join(work, "bind")
-	os.MkdirAll(bind, 0o755)
-	os.WriteFile(filepath.Join(bind, "made"), []byte("made\n"), 0o644)
-	in := e.writeFile("work/in", "copied in\n")
-	e.chownAll()
-	e.ok("volume", "create", "cpvol")
-	e.ok("run", "-d", "--name", "mounts", "--tmpfs", "/tmp", "-v", bind+":/x", "-v", "cpvol:/v", busybox, "sleep", "600")
-	e.ok("exec", "mounts", "sh", "-c", "echo made > /tmp/made; echo made > /v/made")
-	for _, dir := range []string{"/tmp", "/x", "/v"} {
-		t.Run(dir, func(t *testing.T) {
-			e := e.at(t)
-			e.ok("cp", in, "mounts:"+dir+"/")
-			if got := e.ok("exec", "mounts", "cat", dir+"/in"); got != "copied in\n" {
-				t.Fatalf("after cp into %s, the container reads %q", dir, got)
-			}
-			back := filepath.Join(work, "back"+strings.ReplaceAll(dir, "/", "-"))
-			e.ok("cp", "mounts:"+dir+"/made", back)
-			if err := fileIs(back, "made\n"); err != nil {
-				t.Fatalf("cp out of %s: %v", dir, err)
-			}
-		})
-	}
-	if err := fileIs(filepath.Join(bind, "in"), "copied in\n"); err != nil {
-		t.Fatalf("cp into the bind mount did not reach its host directory: %v", err)
-	}
-	if got := e.ok("run", "--rm", "-v", "cpvol:/v", busybox, "cat", "/v/in"); got != "copied in\n" {
-		t.Fatalf("cp into the volume did not reach the volume: %q", got)
-	}
-
-	e.ok("run", "-d", "--name", "readonly", "--read-only", "--tmpfs", "/scratch", busybox, "sleep", "600")
-	e.fails(125, "read-only", "cp", in, "readonly:/etc/")
-	if r := e.run("exec", "readonly", "test", "-e", "/etc/in"); r.code == 0 {
-		t.Fatalf("a refused cp left /etc/in in the read-only container")
-	}
-	e.ok("cp", in, "readonly:/scratch/")
-	if got := e.ok("exec", "readonly", "cat", "/scratch/in"); got != "copied in\n" {
-		t.Fatalf("cp into a tmpfs of a read-only container: %q", got)
-	}
-	e.ok("create", "--name", "readonly-stopped", "--read-only", busybox)
-	e.fails(125, "read-only", "cp", in, "readonly-stopped:/etc/")
-
-	// Stopped: through the root file system, both ways.
-	e.ok("create", "--name", "stopped", busybox, "cat", "/root/in")
-	e.ok("cp", in, "stopped:/root/")
-	e.ok("cp", "stopped:/root/in", filepath.Join(work, "stopped-back"))
-	if err := fileIs(filepath.Join(work, "stopped-back"), "copied in\n"); err != nil {
-		t.Fatal(err)
-	}
-	if got := e.ok("start", "-a", "stopped"); got != "copied in\n" {
-		t.Fatalf("the stopped container's copy: %q", got)
-	}
-	e.ok("rm", "-f", "mounts", "readonly", "readonly-stopped", "stopped")
-	e.ok("volume", "rm", "cpvol")
 }
