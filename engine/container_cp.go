@@ -86,7 +86,7 @@ func (e *Engine) Copy(ctx context.Context, o CopyOptions) error {
 		}
 	}
 	if o.DstPath == "-" {
-		rc, err := src.tar(from, from.name)
+		rc, err := src.tar(from, from.name, true)
 		if err != nil {
 			return err
 		}
@@ -102,7 +102,10 @@ func (e *Engine) Copy(ctx context.Context, o CopyOptions) error {
 	if err != nil {
 		return err
 	}
-	rc, err := src.tar(from, name)
+	// Into the host, ids stay as the user's namespace sees them (the
+	// container's own namespace may map them elsewhere): the container's
+	// root comes out as the user.
+	rc, err := src.tar(from, name, dst.rec != nil)
 	if err != nil {
 		return err
 	}
@@ -377,10 +380,10 @@ func splitPathDirEntry(p string) (dir, base string) {
 
 // tar streams src with its top entry named name ("." keeps a directory's
 // contents at the top). A container's files are read inside a chroot of
-// its root, with the ids it sees.
-func (s *cpSide) tar(src *cpSource, name string) (io.ReadCloser, error) {
+// its root, with the ids the container sees when containerIDs is set.
+func (s *cpSide) tar(src *cpSource, name string, containerIDs bool) (io.ReadCloser, error) {
 	opts := &archive.TarOptions{}
-	if s.rec != nil {
+	if s.rec != nil && containerIDs {
 		opts = tarOptions(s.rec)
 	}
 	if src.info.Mode()&os.ModeSymlink != 0 {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -290,4 +291,77 @@ func runCp(e *env, r cpRow, ctr, h, x string) result {
 		e.t.Fatalf("expected success with a clean stderr\n%s", res)
 	}
 	return res
+}
+
+// TestCopySeesARunningContainersMounts: cp into and out of a running
+// container sees what the container sees at the path: a --tmpfs, a bind
+// mount (whose host directory gets the file), a named volume; a read-only
+// root refuses with one line while a tmpfs on it takes the file; a stopped
+// container is copied through its root file system.
+func TestCopySeesARunningContainersMounts(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	work := filepath.Join(e.root, "work")
+	bind := filepath.Join(work, "bind")
+	os.MkdirAll(bind, 0o755)
+	os.WriteFile(filepath.Join(bind, "made"), []byte("made\n"), 0o644)
+	in := e.writeFile("work/in", "copied in\n")
+	e.chownAll()
+	e.ok("volume", "create", "cpvol")
+	e.ok("run", "-d", "--name", "mounts", "--tmpfs", "/tmp", "-v", bind+":/x", "-v", "cpvol:/v", busybox, "sleep", "600")
+	e.ok("exec", "mounts", "sh", "-c", "echo made > /tmp/made; echo made > /v/made")
+	for _, dir := range []string{"/tmp", "/x", "/v"} {
+		t.Run(dir, func(t *testing.T) {
+			e := e.at(t)
+			e.ok("cp", in, "mounts:"+dir+"/")
+			if got := e.ok("exec", "mounts", "cat", dir+"/in"); got != "copied in\n" {
+				t.Fatalf("after cp into %s, the container reads %q", dir, got)
+			}
+			back := filepath.Join(work, "back"+strings.ReplaceAll(dir, "/", "-"))
+			e.ok("cp", "mounts:"+dir+"/made", back)
+			if err := fileIs(back, "made\n"); err != nil {
+				t.Fatalf("cp out of %s: %v", dir, err)
+			}
+		})
+	}
+	if err := fileIs(filepath.Join(bind, "in"), "copied in\n"); err != nil {
+		t.Fatalf("cp into the bind mount did not reach its host directory: %v", err)
+	}
+	if got := e.ok("run", "--rm", "-v", "cpvol:/v", busybox, "cat", "/v/in"); got != "copied in\n" {
+		t.Fatalf("cp into the volume did not reach the volume: %q", got)
+	}
+
+	e.ok("run", "-d", "--name", "readonly", "--read-only", "--tmpfs", "/scratch", busybox, "sleep", "600")
+	e.fails(125, "read-only", "cp", in, "readonly:/etc/")
+	if r := e.run("exec", "readonly", "test", "-e", "/etc/in"); r.code == 0 {
+		t.Fatalf("a refused cp left /etc/in in the read-only container")
+	}
+	e.ok("cp", in, "readonly:/scratch/")
+	if got := e.ok("exec", "readonly", "cat", "/scratch/in"); got != "copied in\n" {
+		t.Fatalf("cp into a tmpfs of a read-only container: %q", got)
+	}
+	e.ok("create", "--name", "readonly-stopped", "--read-only", busybox)
+	e.fails(125, "read-only", "cp", in, "readonly-stopped:/etc/")
+
+	// A --userns keep-id container's files are the user's own on the host.
+	e.ok("run", "-d", "--name", "keepid", "--userns", "keep-id", "--tmpfs", "/tmp", busybox, "sleep", "600")
+	e.ok("exec", "keepid", "sh", "-c", "echo mine > /tmp/mine")
+	mine := filepath.Join(work, "mine")
+	e.ok("cp", "keepid:/tmp/mine", mine)
+	if st, err := os.Lstat(mine); err != nil || int(st.Sys().(*syscall.Stat_t).Uid) != e.uid() {
+		t.Fatalf("a keep-id container's file came out as %v (%v), want owned by the user %d", st, err, e.uid())
+	}
+
+	// Stopped: through the root file system, both ways.
+	e.ok("create", "--name", "stopped", busybox, "cat", "/root/in")
+	e.ok("cp", in, "stopped:/root/")
+	e.ok("cp", "stopped:/root/in", filepath.Join(work, "stopped-back"))
+	if err := fileIs(filepath.Join(work, "stopped-back"), "copied in\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.ok("start", "-a", "stopped"); got != "copied in\n" {
+		t.Fatalf("the stopped container's copy: %q", got)
+	}
+	e.ok("rm", "-f", "mounts", "readonly", "readonly-stopped", "keepid", "stopped")
+	e.ok("volume", "rm", "cpvol")
 }
