@@ -243,7 +243,7 @@ func (s *cpSide) abs(p string) (string, error) {
 func (s *cpSide) join(p string) (string, error) {
 	full, err := securejoin.SecureJoin(s.root, p)
 	if err != nil {
-		return "", fmt.Errorf("%w %s: %v", ErrCannotCopy, s.label(p), errors.Unwrap(err))
+		return "", fmt.Errorf("%w %s: %v", ErrCannotCopy, s.label(p), cause(err))
 	}
 	return full, nil
 }
@@ -301,7 +301,7 @@ func (s *cpSide) statError(p string, err error) error {
 	case errors.Is(err, syscall.ENOTDIR):
 		return fmt.Errorf("%w %s: not a directory%s", ErrCannotCopy, s.label(p), s.where())
 	}
-	return fmt.Errorf("%w %s%s: %v", ErrCannotCopy, s.label(p), s.where(), errors.Unwrap(err))
+	return fmt.Errorf("%w %s%s: %v", ErrCannotCopy, s.label(p), s.where(), cause(err))
 }
 
 // target decides, from what the destination p is, the directory to
@@ -350,7 +350,7 @@ func (s *cpSide) checkDir(dir, p string) error {
 		if errors.Is(err, syscall.ENOENT) {
 			return fmt.Errorf("directory %s %w%s", shown, ErrNoSuchPath, s.where())
 		}
-		return fmt.Errorf("%w into %s%s: %v", ErrCannotCopy, shown, s.where(), errors.Unwrap(err))
+		return fmt.Errorf("%w into %s%s: %v", ErrCannotCopy, shown, s.where(), cause(err))
 	}
 	if !st.IsDir() {
 		return fmt.Errorf("%w into %s: not a directory%s", ErrCannotCopy, shown, s.where())
@@ -408,7 +408,7 @@ func (s *cpSide) tar(src *cpSource, name string, containerIDs bool) (io.ReadClos
 func symlinkTar(src *cpSource, name string, opts *archive.TarOptions) (io.ReadCloser, error) {
 	target, err := os.Readlink(src.path)
 	if err != nil {
-		return nil, fmt.Errorf("%w the link %s: %v", ErrCannotCopy, src.path, errors.Unwrap(err))
+		return nil, fmt.Errorf("%w the link %s: %v", ErrCannotCopy, src.path, cause(err))
 	}
 	hdr, err := tar.FileInfoHeader(src.info, target)
 	if err != nil {
@@ -512,4 +512,14 @@ func ownedByRootWhenUnmapped(r io.Reader, sec Security) io.Reader {
 		}
 	}()
 	return pr
+}
+
+// cause is what a path error says, without the path (messages name it
+// as the user gave it).
+func cause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
