@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -179,7 +180,30 @@ func (e *Engine) copySide(ctx context.Context, nameOrID string) (*cpSide, func()
 	if err != nil {
 		return nil, nil, fmt.Errorf("mounting %s: %w", rec.Name, err)
 	}
-	return &cpSide{rec: rec, root: filepath.Clean(rootfs)}, func() { _, _ = e.Unmount(rec.ID, false) }, nil
+	side := &cpSide{rec: rec, root: filepath.Clean(rootfs)}
+	// Nothing is mounted in a stopped container: its bind mounts and
+	// volumes are found at their sources, as docker and podman find them.
+	for _, m := range rec.Config.Mounts {
+		src := m.Source
+		switch m.Type {
+		case MountVolume:
+			src = filepath.Join(e.volumeDir(m.Source), "_data")
+		case MountBind:
+		default:
+			continue
+		}
+		if st, err := os.Stat(src); err == nil && st.IsDir() {
+			side.mounts = append(side.mounts, cpMount{dest: filepath.Clean("/" + m.Destination), source: filepath.Clean(src), readOnly: m.ReadOnly})
+		}
+	}
+	sort.Slice(side.mounts, func(i, j int) bool { return len(side.mounts[i].dest) > len(side.mounts[j].dest) })
+	return side, func() { _, _ = e.Unmount(rec.ID, false) }, nil
+}
+
+// cpMount is a directory a stopped container would have mounted.
+type cpMount struct {
+	dest, source string
+	readOnly     bool
 }
 
 // cpSide is one end of a cp: the host (root "/") or a container.
@@ -187,6 +211,41 @@ type cpSide struct {
 	rec     *ContainerRecord // nil: the host
 	root    string
 	running bool
+	mounts  []cpMount // a stopped container's, longest destination first
+}
+
+// mountOf is the mount a path under root lies in, if any.
+func (s *cpSide) mountOf(rootPath string) (cpMount, string, bool) {
+	for _, m := range s.mounts {
+		at := s.root + m.dest
+		if rootPath == at || strings.HasPrefix(rootPath, at+"/") {
+			return m, rootPath[len(at):], true
+		}
+	}
+	return cpMount{}, "", false
+}
+
+// real is where a path under root really is: in a mount's source.
+func (s *cpSide) real(rootPath string) string {
+	if m, rest, ok := s.mountOf(rootPath); ok {
+		return m.source + rest
+	}
+	return rootPath
+}
+
+// Lstat and Readlink make s the file system securejoin walks.
+func (s *cpSide) Lstat(p string) (os.FileInfo, error) { return os.Lstat(s.real(p)) }
+func (s *cpSide) Readlink(p string) (string, error)   { return os.Readlink(s.real(p)) }
+
+// rootFor is the root a host path of this side is read or written in: the
+// mount source it lies in, else the side's root.
+func (s *cpSide) rootFor(host string) (string, *cpMount) {
+	for i, m := range s.mounts {
+		if host == m.source || strings.HasPrefix(host, m.source+"/") {
+			return m.source, &s.mounts[i]
+		}
+	}
+	return s.root, nil
 }
 
 // cpSource is what a cp copies: path on this side's file system, its
@@ -209,6 +268,9 @@ func (s *cpSide) label(p string) string {
 func (s *cpSide) inner(host string) string {
 	if s.rec == nil {
 		return host
+	}
+	if root, m := s.rootFor(host); m != nil {
+		return filepath.Clean(m.dest + "/" + strings.TrimPrefix(host, root))
 	}
 	return "/" + strings.TrimPrefix(strings.TrimPrefix(host, s.root), "/")
 }
@@ -241,7 +303,13 @@ func (s *cpSide) abs(p string) (string, error) {
 
 // join resolves p with every symlink followed inside the side's root.
 func (s *cpSide) join(p string) (string, error) {
-	full, err := securejoin.SecureJoin(s.root, p)
+	full, err := s.joinRaw(p)
+	return s.real(full), err
+}
+
+// joinRaw is join's path under root, before it is placed in a mount.
+func (s *cpSide) joinRaw(p string) (string, error) {
+	full, err := securejoin.SecureJoinVFS(s.root, p, s)
 	if err != nil {
 		return "", fmt.Errorf("%w %s: %v", ErrCannotCopy, s.label(p), cause(err))
 	}
@@ -252,11 +320,11 @@ func (s *cpSide) join(p string) (string, error) {
 // is (a symlink names itself); a trailing "/" or "/." follows it.
 func (s *cpSide) joinParent(p string) (string, error) {
 	dir, base := filepath.Split(p)
-	rdir, err := s.join(dir)
+	rdir, err := s.joinRaw(dir)
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimSuffix(rdir, "/") + "/" + base, nil
+	return s.real(strings.TrimSuffix(rdir, "/") + "/" + base), nil
 }
 
 // source finds what cp copies from p, as docker does: a symlink is copied
@@ -358,6 +426,12 @@ func (s *cpSide) checkDir(dir, p string) error {
 	if s.rec == nil {
 		return nil
 	}
+	if _, m := s.rootFor(dir); m != nil {
+		if m.readOnly {
+			return fmt.Errorf("%w into %s: it is mounted read-only in the container", ErrCannotCopy, s.label(p))
+		}
+		return nil
+	}
 	if !s.running && s.rec.Config.ReadOnly {
 		return fmt.Errorf("%w into %s: the container has a read-only root file system (--read-only)", ErrCannotCopy, s.label(p))
 	}
@@ -390,8 +464,9 @@ func (s *cpSide) tar(src *cpSource, name string, containerIDs bool) (io.ReadClos
 		return symlinkTar(src, name, opts)
 	}
 	dir, base := splitPathDirEntry(src.path)
-	if base == "." {
-		dir = filepath.Clean(src.path)
+	if root, m := s.rootFor(src.path); base == "." || m != nil && filepath.Clean(src.path) == root {
+		// A directory's contents, or a mount's whole source (read in it).
+		dir, base = filepath.Clean(src.path), "."
 	}
 	opts.IncludeFiles, opts.IncludeSourceDir = []string{base}, true
 	if name != base {
@@ -400,7 +475,8 @@ func (s *cpSide) tar(src *cpSource, name string, containerIDs bool) (io.ReadClos
 	if s.rec == nil {
 		return archive.TarWithOptions(dir, opts)
 	}
-	return chrootarchive.Tar(dir, opts, s.root)
+	root, _ := s.rootFor(dir)
+	return chrootarchive.Tar(dir, opts, root)
 }
 
 // symlinkTar is the tar stream of one symlink (the archive walker follows
@@ -448,7 +524,8 @@ func (s *cpSide) untar(r io.Reader, dir string) error {
 	if len(s.rec.Config.Security.UIDMap) > 0 {
 		r = ownedByRootWhenUnmapped(r, s.rec.Config.Security)
 	}
-	if err := chrootarchive.UntarWithRoot(r, dir, opts, s.root); err != nil {
+	root, _ := s.rootFor(dir)
+	if err := chrootarchive.UntarWithRoot(r, dir, opts, root); err != nil {
 		return fmt.Errorf("%w into %s: %v", ErrCannotCopy, s.label(s.inner(dir)), err)
 	}
 	return nil

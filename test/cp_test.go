@@ -293,12 +293,13 @@ func runCp(e *env, r cpRow, ctr, h, x string) result {
 	return res
 }
 
-// TestCopySeesARunningContainersMounts: cp into and out of a running
-// container sees what the container sees at the path: a --tmpfs, a bind
-// mount (whose host directory gets the file), a named volume; a read-only
-// root refuses with one line while a tmpfs on it takes the file; a stopped
-// container is copied through its root file system.
-func TestCopySeesARunningContainersMounts(t *testing.T) {
+// TestCopySeesTheContainersMounts: cp into and out of a running container
+// sees what the container sees at the path: a --tmpfs, a bind mount (whose
+// host directory gets the file), a named volume; a read-only root refuses
+// with one line while a tmpfs on it takes the file; a keep-id container's
+// files come out as the user's. A stopped container is copied through its
+// root file system, and its bind mounts and volumes at their sources.
+func TestCopySeesTheContainersMounts(t *testing.T) {
 	e := newEnv(t)
 	e.ok("pull", "-q", busybox)
 	work := filepath.Join(e.root, "work")
@@ -362,6 +363,31 @@ func TestCopySeesARunningContainersMounts(t *testing.T) {
 	if got := e.ok("start", "-a", "stopped"); got != "copied in\n" {
 		t.Fatalf("the stopped container's copy: %q", got)
 	}
-	e.ok("rm", "-f", "mounts", "readonly", "readonly-stopped", "keepid", "stopped")
-	e.ok("volume", "rm", "cpvol")
+	// A stopped container's bind mounts and volumes are found at their
+	// sources (docker and podman), a read-only root notwithstanding.
+	bind2 := filepath.Join(work, "bind2")
+	os.MkdirAll(bind2, 0o755)
+	os.WriteFile(filepath.Join(bind2, "made"), []byte("made\n"), 0o644)
+	e.chownAll()
+	e.ok("volume", "create", "cpvol2")
+	e.ok("create", "--name", "stopped-mounts", "--read-only", "-v", bind2+":/x", "-v", "cpvol2:/v", busybox)
+	e.ok("cp", in, "stopped-mounts:/x/")
+	e.ok("cp", in, "stopped-mounts:/v/in2")
+	if err := fileIs(filepath.Join(bind2, "in"), "copied in\n"); err != nil {
+		t.Fatalf("cp into a stopped container's bind mount: %v", err)
+	}
+	if got := e.ok("run", "--rm", "-v", "cpvol2:/v", busybox, "cat", "/v/in2"); got != "copied in\n" {
+		t.Fatalf("cp into a stopped container's volume: %q", got)
+	}
+	e.ok("cp", "stopped-mounts:/x/made", filepath.Join(work, "made-back"))
+	e.ok("cp", "stopped-mounts:/v", filepath.Join(work, "v-back"))
+	if err := fileIs(filepath.Join(work, "made-back"), "made\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fileIs(filepath.Join(work, "v-back", "in2"), "copied in\n"); err != nil {
+		t.Fatalf("cp of a stopped container's whole volume: %v", err)
+	}
+	e.fails(125, "read-only", "cp", in, "stopped-mounts:/etc/")
+	e.ok("rm", "-f", "mounts", "readonly", "readonly-stopped", "keepid", "stopped", "stopped-mounts")
+	e.ok("volume", "rm", "cpvol", "cpvol2")
 }
