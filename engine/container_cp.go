@@ -240,12 +240,20 @@ func (s *cpSide) Readlink(p string) (string, error)   { return os.Readlink(s.rea
 // rootFor is the root a host path of this side is read or written in: the
 // mount source it lies in, else the side's root.
 func (s *cpSide) rootFor(host string) (string, *cpMount) {
+	under := func(p, dir string) bool { return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/") }
+	if under(host, s.root) {
+		return s.root, nil
+	}
+	var best *cpMount
 	for i, m := range s.mounts {
-		if host == m.source || strings.HasPrefix(host, m.source+"/") {
-			return m.source, &s.mounts[i]
+		if under(host, m.source) && (best == nil || len(m.source) > len(best.source)) {
+			best = &s.mounts[i]
 		}
 	}
-	return s.root, nil
+	if best == nil {
+		return s.root, nil
+	}
+	return best.source, best
 }
 
 // cpSource is what a cp copies: path on this side's file system, its
