@@ -209,7 +209,11 @@ func (e *Engine) setupNetwork(rec *ContainerRecord, spec *specs.Spec) error {
 		if pid <= 0 || e.observedState(other) != StateRunning {
 			return fmt.Errorf("%w: %s, whose network this container shares", ErrNotRunning, other.Name)
 		}
-		setNetns(fmt.Sprintf("/proc/%d/ns/net", pid))
+		path := fmt.Sprintf("/proc/%d/ns/net", pid)
+		if err := setNetSysctls(path, spec); err != nil {
+			return err
+		}
+		setNetns(path)
 		if len(c.Security.UIDMap) > 0 {
 			bindHostSys(spec)
 		}
@@ -238,6 +242,10 @@ func (e *Engine) setupNetwork(rec *ContainerRecord, spec *specs.Spec) error {
 		}
 		if err := e.connectNetns(rec, path, ""); err != nil {
 			network.RemoveNetns(path)
+			return err
+		}
+		if err := setNetSysctls(path, spec); err != nil {
+			e.teardownNetwork(rec)
 			return err
 		}
 		setNetns(path)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -605,7 +606,7 @@ func applySecurity(spec *specs.Spec, c *ContainerConfig) error {
 		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: d.Container, Type: "bind", Source: d.Host, Options: opts})
 	}
 	if len(s.Sysctls) > 0 {
-		spec.Linux.Sysctl = s.Sysctls
+		spec.Linux.Sysctl = maps.Clone(s.Sysctls)
 	}
 	if s.Init {
 		path, err := exec.LookPath("catatonit")

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/network"
@@ -177,4 +178,53 @@ func sysctlError(source, k, v string, err error) error {
 		why = fmt.Sprintf("a container of this user may not set it (%v)", err)
 	}
 	return badf("%s %s=%s: %s", source, k, v, why)
+}
+
+// setNetSysctls writes the spec's net.* sysctls in the network namespace at
+// path (one skiff made, or another container's), which the container
+// joins by its path, and takes them out of the spec. The runtime would
+// write them as well, but a spec that sets net.* sysctls for a network
+// namespace it does not create is one runtime-tools' validator refuses.
+// Per-interface ones need the interfaces: call it once the namespace is
+// connected.
+func setNetSysctls(path string, spec *specs.Spec) error {
+	netSysctls := map[string]string{}
+	for k, v := range spec.Linux.Sysctl {
+		if sysctlNamespace(k) == unix.CLONE_NEWNET {
+			netSysctls[k] = v
+		}
+	}
+	if len(netSysctls) == 0 {
+		return nil
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread, in the container's network
+		// namespace, ends with this goroutine.
+		runtime.LockOSThread()
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == nil {
+			err = unix.Setns(fd, unix.CLONE_NEWNET)
+			unix.Close(fd)
+		}
+		if err != nil {
+			errc <- fmt.Errorf("joining the container's network namespace to set its sysctls: %w", err)
+			return
+		}
+		for _, k := range slices.Sorted(maps.Keys(netSysctls)) {
+			if err := writeSysctl(k, netSysctls[k]); err != nil {
+				errc <- fmt.Errorf("%w: sysctl %s=%s of the container's network namespace: %v", ErrBadOption, k, netSysctls[k], err)
+				return
+			}
+		}
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		return err
+	}
+	maps.DeleteFunc(spec.Linux.Sysctl, func(k, _ string) bool { _, ok := netSysctls[k]; return ok })
+	if len(spec.Linux.Sysctl) == 0 {
+		spec.Linux.Sysctl = nil
+	}
+	return nil
 }

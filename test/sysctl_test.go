@@ -86,6 +86,15 @@ func TestDefaultSysctlsLetRootPing(t *testing.T) {
 			t.Fatalf("ping in a container (%v): %q", args, out)
 		}
 	}
+	// Set again at each start, in the namespace each start makes.
+	e.ok("run", "-d", "--name", "again", busybox, "tail", "-f", "/dev/null")
+	for round := 0; round < 2; round++ {
+		if got := strings.Join(strings.Fields(e.ok("exec", "again", "cat", "/proc/sys/net/ipv4/ping_group_range")), " "); got != "0 0" {
+			t.Fatalf("after %d restarts: ping_group_range %q", round, got)
+		}
+		e.ok("restart", "-t", "0", "again")
+	}
+	e.ok("rm", "-f", "again")
 	// The kernel's own value (no group, "1 0" of the host's ids) reads
 	// as the overflow ids in the user's namespace.
 	unset := ranges("--network", "host")
