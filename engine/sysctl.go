@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -124,6 +125,7 @@ func trySysctls(source string, sysctls map[string]string) error {
 	if flags == 0 {
 		return nil
 	}
+	defer phase("sysctls tried", time.Now())
 	errc := make(chan error, 1)
 	go func() {
 		// Never unlocked: the thread, in its own namespaces, ends with
@@ -197,6 +199,7 @@ func setNetSysctls(path string, spec *specs.Spec) error {
 	if len(netSysctls) == 0 {
 		return nil
 	}
+	defer phase("network sysctls", time.Now())
 	errc := make(chan error, 1)
 	go func() {
 		// Never unlocked: the thread, in the container's network

@@ -146,13 +146,13 @@ func TestOtherUsersCannotReadContainerFiles(t *testing.T) {
 		opened[p] = true
 	}
 	kinds := map[string][]string{
-		"plain":  nil,
+		"plain":  {"-v", "privatevol:/data", "-v", "/anon"},
 		"keepid": {"--userns", "keep-id"},
 		"auto":   {"--userns", "auto"},
 		"uidmap": {"--uidmap", "0:2000:3000", "--gidmap", "0:2000:3000"},
 	}
 	for name, args := range kinds {
-		e.ok(append(append([]string{"run", "-d", "--name", name}, args...), busybox, "sh", "-c", "echo started; tail -f /dev/null")...)
+		e.ok(append(append([]string{"run", "-d", "--name", name}, args...), busybox, "sh", "-c", "echo secret > /tmp/f; [ -d /data ] && echo secret > /data/f && echo secret > /anon/f; echo started; tail -f /dev/null")...)
 	}
 	// An exec in each, still running while the files are read.
 	var wg sync.WaitGroup
@@ -200,6 +200,7 @@ func TestOtherUsersCannotReadContainerFiles(t *testing.T) {
 			t.Fatalf("%s: logs %q", name, got)
 		}
 	}
-	e.ok("rm", "-f", "plain", "keepid", "auto", "uidmap")
+	e.ok("rm", "-f", "-v", "plain", "keepid", "auto", "uidmap")
+	e.ok("volume", "rm", "privatevol")
 	waitNoProcesses(t, e)
 }
