@@ -236,6 +236,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 	if err := e.resolveNetwork(ctx, o.Network, o.NetworkOptions, ic.ExposedPorts, &c); err != nil {
 		return nil, err
 	}
+	if err := resolveSysctls(o.Sysctls, &c); err != nil {
+		return nil, err
+	}
 	if c.Runtime, err = e.containerRuntime(o.Runtime, runtime, &c); err != nil {
 		return nil, err
 	}

@@ -45,7 +45,9 @@ func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int,
 	if err != nil {
 		return 0, err
 	}
-	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("skiff-exec-%d.log", os.Getpid()))
+	// The runtime's log goes with the container's bundle, which no other
+	// user can reach (not /tmp, where it would be world-readable).
+	logPath := filepath.Join(e.bundleDir(rec), fmt.Sprintf("exec-%d.log", os.Getpid()))
 	defer os.Remove(logPath)
 	var console *specs.Box
 	if o.Tty {

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,15 +60,7 @@ func (e *Engine) prepare(ctx context.Context, rec *ContainerRecord, runtime stri
 	bundle = e.bundleDir(rec)
 	filesDir := e.filesDir(rec)
 	if len(rec.Config.Security.UIDMap) > 0 {
-		// The container's root reaches the bundle, and the files
-		// bind-mounted from it, only through directories it may pass.
-		if err := e.nestedBundleRoot(bundle); err != nil {
-			return "", err
-		}
-		if err := os.MkdirAll(bundle, 0o711); err != nil {
-			return "", err
-		}
-		if err := os.Chmod(bundle, 0o711); err != nil {
+		if err := e.nestedBundle(bundle, rec.Config.Security); err != nil {
 			return "", err
 		}
 	}
@@ -84,7 +77,7 @@ func (e *Engine) prepare(ctx context.Context, rec *ContainerRecord, runtime stri
 		return "", err
 	}
 	var mounts []specs.Mount
-	for _, name := range etcFiles {
+	for _, name := range etcFilesOf(c) {
 		mounts = append(mounts, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: filepath.Join(filesDir, name), Options: []string{"rbind", "rprivate"}})
 	}
 	userSpec := c.User
@@ -266,8 +259,17 @@ func sdNotify(socket, mode string, mainPid int) error {
 	return nil
 }
 
-// etcFiles are the files of /etc skiff writes for the container.
+// etcFiles are the files of /etc skiff writes for a container.
 var etcFiles = []string{"hostname", "hosts", "resolv.conf"}
+
+// etcFilesOf are the etcFiles skiff writes for container c: all but
+// resolv.conf with --dns none, which keeps the image's.
+func etcFilesOf(c ContainerConfig) []string {
+	if ownResolvConf(c) {
+		return slices.DeleteFunc(slices.Clone(etcFiles), func(name string) bool { return name == "resolv.conf" })
+	}
+	return etcFiles
+}
 
 // filesDir holds the container's etcFiles: with a user namespace of its
 // own, the bundle, which the container's root can reach.
@@ -288,7 +290,7 @@ func (e *Engine) writeEtcFiles(rec *ContainerRecord) error {
 		"hosts":       hostsFile(c, rec.Name),
 		"resolv.conf": resolvConf(c, e.networkDNS(context.Background(), c)),
 	}
-	for _, name := range etcFiles {
+	for _, name := range etcFilesOf(c) {
 		if err := os.WriteFile(filepath.Join(e.filesDir(rec), name), []byte(content[name]), 0o644); err != nil {
 			return err
 		}

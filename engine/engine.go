@@ -141,6 +141,42 @@ func (e *Engine) nestedBundleRoot(bundle string) error {
 	return os.MkdirAll(filepath.Dir(bundle), 0o711)
 }
 
+// nestedBundle makes the bundle of a container with a user namespace of
+// its own. The runtime, in that namespace, binds the bundle's files
+// (hosts, resolv.conf, hostname) into the container as the container's
+// root, which is not the user: the bundle belongs to that root, mode 0700.
+// So the container's root reaches it, the user too (root of skiff's
+// namespace, where the container's ids are mapped), and no other user of
+// the host reaches any file in it, whatever its mode (the container's
+// users must read /etc/hosts: 0644), though the path is no secret (the
+// parents are 0711; pasta's command line names the container).
+func (e *Engine) nestedBundle(bundle string, s Security) error {
+	if err := e.nestedBundleRoot(bundle); err != nil {
+		return err
+	}
+	if err := os.Mkdir(bundle, 0o700); err != nil && !os.IsExist(err) {
+		return err
+	}
+	if err := os.Lchown(bundle, int(containerRoot(s.UIDMap)), int(containerRoot(s.GIDMap))); err != nil {
+		return fmt.Errorf("giving the bundle to the container's root: %w", err)
+	}
+	return os.Chmod(bundle, 0o700)
+}
+
+// containerRoot is the id of skiff's namespace that a container's id 0
+// maps to (the first mapped one when 0 is not mapped).
+func containerRoot(m []IDMapping) uint32 {
+	for _, x := range m {
+		if x.ContainerID == 0 {
+			return x.HostID
+		}
+	}
+	if len(m) > 0 {
+		return m[0].HostID
+	}
+	return 0
+}
+
 // runtimeRoot is where the OCI runtime keeps its state for this namespace.
 func (e *Engine) runtimeRoot() string { return filepath.Join(e.nsDir, "runtime") }
 

@@ -40,7 +40,7 @@ type Mount struct {
 	// Chown (U): the source is given to the container's user at start.
 	Chown       bool     `json:"Chown,omitempty"`
 	Propagation string   `json:"Propagation,omitempty"`
-	Options     []string `json:"Options,omitempty"` // tmpfs and extra mount flags
+	Options     []string `json:"Options"` // tmpfs and extra mount flags
 
 	inherited bool // from --volumes-from, while resolving
 }

@@ -70,7 +70,14 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 	switch {
 	case strings.HasPrefix(mode, "pasta:"):
 		// pasta's own options, as podman passes them: comma-separated.
-		c.PastaOptions = strings.Split(strings.TrimPrefix(mode, "pasta:"), ",")
+		// None at all (pasta:) is pasta's own defaults, without skiff's:
+		// an empty list, which is not nil (skiff's defaults).
+		c.PastaOptions = []string{}
+		for _, opt := range strings.Split(strings.TrimPrefix(mode, "pasta:"), ",") {
+			if opt != "" {
+				c.PastaOptions = append(c.PastaOptions, opt)
+			}
+		}
 		mode = network.ModePasta
 	case mode == "" || mode == "private" || mode == "bridge":
 		mode = DefaultNetwork()
@@ -147,8 +154,11 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 		return err
 	}
 	for _, d := range o.DNS {
-		if net.ParseIP(d) == nil {
-			return fmt.Errorf("%w: --dns %q is not an IP address", ErrBadOption, d)
+		if d == DNSNone && len(o.DNS) > 1 {
+			return fmt.Errorf("%w: --dns none keeps the image's own /etc/resolv.conf: give it alone, or give servers", ErrBadOption)
+		}
+		if d != DNSNone && net.ParseIP(d) == nil {
+			return fmt.Errorf("%w: --dns %q is not an IP address (or none, for the image's own /etc/resolv.conf)", ErrBadOption, d)
 		}
 	}
 	for _, h := range o.AddHosts {
@@ -164,6 +174,13 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 	c.DNS, c.DNSSearch = o.DNS, o.DNSSearch
 	return nil
 }
+
+// DNSNone, as the only --dns, keeps the image's own /etc/resolv.conf: skiff
+// writes none for the container, as podman does.
+const DNSNone = "none"
+
+// ownResolvConf tells whether the container keeps the image's resolv.conf.
+func ownResolvConf(c ContainerConfig) bool { return slices.Equal(c.DNS, []string{DNSNone}) }
 
 func (e *Engine) netnsPath(id string) string { return filepath.Join(e.nsDir, "netns", id) }
 
@@ -192,7 +209,11 @@ func (e *Engine) setupNetwork(rec *ContainerRecord, spec *specs.Spec) error {
 		if pid <= 0 || e.observedState(other) != StateRunning {
 			return fmt.Errorf("%w: %s, whose network this container shares", ErrNotRunning, other.Name)
 		}
-		setNetns(fmt.Sprintf("/proc/%d/ns/net", pid))
+		path := fmt.Sprintf("/proc/%d/ns/net", pid)
+		if err := setNetSysctls(path, spec); err != nil {
+			return err
+		}
+		setNetns(path)
 		if len(c.Security.UIDMap) > 0 {
 			bindHostSys(spec)
 		}
@@ -221,6 +242,10 @@ func (e *Engine) setupNetwork(rec *ContainerRecord, spec *specs.Spec) error {
 		}
 		if err := e.connectNetns(rec, path, ""); err != nil {
 			network.RemoveNetns(path)
+			return err
+		}
+		if err := setNetSysctls(path, spec); err != nil {
+			e.teardownNetwork(rec)
 			return err
 		}
 		setNetns(path)

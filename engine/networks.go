@@ -35,7 +35,7 @@ var (
 type NetworkAttachment struct {
 	Name    string   `json:"Name"`
 	IP      string   `json:"IPAddress,omitempty"`
-	Aliases []string `json:"Aliases,omitempty"`
+	Aliases []string `json:"Aliases"`
 	// Interface is the container's interface on the network's bridge.
 	Interface string `json:"Interface,omitempty"`
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,23 +72,28 @@ type Device struct {
 }
 
 // Security is what the runtime enforces beyond the defaults.
+//
+// It is stored with the container as JSON, and no list or map field is
+// omitted when empty: an empty list is a choice (--cap-drop ALL is no
+// capability at all), which must not come back from the state database as
+// nil, the defaults.
 type Security struct {
 	Init        bool              `json:"Init,omitempty"`
-	Caps        []string          `json:"Capabilities,omitempty"` // the final set; nil: the defaults
+	Caps        []string          `json:"Capabilities"` // the final set; nil: the defaults, empty: none
 	Privileged  bool              `json:"Privileged,omitempty"`
 	NoNewPrivs  bool              `json:"NoNewPrivileges,omitempty"`
 	Seccomp     string            `json:"Seccomp,omitempty"` // "", "unconfined", or a profile (JSON)
-	Unmask      []string          `json:"Unmask,omitempty"`  // paths, or ALL
-	Mask        []string          `json:"Mask,omitempty"`
+	Unmask      []string          `json:"Unmask"`            // paths, or ALL
+	Mask        []string          `json:"Mask"`
 	Userns      string            `json:"Userns,omitempty"`
-	UIDMap      []IDMapping       `json:"UIDMap,omitempty"`
-	GIDMap      []IDMapping       `json:"GIDMap,omitempty"`
-	Ulimits     []Ulimit          `json:"Ulimits,omitempty"`
+	UIDMap      []IDMapping       `json:"UIDMap"`
+	GIDMap      []IDMapping       `json:"GIDMap"`
+	Ulimits     []Ulimit          `json:"Ulimits"`
 	ShmSize     int64             `json:"ShmSize,omitempty"`
 	StopTimeout int               `json:"StopTimeout,omitempty"`
-	GroupAdd    []string          `json:"GroupAdd,omitempty"`
-	Devices     []Device          `json:"Devices,omitempty"`
-	Sysctls     map[string]string `json:"Sysctls,omitempty"`
+	GroupAdd    []string          `json:"GroupAdd"`
+	Devices     []Device          `json:"Devices"`
+	Sysctls     map[string]string `json:"Sysctls"`
 }
 
 func badf(format string, args ...any) error {
@@ -200,19 +206,6 @@ func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *Contain
 		}
 		s.Devices = append(s.Devices, dev)
 	}
-	if len(o.Sysctls) > 0 {
-		s.Sysctls = map[string]string{}
-	}
-	for _, kv := range o.Sysctls {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return badf("--sysctl %q: want NAME=VALUE", kv)
-		}
-		if !namespacedSysctl(k) {
-			return badf("--sysctl %s: not a namespaced sysctl (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, kernel.domainname)", k)
-		}
-		s.Sysctls[k] = v
-	}
 	if o.EnvHost {
 		c.Env = mergeEnv(os.Environ(), c.Env)
 	}
@@ -252,7 +245,9 @@ func checkLimits(o RunOptions) error {
 
 // capabilitySet is the final capability list: the defaults (or all of them
 // for --privileged), with --cap-add and --cap-drop applied; ALL works for
-// both.
+// both. nil, with none of them, is the defaults; an empty list is no
+// capability at all (--cap-drop ALL), in every set the runtime has
+// (bounding, effective, permitted), as docker gives it.
 func capabilitySet(add, drop []string, privileged bool) ([]string, error) {
 	if len(add) == 0 && len(drop) == 0 && !privileged {
 		return nil, nil
@@ -386,15 +381,6 @@ func parseDevice(s string) (Device, error) {
 	}
 	f.Close()
 	return d, nil
-}
-
-func namespacedSysctl(k string) bool {
-	for _, p := range []string{"net.", "kernel.shm", "kernel.msg", "fs.mqueue."} {
-		if strings.HasPrefix(k, p) {
-			return true
-		}
-	}
-	return k == "kernel.sem" || k == "kernel.domainname"
 }
 
 // nsIDs is how many ids skiff's user namespace maps.
@@ -620,7 +606,7 @@ func applySecurity(spec *specs.Spec, c *ContainerConfig) error {
 		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: d.Container, Type: "bind", Source: d.Host, Options: opts})
 	}
 	if len(s.Sysctls) > 0 {
-		spec.Linux.Sysctl = s.Sysctls
+		spec.Linux.Sysctl = maps.Clone(s.Sysctls)
 	}
 	if s.Init {
 		path, err := exec.LookPath("catatonit")

@@ -30,12 +30,14 @@ var (
 )
 
 // containersConf is what skiff takes from containers.conf, read once per
-// process: [engine] runtime, and [network] default_rootless_network_cmd and
-// pasta_options.
+// process: [engine] runtime, [network] default_rootless_network_cmd and
+// pasta_options, and [containers] default_sysctls (nil when no file sets
+// it; empty when one sets none).
 // Later files override earlier ones; CONTAINERS_CONF replaces them all.
 var containersConf = sync.OnceValue(func() (c struct {
 	runtime, networkCmd string
 	pastaOptions        []string
+	defaultSysctls      []string
 }) {
 	type file struct {
 		path string
@@ -50,6 +52,9 @@ var containersConf = sync.OnceValue(func() (c struct {
 	}
 	for _, f := range files {
 		var conf struct {
+			Containers struct {
+				DefaultSysctls []string `toml:"default_sysctls"`
+			} `toml:"containers"`
 			Engine struct {
 				Runtime string `toml:"runtime"`
 			} `toml:"engine"`
@@ -70,6 +75,9 @@ var containersConf = sync.OnceValue(func() (c struct {
 		}
 		if conf.Network.PastaOptions != nil {
 			c.pastaOptions = conf.Network.PastaOptions
+		}
+		if conf.Containers.DefaultSysctls != nil {
+			c.defaultSysctls = conf.Containers.DefaultSysctls
 		}
 	}
 	return c

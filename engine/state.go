@@ -38,7 +38,11 @@ type ContainerRecord struct {
 	Config       ContainerConfig
 }
 
-// ContainerConfig is the container's configuration, kept as JSON.
+// ContainerConfig is the container's configuration, kept as JSON. No list
+// or map field is omitted when empty (a test walks them all): what create
+// resolved comes back from the database as it was, an empty list as empty
+// and not as nil, which means "the defaults" (no capability at all is not
+// the default set; no pasta option is not skiff's default options).
 type ContainerConfig struct {
 	Cmd        []string          `json:"Cmd"`
 	Entrypoint []string          `json:"Entrypoint"`
@@ -53,24 +57,24 @@ type ContainerConfig struct {
 	StopSignal string            `json:"StopSignal"`
 	Network    string            `json:"NetworkMode"`
 	// Networks are the user-defined networks the container is on.
-	Networks []NetworkAttachment `json:"Networks,omitempty"`
+	Networks []NetworkAttachment `json:"Networks"`
 	Runtime  string              `json:"Runtime"`
-	Mounts   []Mount             `json:"Mounts,omitempty"`
+	Mounts   []Mount             `json:"Mounts"`
 	ReadOnly bool                `json:"ReadonlyRootfs,omitempty"`
 	// ReadOnlyTmpfs puts tmpfs on /tmp, /var/tmp and /run of a read-only
 	// container, as podman does by default.
 	ReadOnlyTmpfs bool                  `json:"ReadOnlyTmpfs,omitempty"`
 	Security      Security              `json:"Security"`
 	Restart       Restart               `json:"RestartPolicy"`
-	Ports         []network.PortMapping `json:"Ports,omitempty"`
-	DNS           []string              `json:"Dns,omitempty"`
-	DNSSearch     []string              `json:"DnsSearch,omitempty"`
-	AddHosts      []string              `json:"ExtraHosts,omitempty"`
+	Ports         []network.PortMapping `json:"Ports"`
+	DNS           []string              `json:"Dns"`
+	DNSSearch     []string              `json:"DnsSearch"`
+	AddHosts      []string              `json:"ExtraHosts"`
 	SdNotify      string                `json:"SdNotifyMode,omitempty"`
 	// PastaOptions are pasta's options (--network pasta:OPTS, or
 	// containers.conf's pasta_options); nil: skiff's defaults.
-	PastaOptions  []string `json:"PastaOptions,omitempty"`
-	CreateCommand []string `json:"CreateCommand,omitempty"`
+	PastaOptions  []string `json:"PastaOptions"`
+	CreateCommand []string `json:"CreateCommand"`
 }
 
 // State is the per-user state database: SQLite in WAL mode, with a busy
