@@ -265,7 +265,7 @@ func (g *globalOptions) attachedStart(c *cobra.Command, e *engine.Engine, id str
 // containerExitCode maps errors about a container's command to 126 and 127.
 func containerExitCode(err error) (int, bool) {
 	switch {
-	case errors.Is(err, engine.ErrCommandNotFound):
+	case errors.Is(err, engine.ErrCommandNotFound), errors.Is(err, engine.ErrNoWorkdir):
 		return exitNotFound, true
 	case errors.Is(err, engine.ErrCannotInvoke):
 		return exitCannotInvoke, true
