@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-project/skiff/engine"
@@ -140,14 +139,7 @@ func (g *globalOptions) setup(c *cobra.Command) error {
 		return usagef("invalid --log-level %q: use debug, info, warn or error", g.logLevel)
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level})))
-	// The storage and image libraries log through logrus. Their warnings
-	// (an incomplete layer being cleaned up after a crash, say) are
-	// routine recovery, not news for the user: shown from info on.
-	logrus.SetOutput(g.stderr)
-	logrus.SetLevel(logrus.ErrorLevel)
-	if level <= slog.LevelInfo {
-		logrus.SetLevel(map[slog.Level]logrus.Level{slog.LevelDebug: logrus.DebugLevel, slog.LevelInfo: logrus.InfoLevel}[level])
-	}
+	routeLibraryLogs(level)
 	if g.driver != "" && g.driver != "overlay" && g.driver != "vfs" {
 		return usagef("invalid --storage-driver %q: use overlay or vfs", g.driver)
 	}
