@@ -72,22 +72,40 @@ type Device struct {
 
 // Security is what the runtime enforces beyond the defaults.
 type Security struct {
-	Init        bool              `json:"Init,omitempty"`
-	Caps        []string          `json:"Capabilities,omitempty"` // the final set; nil: the defaults
-	Privileged  bool              `json:"Privileged,omitempty"`
-	NoNewPrivs  bool              `json:"NoNewPrivileges,omitempty"`
-	Seccomp     string            `json:"Seccomp,omitempty"` // "", "unconfined", or a profile (JSON)
-	Unmask      []string          `json:"Unmask,omitempty"`  // paths, or ALL
-	Mask        []string          `json:"Mask,omitempty"`
-	Userns      string            `json:"Userns,omitempty"`
-	UIDMap      []IDMapping       `json:"UIDMap,omitempty"`
-	GIDMap      []IDMapping       `json:"GIDMap,omitempty"`
-	Ulimits     []Ulimit          `json:"Ulimits,omitempty"`
-	ShmSize     int64             `json:"ShmSize,omitempty"`
-	StopTimeout int               `json:"StopTimeout,omitempty"`
-	GroupAdd    []string          `json:"GroupAdd,omitempty"`
-	Devices     []Device          `json:"Devices,omitempty"`
-	Sysctls     map[string]string `json:"Sysctls,omitempty"`
+	Init       bool        `json:"Init,omitempty"`
+	Caps       []string    `json:"Capabilities,omitempty"` // the final set; nil: the defaults
+	Privileged bool        `json:"Privileged,omitempty"`
+	NoNewPrivs bool        `json:"NoNewPrivileges,omitempty"`
+	Seccomp    string      `json:"Seccomp,omitempty"` // "", "unconfined", or a profile (JSON)
+	Unmask     []string    `json:"Unmask,omitempty"`  // paths, or ALL
+	Mask       []string    `json:"Mask,omitempty"`
+	Userns     string      `json:"Userns,omitempty"`
+	UIDMap     []IDMapping `json:"UIDMap,omitempty"`
+	GIDMap     []IDMapping `json:"GIDMap,omitempty"`
+	Ulimits    []Ulimit    `json:"Ulimits,omitempty"`
+	ShmSize    int64       `json:"ShmSize,omitempty"`
+	// StopTimeout is --stop-timeout in seconds as given; nil: the default
+	// (10). Use StopTimeoutSeconds to read it: records from before it was
+	// kept as given have LegacyStopTimeout instead.
+	StopTimeout *int `json:"StopTimeoutSeconds,omitempty"`
+	// LegacyStopTimeout is how older records kept --stop-timeout: the
+	// seconds plus one, so that 0 meant the default.
+	LegacyStopTimeout int               `json:"StopTimeout,omitempty"`
+	GroupAdd          []string          `json:"GroupAdd,omitempty"`
+	Devices           []Device          `json:"Devices,omitempty"`
+	Sysctls           map[string]string `json:"Sysctls,omitempty"`
+}
+
+// StopTimeoutSeconds is the container's --stop-timeout, and whether it
+// has one (else stop waits 10 s).
+func (s Security) StopTimeoutSeconds() (int, bool) {
+	switch {
+	case s.StopTimeout != nil:
+		return *s.StopTimeout, true
+	case s.LegacyStopTimeout > 0:
+		return s.LegacyStopTimeout - 1, true
+	}
+	return 0, false
 }
 
 func badf(format string, args ...any) error {
@@ -187,7 +205,8 @@ func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *Contain
 		return badf("--stop-timeout %d: want seconds, 0 or more", o.StopTimeout)
 	}
 	if o.StopTimeout >= 0 {
-		s.StopTimeout = o.StopTimeout + 1 // stored +1 so that 0 stays "the default"
+		t := o.StopTimeout
+		s.StopTimeout = &t
 	}
 	if slices.Contains(o.GroupAdd, "keep-groups") {
 		return badf("--group-add keep-groups: keeping the user's own groups needs crun with run.oci.keep_original_groups; runc cannot")
