@@ -28,7 +28,7 @@ func main() {
 	g := &globalOptions{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	generator, err := generatorMode(g, os.Args)
 	if !generator {
-		err = newRootCmd(g).ExecuteContext(ctx)
+		err = executeRoot(ctx, g, os.Args[1:])
 	}
 	g.close()
 	stop()
