@@ -213,7 +213,7 @@ func runtimeError(logPath string, fallback error) error {
 		return fallback
 	}
 	defer f.Close()
-	var last string
+	var last error
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		var entry struct {
@@ -221,12 +221,24 @@ func runtimeError(logPath string, fallback error) error {
 			Msg   string `json:"msg"`
 		}
 		if json.Unmarshal(sc.Bytes(), &entry) == nil && (entry.Level == "error" || entry.Level == "fatal") {
-			last = entry.Msg
+			err := classifyRuntimeError(entry.Msg)
+			if runtimeExitCode(err) != 125 {
+				// The cause (crun may log "read FD: connection closed"
+				// after it, when the terminal's end goes too).
+				return err
+			}
+			last = err
 		}
 	}
-	if last == "" {
+	if last == nil {
 		return fallback
 	}
+	return last
+}
+
+// classifyRuntimeError maps one error message of the runtime to the
+// errors of docker's exit codes.
+func classifyRuntimeError(last string) error {
 	msg := last
 	if i := strings.Index(msg, "exec: "); i >= 0 {
 		msg = msg[i:]

@@ -41,6 +41,22 @@ func TestRuntimeErrorsAreOneLine(t *testing.T) {
 			} {
 				e.fails(c.code, c.re, c.args...)
 			}
+			// With a terminal (run -t, exec -t), from a pseudo-terminal.
+			for _, args := range []string{"run -t --rm --runtime " + rt + " " + busybox + " /nonexistent", "exec -t " + name + " /nonexistent"} {
+				r := e.sh(`script -qec "$SKIFF ` + args + `" /dev/null`)
+				out := strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(r.stdout, "\r", ""), "^@", ""))
+				if strings.Count(out, "\n") != 0 || !strings.HasPrefix(out, "Error: ") {
+					t.Fatalf("skiff %s on a terminal: want one line:\n%q\n%s", args, out, r.stderr)
+				}
+				// crun 1.8.1 with a terminal sometimes loses the cause
+				// itself when the process fails before it has passed
+				// the terminal on: it then knows only "read FD:
+				// connection closed" (125), in its log as on its stderr.
+				crunLost := rt == "crun" && r.code == 125 && strings.Contains(out, "read FD: connection closed")
+				if !crunLost && (r.code != 127 || !strings.HasPrefix(out, "Error: container command not found: ")) {
+					t.Fatalf("skiff %s on a terminal: exit %d, want 127:\n%q\n%s", args, r.code, out, r.stderr)
+				}
+			}
 			// What the container itself writes on stderr still arrives,
 			// in order with its exit code.
 			r := e.run("run", "--rm", "--runtime", rt, busybox, "sh", "-c", "echo out; echo err >&2; exit 3")
