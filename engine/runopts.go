@@ -72,28 +72,26 @@ type Device struct {
 
 // Security is what the runtime enforces beyond the defaults.
 type Security struct {
-	Init       bool        `json:"Init,omitempty"`
-	Caps       []string    `json:"Capabilities,omitempty"` // the final set; nil: the defaults
-	Privileged bool        `json:"Privileged,omitempty"`
-	NoNewPrivs bool        `json:"NoNewPrivileges,omitempty"`
-	Seccomp    string      `json:"Seccomp,omitempty"` // "", "unconfined", or a profile (JSON)
-	Unmask     []string    `json:"Unmask,omitempty"`  // paths, or ALL
-	Mask       []string    `json:"Mask,omitempty"`
-	Userns     string      `json:"Userns,omitempty"`
-	UIDMap     []IDMapping `json:"UIDMap,omitempty"`
-	GIDMap     []IDMapping `json:"GIDMap,omitempty"`
-	Ulimits    []Ulimit    `json:"Ulimits,omitempty"`
-	ShmSize    int64       `json:"ShmSize,omitempty"`
-	// StopTimeout is --stop-timeout in seconds as given; nil: the default
-	// (10). Use StopTimeoutSeconds to read it: records from before it was
-	// kept as given have LegacyStopTimeout instead.
-	StopTimeout *int `json:"StopTimeoutSeconds,omitempty"`
+	Init        bool              `json:"Init,omitempty"`
+	Caps        []string          `json:"Capabilities,omitempty"` // the final set; nil: the defaults
+	Privileged  bool              `json:"Privileged,omitempty"`
+	NoNewPrivs  bool              `json:"NoNewPrivileges,omitempty"`
+	Seccomp     string            `json:"Seccomp,omitempty"` // "", "unconfined", or a profile (JSON)
+	Unmask      []string          `json:"Unmask,omitempty"`  // paths, or ALL
+	Mask        []string          `json:"Mask,omitempty"`
+	Userns      string            `json:"Userns,omitempty"`
+	UIDMap      []IDMapping       `json:"UIDMap,omitempty"`
+	GIDMap      []IDMapping       `json:"GIDMap,omitempty"`
+	Ulimits     []Ulimit          `json:"Ulimits,omitempty"`
+	ShmSize     int64             `json:"ShmSize,omitempty"`
+	StopTimeout *int              `json:"StopTimeoutSeconds,omitempty"` // seconds as given; nil: 10 (read with StopTimeoutSeconds)
+	GroupAdd    []string          `json:"GroupAdd,omitempty"`
+	Devices     []Device          `json:"Devices,omitempty"`
+	Sysctls     map[string]string `json:"Sysctls,omitempty"`
+
 	// LegacyStopTimeout is how older records kept --stop-timeout: the
 	// seconds plus one, so that 0 meant the default.
-	LegacyStopTimeout int               `json:"StopTimeout,omitempty"`
-	GroupAdd          []string          `json:"GroupAdd,omitempty"`
-	Devices           []Device          `json:"Devices,omitempty"`
-	Sysctls           map[string]string `json:"Sysctls,omitempty"`
+	LegacyStopTimeout int `json:"StopTimeout,omitempty"`
 }
 
 // StopTimeoutSeconds is the container's --stop-timeout, and whether it
