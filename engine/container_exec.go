@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -58,7 +59,9 @@ func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int,
 		return 0, err
 	}
 	defer os.Remove(procPath)
-	args := []string{"--log", logPath, "--log-format", "json", "exec", "--process", procPath}
+	pidPath := filepath.Join(os.TempDir(), fmt.Sprintf("skiff-exec-%d.pid", os.Getpid()))
+	defer os.Remove(pidPath)
+	args := []string{"--log", logPath, "--log-format", "json", "exec", "--process", procPath, "--pid-file", pidPath}
 	if o.Detach {
 		args = append(args, "--detach")
 	}
@@ -68,19 +71,51 @@ func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int,
 	if o.Interactive || o.Tty {
 		cmd.Stdin = o.Stdin
 	}
-	cmd.Stdout, cmd.Stderr = o.Stdout, o.Stderr
+	// The runtime's own complaint is held back: the error carries it. A
+	// detached process keeps the runtime's standard error, so it gets a
+	// file rather than a pipe that would keep this command waiting; an
+	// attached one's children that outlive it get a moment to finish
+	// writing, as with docker.
+	var gate *startGate
+	var errFile *os.File
+	if o.Detach {
+		if errFile, err = os.CreateTemp("", "skiff-exec-*.err"); err != nil {
+			return 0, err
+		}
+		_ = os.Remove(errFile.Name())
+		defer errFile.Close()
+		gate = newStartGate(o.Stderr, pidPath)
+		cmd.Stdout, cmd.Stderr = o.Stdout, errFile
+	} else {
+		gate = newStartGate(o.Stderr, pidPath)
+		cmd.Stdout, cmd.Stderr = o.Stdout, gate
+		cmd.WaitDelay = 200 * time.Millisecond
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	err = cmd.Run()
+	if errFile != nil {
+		// What the runtime said before it detached, for the gate to judge.
+		if _, serr := errFile.Seek(0, io.SeekStart); serr == nil {
+			_, _ = io.Copy(gate, io.LimitReader(errFile, 1<<16))
+		}
+	}
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil
+	}
 	if err == nil {
+		gate.finish(false)
 		return 0, nil
 	}
 	var exitErr *exec.ExitError
 	if !errors.As(err, &exitErr) {
+		gate.finish(false)
 		return 0, err
 	}
 	if rerr := runtimeError(logPath, nil); rerr != nil {
+		gate.finish(true)
 		return 0, rerr
 	}
+	gate.finish(false)
 	return exitErr.ExitCode(), nil
 }
 

@@ -45,6 +45,9 @@ type ContainerInspect struct {
 		Entrypoint []string          `json:"Entrypoint"`
 		Labels     map[string]string `json:"Labels"`
 		StopSignal string            `json:"StopSignal"`
+		// StopTimeout is the seconds stop waits (podman shows its
+		// default, 10, too).
+		StopTimeout int `json:"StopTimeout"`
 	} `json:"Config"`
 	Mounts     []InspectMount `json:"Mounts"`
 	HostConfig struct {
@@ -99,6 +102,10 @@ func (e *Engine) InspectContainer(ctx context.Context, nameOrID string) (*Contai
 	cfg := &out.Config
 	cfg.Hostname, cfg.User, cfg.Tty, cfg.OpenStdin, cfg.Env = c.Hostname, c.User, c.Tty, c.OpenStdin, c.Env
 	cfg.Cmd, cfg.Image, cfg.WorkingDir, cfg.Entrypoint, cfg.Labels, cfg.StopSignal = c.Cmd, rec.Image, c.WorkingDir, c.Entrypoint, c.Labels, c.StopSignal
+	cfg.StopTimeout = 10
+	if t, ok := c.Security.StopTimeoutSeconds(); ok {
+		cfg.StopTimeout = t
+	}
 	runtime := c.Runtime
 	if runtime == "" {
 		runtime = "runc"

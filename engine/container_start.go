@@ -368,10 +368,8 @@ func (e *Engine) abortStart(rec *ContainerRecord, cause error) error {
 	removeBundle(e.bundleDir(rec))
 	_, _ = e.Unmount(rec.ID, true)
 	rec.State, rec.Pid = StateExited, 0
-	if errors.Is(cause, ErrCommandNotFound) {
-		rec.ExitCode = 127
-	} else if errors.Is(cause, ErrCannotInvoke) {
-		rec.ExitCode = 126
+	if code := runtimeExitCode(cause); code != 125 {
+		rec.ExitCode = code
 	}
 	_ = e.state.Update(context.Background(), rec)
 	if rec.Config.AutoRemove {
@@ -391,8 +389,10 @@ func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime,
 		cmd.Stdin = o.Stdin
 	}
 	var logW *logWriter
+	var gate *startGate
 	if rec.Config.Tty {
-		cmd.Stdout, cmd.Stderr = o.Stdout, o.Stderr
+		gate = newStartGate(o.Stderr, e.pidPath(rec.ID))
+		cmd.Stdout, cmd.Stderr = o.Stdout, gate
 	} else {
 		var err error
 		if logW, err = openLog(e.LogPath(rec.ID)); err != nil {
@@ -400,11 +400,12 @@ func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime,
 			return 0, err
 		}
 		defer logW.Close()
-		cmd.Stdout = logW.stream("stdout", o.Stdout)
-		cmd.Stderr = logW.stream("stderr", o.Stderr)
+		gate = newStartGate(logW.stream("stderr", o.Stderr), e.pidPath(rec.ID))
+		cmd.Stdout, cmd.Stderr = logW.stream("stdout", o.Stdout), gate
 	}
 	t := time.Now()
 	if err := cmd.Start(); err != nil {
+		gate.finish(false)
 		lock.Unlock()
 		return 0, e.abortStart(rec, err)
 	}
@@ -436,6 +437,7 @@ func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime,
 	if err != nil {
 		var exitErr *exec.ExitError
 		if !errors.As(err, &exitErr) {
+			gate.finish(false)
 			return 0, err
 		}
 		code = exitErr.ExitCode()
@@ -447,14 +449,10 @@ func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime,
 	if code != 0 {
 		if rerr := runtimeError(filepath.Join(bundle, "runtime.log"), nil); rerr != nil {
 			runErr = rerr
-			code = 125
-			if errors.Is(rerr, ErrCommandNotFound) {
-				code = 127
-			} else if errors.Is(rerr, ErrCannotInvoke) {
-				code = 126
-			}
+			code = runtimeExitCode(rerr)
 		}
 	}
+	gate.finish(runErr != nil)
 	if logW != nil {
 		logW.Close()
 	}

@@ -97,8 +97,8 @@ func (e *Engine) Stop(ctx context.Context, nameOrID string, timeout time.Duratio
 	}
 	if timeout < 0 {
 		timeout = 10 * time.Second
-		if t := rec.Config.Security.StopTimeout; t > 0 {
-			timeout = time.Duration(t-1) * time.Second
+		if t, ok := rec.Config.Security.StopTimeoutSeconds(); ok {
+			timeout = time.Duration(t) * time.Second
 		}
 	}
 	sig := rec.Config.StopSignal

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os/exec"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -21,6 +22,7 @@ import (
 // Network errors.
 var (
 	ErrNoSuchNetwork  = errors.New("no such network")
+	ErrAmbiguousNet   = errors.New("ambiguous network id prefix")
 	ErrNetworkExists  = errors.New("network already exists")
 	ErrNetworkInUse   = errors.New("network is in use")
 	ErrIPInUse        = errors.New("IP address is in use")
@@ -458,19 +460,24 @@ func lookupNetwork(ctx context.Context, q queryer, nameOrID string) (*network.Ne
 	if nameOrID == "" {
 		return nil, fmt.Errorf("%w: %q", ErrNoSuchNetwork, nameOrID)
 	}
-	found, err := queryAll(ctx, q, scanNetwork, `SELECT config FROM networks WHERE name = ? OR id = ? OR (length(?) >= 3 AND id LIKE ? || '%')`, nameOrID, nameOrID, nameOrID, nameOrID)
+	// A name, a full id, or (as docker) any unique prefix of an id.
+	hex := strings.Trim(nameOrID, "0123456789abcdef") == ""
+	found, err := queryAll(ctx, q, scanNetwork, `SELECT config FROM networks WHERE name = ? OR id = ? OR (? AND id LIKE ? || '%')`, nameOrID, nameOrID, hex, nameOrID)
 	if err != nil {
 		return nil, err
 	}
 	for _, n := range found {
-		if n.Name == nameOrID {
+		if n.Name == nameOrID || n.ID == nameOrID {
 			return n, nil
 		}
 	}
-	if len(found) != 1 {
+	switch len(found) {
+	case 0:
 		return nil, fmt.Errorf("%w: %q", ErrNoSuchNetwork, nameOrID)
+	case 1:
+		return found[0], nil
 	}
-	return found[0], nil
+	return nil, fmt.Errorf("%w: %q matches %d networks; give more of the id", ErrAmbiguousNet, nameOrID, len(found))
 }
 
 // tx runs fn in one write transaction (begun immediate: writers wait for

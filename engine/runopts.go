@@ -90,10 +90,26 @@ type Security struct {
 	GIDMap      []IDMapping       `json:"GIDMap"`
 	Ulimits     []Ulimit          `json:"Ulimits"`
 	ShmSize     int64             `json:"ShmSize,omitempty"`
-	StopTimeout int               `json:"StopTimeout,omitempty"`
+	StopTimeout *int              `json:"StopTimeoutSeconds,omitempty"` // seconds as given; nil: 10 (read with StopTimeoutSeconds)
 	GroupAdd    []string          `json:"GroupAdd"`
 	Devices     []Device          `json:"Devices"`
 	Sysctls     map[string]string `json:"Sysctls"`
+
+	// LegacyStopTimeout is how older records kept --stop-timeout: the
+	// seconds plus one, so that 0 meant the default.
+	LegacyStopTimeout int `json:"StopTimeout,omitempty"`
+}
+
+// StopTimeoutSeconds is the container's --stop-timeout, and whether it
+// has one (else stop waits 10 s).
+func (s Security) StopTimeoutSeconds() (int, bool) {
+	switch {
+	case s.StopTimeout != nil:
+		return *s.StopTimeout, true
+	case s.LegacyStopTimeout > 0:
+		return s.LegacyStopTimeout - 1, true
+	}
+	return 0, false
 }
 
 func badf(format string, args ...any) error {
@@ -193,7 +209,8 @@ func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *Contain
 		return badf("--stop-timeout %d: want seconds, 0 or more", o.StopTimeout)
 	}
 	if o.StopTimeout >= 0 {
-		s.StopTimeout = o.StopTimeout + 1 // stored +1 so that 0 stays "the default"
+		t := o.StopTimeout
+		s.StopTimeout = &t
 	}
 	if slices.Contains(o.GroupAdd, "keep-groups") {
 		return badf("--group-add keep-groups: keeping the user's own groups needs crun with run.oci.keep_original_groups; runc cannot")

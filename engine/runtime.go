@@ -27,6 +27,9 @@ var (
 	ErrCannotInvoke = errors.New("container command cannot be invoked")
 	// ErrCommandNotFound means the container's command does not exist (127).
 	ErrCommandNotFound = errors.New("container command not found")
+	// ErrNoWorkdir means the process's working directory does not exist
+	// in the container (127, as docker and podman give).
+	ErrNoWorkdir = errors.New("working directory not found in the container")
 )
 
 // containersConf is what skiff takes from containers.conf, read once per
@@ -218,7 +221,7 @@ func runtimeError(logPath string, fallback error) error {
 		return fallback
 	}
 	defer f.Close()
-	var last string
+	var last error
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		var entry struct {
@@ -226,12 +229,24 @@ func runtimeError(logPath string, fallback error) error {
 			Msg   string `json:"msg"`
 		}
 		if json.Unmarshal(sc.Bytes(), &entry) == nil && (entry.Level == "error" || entry.Level == "fatal") {
-			last = entry.Msg
+			err := classifyRuntimeError(entry.Msg)
+			if runtimeExitCode(err) != 125 {
+				// The cause (crun may log "read FD: connection closed"
+				// after it, when the terminal's end goes too).
+				return err
+			}
+			last = err
 		}
 	}
-	if last == "" {
+	if last == nil {
 		return fallback
 	}
+	return last
+}
+
+// classifyRuntimeError maps one error message of the runtime to the
+// errors of docker's exit codes.
+func classifyRuntimeError(last string) error {
 	msg := last
 	if i := strings.Index(msg, "exec: "); i >= 0 {
 		msg = msg[i:]
@@ -246,8 +261,28 @@ func runtimeError(logPath string, fallback error) error {
 	case strings.Contains(lower, "permission denied") || strings.Contains(lower, "is a directory") || strings.Contains(lower, "exec format error") ||
 		strings.Contains(lower, "open executable"): // crun, for a directory: "open executable: Operation not permitted"
 		return fmt.Errorf("%w: %s", ErrCannotInvoke, msg)
+	// runc: "chdir to cwd (\"/x\") set in config.json failed: no such file
+	// or directory"; crun: "chdir `/x`: No such file or directory".
+	case strings.Contains(lower, "chdir") && strings.Contains(lower, "no such file or directory"):
+		if i := strings.Index(lower, "chdir"); i >= 0 {
+			msg = last[i:]
+		}
+		return fmt.Errorf("%w: %s", ErrNoWorkdir, msg)
 	}
 	return fmt.Errorf("the OCI runtime failed: %s", last)
+}
+
+// runtimeExitCode is docker's exit status for an error of the runtime:
+// 127 when the command or its working directory is not found, 126 when
+// the command cannot be invoked, 125 otherwise.
+func runtimeExitCode(err error) int {
+	switch {
+	case errors.Is(err, ErrCommandNotFound), errors.Is(err, ErrNoWorkdir):
+		return 127
+	case errors.Is(err, ErrCannotInvoke):
+		return 126
+	}
+	return 125
 }
 
 // runtimeOutput runs a short runtime command and returns its error with

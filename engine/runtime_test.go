@@ -22,6 +22,8 @@ func TestRuntimeErrorCodes(t *testing.T) {
 		{`runc run failed: unable to start container process: exec: "/etc/passwd": permission denied`, ErrCannotInvoke},
 		{"open executable: Permission denied", ErrCannotInvoke},
 		{"open executable: Operation not permitted", ErrCannotInvoke},
+		{"chdir `/nowhere`: No such file or directory", ErrNoWorkdir},
+		{`exec failed: unable to start container process: chdir to cwd ("/nowhere") set in config.json failed: no such file or directory`, ErrNoWorkdir},
 		{"mount `/gone` to `/data`: No such file or directory", nil},
 		{`runc run failed: error mounting "/gone" to rootfs at "/data": no such file or directory`, nil},
 	} {
@@ -34,7 +36,7 @@ func TestRuntimeErrorCodes(t *testing.T) {
 		if err == nil {
 			t.Fatalf("%q: no error", c.msg)
 		}
-		for _, kind := range []error{ErrCommandNotFound, ErrCannotInvoke} {
+		for _, kind := range []error{ErrCommandNotFound, ErrCannotInvoke, ErrNoWorkdir} {
 			if errors.Is(err, kind) != (kind == c.want) {
 				t.Errorf("%q: %v", c.msg, err)
 			}

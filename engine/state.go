@@ -323,7 +323,8 @@ func (s *State) Lookup(ctx context.Context, nameOrID string) (*ContainerRecord, 
 	if !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
-	if len(nameOrID) >= 3 && strings.Trim(nameOrID, "0123456789abcdef") == "" {
+	// As docker: any unique prefix of an id, one character too.
+	if nameOrID != "" && strings.Trim(nameOrID, "0123456789abcdef") == "" {
 		found, err := queryAll(ctx, s.db, scanRecord, selectRecord+` WHERE id LIKE ? LIMIT 2`, nameOrID+"%")
 		if err != nil {
 			return nil, err
@@ -332,7 +333,7 @@ func (s *State) Lookup(ctx context.Context, nameOrID string) (*ContainerRecord, 
 		case 1:
 			return found[0], nil
 		case 2:
-			return nil, fmt.Errorf("%w: %s", ErrAmbiguousID, nameOrID)
+			return nil, fmt.Errorf("%w: %s matches several containers; give more of the id", ErrAmbiguousID, nameOrID)
 		}
 	}
 	return nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, nameOrID)

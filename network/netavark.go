@@ -221,17 +221,21 @@ func (h Hub) netavark(op, id, name, netns string, nets []Network, atts []Attachm
 	}
 	cmd := exec.Command(bin, append(args, op, netns)...)
 	cmd.Stdin = bytes.NewReader(input)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = nil, &stderr
+	// netavark tells why it failed as {"error": "..."} on its standard
+	// output, and logs on its standard error.
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := runInNetns(h.netns(), cmd); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		var e struct {
-			Error string `json:"error"`
+		msg := helperText(stdout.Bytes(), stderr.Bytes())
+		if _, lerr := exec.LookPath("iptables"); lerr != nil {
+			// Debian's netavark 1.4 runs iptables, which its package does
+			// not pull in; without it, it says only "No such file or directory".
+			msg = strings.TrimPrefix(msg+"; iptables, which netavark runs, is not in PATH (apt-get install iptables)", "; ")
 		}
-		if json.Unmarshal([]byte(msg), &e) == nil && e.Error != "" {
-			msg = e.Error
+		if msg != "" {
+			return fmt.Errorf("netavark %s: %s (%v)", op, msg, err)
 		}
-		return fmt.Errorf("netavark %s: %v: %s", op, err, firstLine(msg))
+		return fmt.Errorf("netavark %s: %w", op, err)
 	}
 	return nil
 }

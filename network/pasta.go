@@ -2,6 +2,7 @@ package network
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -277,26 +278,19 @@ func StartPasta(h Helper) error {
 	if userns != nil {
 		cmd.ExtraFiles = []*os.File{userns}
 	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		msg := strings.TrimSpace(string(out))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := helperText(stdout.Bytes(), stderr.Bytes())
 		if strings.Contains(msg, "bind") || strings.Contains(msg, "in use") {
-			return fmt.Errorf("%w: pasta: %s", ErrPortInUse, firstLine(msg))
+			return fmt.Errorf("%w: pasta: %s", ErrPortInUse, msg)
 		}
-		return fmt.Errorf("starting pasta: %v: %s", err, firstLine(msg))
+		if msg == "" {
+			return fmt.Errorf("starting pasta: %w", err)
+		}
+		return fmt.Errorf("starting pasta: %s (%v)", msg, err)
 	}
 	return nil
-}
-
-// firstLine is a helper's first line of error output, passing over its
-// complaints about a missing syslog.
-func firstLine(s string) string {
-	for _, line := range strings.Split(s, "\n") {
-		if line = strings.TrimSpace(line); line != "" && !strings.Contains(line, "to syslog") {
-			return line
-		}
-	}
-	return strings.TrimSpace(s)
 }
 
 // StopHelper ends the pasta or slirp4netns of pidfile, if it still runs

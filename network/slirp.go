@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -53,19 +54,39 @@ func StartSlirp4netns(h Helper) error {
 		args = append(args, "--userns-path=/proc/self/fd/4")
 		extra = append(extra, userns)
 	}
+	// Its complaints go to a file of no name (it outlives this command, so
+	// a pipe would end it with SIGPIPE), read if it fails; its standard
+	// output, progress and usage texts, to /dev/null.
+	errlog, err := os.CreateTemp(filepath.Dir(pidfile), ".slirp4netns-*.log")
+	if err != nil {
+		readyW.Close()
+		return fmt.Errorf("starting slirp4netns: %w", err)
+	}
+	_ = os.Remove(errlog.Name())
+	defer errlog.Close()
 	cmd := exec.Command(path, append(args, netns, "tap0")...)
 	cmd.ExtraFiles = extra
+	cmd.Stderr = errlog
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		readyW.Close()
 		return fmt.Errorf("starting slirp4netns: %w", err)
 	}
 	readyW.Close()
-	go func() { _ = cmd.Wait() }()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	buf := make([]byte, 1)
 	if _, err := ready.Read(buf); err != nil {
 		_ = cmd.Process.Kill()
-		return fmt.Errorf("slirp4netns did not bring the network up")
+		status := <-exited
+		var out []byte
+		if _, serr := errlog.Seek(0, io.SeekStart); serr == nil {
+			out, _ = io.ReadAll(errlog)
+		}
+		if msg := helperText(nil, out); msg != "" {
+			return fmt.Errorf("slirp4netns did not bring the network up: %s (%v)", msg, status)
+		}
+		return fmt.Errorf("slirp4netns did not bring the network up: %v", status)
 	}
 	if err := os.WriteFile(pidfile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o600); err != nil {
 		_ = cmd.Process.Kill()

@@ -68,7 +68,7 @@ func (s *Store) Save(ctx context.Context, o SaveOptions) error {
 			return err
 		}
 		name := ""
-		if named, err := ParseReference(o.Names[0]); err == nil && !idPrefix.MatchString(o.Names[0]) {
+		if named, err := ParseReference(o.Names[0]); err == nil && !isIDOf(o.Names[0], img) {
 			name = named.String()
 		}
 		dest, err := ociarchive.NewReference(o.Output, name)
@@ -97,9 +97,9 @@ func (s *Store) saveDocker(ctx context.Context, sys *types.SystemContext, o Save
 			return err
 		}
 		it := item{id: img.ID}
-		if !idPrefix.MatchString(n) || len(s.summarize(img).Names) > 0 {
+		if !isIDOf(n, img) || len(s.summarize(img).Names) > 0 {
 			text := n
-			if idPrefix.MatchString(n) {
+			if isIDOf(n, img) {
 				text = s.summarize(img).Names[0]
 			} else {
 				text = s.nameFor(sys, img, n)

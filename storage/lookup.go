@@ -53,7 +53,41 @@ func (s *Store) Lookup(sys *types.SystemContext, name string) (*cstorage.Image, 
 			return img, nil
 		}
 	}
+	if img, err := s.byIDPrefix(name); img != nil || err != nil {
+		return img, err
+	}
 	return nil, fmt.Errorf("%w: %s", ErrNoSuchImage, name)
+}
+
+// isIDOf tells whether name is img's id or a prefix of it (sha256: or not).
+func isIDOf(name string, img *cstorage.Image) bool {
+	p := strings.TrimPrefix(name, "sha256:")
+	return p != "" && strings.Trim(p, "0123456789abcdef") == "" && strings.HasPrefix(img.ID, p)
+}
+
+// byIDPrefix finds the one image whose id starts with prefix, of any
+// length as docker allows, after names have had their turn: nil when
+// none does, ErrAmbiguous when several do.
+func (s *Store) byIDPrefix(prefix string) (*cstorage.Image, error) {
+	prefix = strings.TrimPrefix(prefix, "sha256:")
+	if prefix == "" || strings.Trim(prefix, "0123456789abcdef") != "" {
+		return nil, nil
+	}
+	images, err := s.Images()
+	if err != nil {
+		return nil, err
+	}
+	var found *cstorage.Image
+	for i := range images {
+		if !strings.HasPrefix(images[i].ID, prefix) || !complete(&images[i]) {
+			continue
+		}
+		if found != nil {
+			return nil, fmt.Errorf("%w: %s matches several image ids; give more of the id", ErrAmbiguous, prefix)
+		}
+		found = &images[i]
+	}
+	return found, nil
 }
 
 func (s *Store) candidates(sys *types.SystemContext, name string) ([]reference.Named, error) {

@@ -35,7 +35,7 @@ func (s *Store) removeOne(sys *types.SystemContext, name string, force bool) ([]
 		return nil, "", err
 	}
 	names := s.summarize(img).Names
-	byID := idPrefix.MatchString(name) && len(img.ID) >= len(name) && img.ID[:len(trimSHA(name))] == trimSHA(name)
+	byID := isIDOf(name, img)
 	if !byID && len(names) > 1 {
 		// Remove just the name that was given.
 		named := s.nameFor(sys, img, name)
@@ -67,13 +67,6 @@ func (s *Store) nameFor(sys *types.SystemContext, img *cstorage.Image, text stri
 		}
 	}
 	return img.Names[0]
-}
-
-func trimSHA(s string) string {
-	if len(s) > 7 && s[:7] == "sha256:" {
-		return s[7:]
-	}
-	return s
 }
 
 func shortID(id string) string {

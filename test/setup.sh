@@ -15,7 +15,10 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 
 [ "$(id -u)" = 0 ] || { echo "setup: run as root" >&2; exit 1; }
 
-pkgs=(uidmap runc crun catatonit passt slirp4netns netavark aardvark-dns systemd docker-registry busybox-static apache2-utils openssl ca-certificates iproute2 procps)
+# Every program skiff, its helpers or the tests run (test/tools_required_test.go
+# lists them and fails when one is missing). Debian's netavark 1.4 runs
+# iptables without depending on it.
+pkgs=(uidmap runc crun catatonit passt slirp4netns netavark aardvark-dns iptables systemd docker-registry busybox-static apache2-utils openssl ca-certificates iproute2 procps bsdutils diffutils tar coreutils)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

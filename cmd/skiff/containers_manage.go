@@ -60,13 +60,19 @@ func newStartCmd(g *globalOptions) *cobra.Command {
 	return withStore(c)
 }
 
+// stopShort is what stop and restart do, for their help.
+var stopShort = map[string]string{
+	"stop":    "Stop containers: the stop signal, then SIGKILL after the timeout",
+	"restart": "Restart containers: stop each (the stop signal, then SIGKILL after the timeout) and start it again",
+}
+
 func newStopCmd(g *globalOptions, use string) *cobra.Command {
 	var timeout int
 	var all bool
 	var t targets
 	c := &cobra.Command{
 		Use:   use + " [flags] CONTAINER [CONTAINER...]",
-		Short: "Stop containers: the stop signal, then SIGKILL after the timeout",
+		Short: stopShort[use],
 		Args:  t.args(&all),
 		RunE: func(c *cobra.Command, args []string) error {
 			if timeout < 0 {

@@ -52,7 +52,7 @@ func (f *createFlags) bind(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.o.DNSSearch, "dns-search", nil, "DNS search domain for the container")
 	fs.StringArrayVar(&f.o.AddHosts, "add-host", nil, "add NAME:IP to /etc/hosts (IP may be host-gateway)")
 	fs.StringVar(&f.o.SdNotify, "sdnotify", "container", "with systemd's NOTIFY_SOCKET: container (passed in; the container says READY=1), conmon (skiff says it once the container started) or ignore")
-	fs.StringVar(&f.o.Runtime, "runtime", "", "OCI runtime: runc or crun (default from containers.conf, else runc)")
+	fs.StringVar(&f.o.Runtime, "runtime", "", "OCI runtime: crun, runc or a path (default from containers.conf, else crun, or runc where crun cannot run)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no pull progress")
 	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "mount a host path or volume: [SOURCE:]DEST[:ro,rw,z,Z,U,nocopy,...]")
 	fs.StringArrayVar(&f.mounts, "mount", nil, "mount: type=bind|volume|tmpfs,source=...,target=...[,readonly,...]")
@@ -265,7 +265,7 @@ func (g *globalOptions) attachedStart(c *cobra.Command, e *engine.Engine, id str
 // containerExitCode maps errors about a container's command to 126 and 127.
 func containerExitCode(err error) (int, bool) {
 	switch {
-	case errors.Is(err, engine.ErrCommandNotFound):
+	case errors.Is(err, engine.ErrCommandNotFound), errors.Is(err, engine.ErrNoWorkdir):
 		return exitNotFound, true
 	case errors.Is(err, engine.ErrCannotInvoke):
 		return exitCannotInvoke, true

@@ -78,6 +78,13 @@ func (g *globalOptions) inspect(c *cobra.Command, names []string, format, kind s
 			}
 			continue
 		}
+		if kind != "image" {
+			// An id prefix of several containers says so.
+			if _, err := e.LookupContainer(c.Context(), n); errors.Is(err, engine.ErrAmbiguousID) {
+				errs = append(errs, err)
+				continue
+			}
+		}
 		if kind == "container" {
 			errs = append(errs, fmt.Errorf("%w: %s", engine.ErrNoSuchContainer, n))
 			continue

@@ -23,7 +23,7 @@ func (r *registryFlags) bind(fs *pflag.FlagSet, withPlatform bool) {
 	r.flags = fs
 	fs.StringVar(&r.opts.AuthFile, "authfile", "", "path of the authentication file (default $XDG_RUNTIME_DIR/containers/auth.json)")
 	fs.StringVar(&r.opts.CertDir, "cert-dir", "", "directory with certificates (*.crt, *.cert, *.key) for the registry")
-	fs.BoolVar(&r.tlsVerify, "tls-verify", true, "require HTTPS and verify certificates (default: registries.conf decides)")
+	fs.BoolVar(&r.tlsVerify, "tls-verify", true, "require HTTPS and verify certificates (default true, unless registries.conf lists the registry as insecure)")
 	fs.StringVar(&r.opts.Creds, "creds", "", "credentials USERNAME[:PASSWORD] for the registry")
 	if withPlatform {
 		fs.StringVar(&r.opts.Platform, "platform", "", "pull the image for OS/ARCH[/VARIANT] instead of the host's")

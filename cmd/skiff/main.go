@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -14,6 +15,9 @@ import (
 )
 
 func main() {
+	// Until the flags give a level, and in the store's re-executed
+	// copies, the libraries' logrus lines go nowhere near the terminal.
+	routeLibraryLogs(slog.LevelWarn)
 	// The store runs some work (layer extraction) in re-executed copies of
 	// this binary; those copies stop here.
 	if reexec.Init() {
@@ -24,7 +28,7 @@ func main() {
 	g := &globalOptions{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	generator, err := generatorMode(g, os.Args)
 	if !generator {
-		err = newRootCmd(g).ExecuteContext(ctx)
+		err = executeRoot(ctx, g, os.Args[1:])
 	}
 	g.close()
 	stop()

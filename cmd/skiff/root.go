@@ -6,9 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
-	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/rootless"
@@ -88,7 +89,69 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		newPauseCmd(g, true), newPauseCmd(g, false), newTopCmd(g), newStatsCmd(g), newPortCmd(g), newAttachCmd(g),
 		container, newVolumeCmd(g), newNetworkCmd(g), newGenerateCmd(g), newQuadletCmd(g), newAutoUpdateCmd(g),
 	)
+	defaultsSaidOnce(root)
 	return root
+}
+
+// executeRoot runs the command line args (without the program name).
+func executeRoot(ctx context.Context, g *globalOptions, args []string) error {
+	root := newRootCmd(g)
+	if err := checkGlobalFlags(root, args); err != nil {
+		return err
+	}
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+// checkGlobalFlags refuses an unknown flag before the command's name, as
+// podman does: cobra would take the next word for its value and then
+// complain about the word after ("--noout stop -t 0 x": unknown command x).
+func checkGlobalFlags(root *cobra.Command, args []string) error {
+	known := func(name string, short bool) (*pflag.Flag, bool) {
+		for _, fs := range []*pflag.FlagSet{root.PersistentFlags(), root.Flags()} {
+			var f *pflag.Flag
+			if short {
+				f = fs.ShorthandLookup(name)
+			} else {
+				f = fs.Lookup(name)
+			}
+			if f != nil {
+				return f, true
+			}
+		}
+		// cobra adds --help and --version when it runs.
+		return nil, name == "help" || name == "version" || short && (name == "h" || name == "v")
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
+			return nil
+		}
+		if long, ok := strings.CutPrefix(a, "--"); ok {
+			name, _, hasValue := strings.Cut(long, "=")
+			f, ok := known(name, false)
+			if !ok {
+				return usagef("unknown flag: --%s (see 'skiff --help')", name)
+			}
+			if f != nil && f.NoOptDefVal == "" && !hasValue {
+				i++ // its value
+			}
+			continue
+		}
+		for k := 1; k < len(a); k++ {
+			f, ok := known(a[k:k+1], true)
+			if !ok {
+				return usagef("unknown shorthand flag: %q in %s (see 'skiff --help')", a[k], a)
+			}
+			if f != nil && f.NoOptDefVal == "" {
+				if k == len(a)-1 {
+					i++ // its value is the next word
+				}
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // newGroupCmd is a command that only holds subcommands: alone it prints
@@ -140,14 +203,7 @@ func (g *globalOptions) setup(c *cobra.Command) error {
 		return usagef("invalid --log-level %q: use debug, info, warn or error", g.logLevel)
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level})))
-	// The storage and image libraries log through logrus. Their warnings
-	// (an incomplete layer being cleaned up after a crash, say) are
-	// routine recovery, not news for the user: shown from info on.
-	logrus.SetOutput(g.stderr)
-	logrus.SetLevel(logrus.ErrorLevel)
-	if level <= slog.LevelInfo {
-		logrus.SetLevel(map[slog.Level]logrus.Level{slog.LevelDebug: logrus.DebugLevel, slog.LevelInfo: logrus.InfoLevel}[level])
-	}
+	routeLibraryLogs(level)
 	if g.driver != "" && g.driver != "overlay" && g.driver != "vfs" {
 		return usagef("invalid --storage-driver %q: use overlay or vfs", g.driver)
 	}

@@ -56,9 +56,16 @@ func newGenerateSystemdCmd(g *globalOptions) *cobra.Command {
 				}
 				o.StopTimeout = stopTimeout
 			}
+			if !c.Flags().Changed("restart-policy") {
+				o.RestartPolicy = "" // the container's own, else on-failure
+			}
 			o.Binary, o.Now = selfPath(), time.Now()
 			ctr := systemd.Container{ID: rec.ID, Name: rec.Name, CreateCommand: rec.Config.CreateCommand,
-				PIDFile: e.MonitorPidPath(rec.ID), StopTimeout: rec.Config.Security.StopTimeout}
+				PIDFile: e.MonitorPidPath(rec.ID), StopTimeout: -1,
+				Restart: rec.Config.Restart.Name, RestartRetries: rec.Config.Restart.MaximumRetryCount}
+			if t, ok := rec.Config.Security.StopTimeoutSeconds(); ok {
+				ctr.StopTimeout = t
+			}
 			runFlags := newRunCmd(g).Flags()
 			name, text, err := systemd.Generate(ctr, o, func(name string, short bool) (bool, bool) {
 				f := runFlags.Lookup(name)

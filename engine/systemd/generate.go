@@ -15,8 +15,12 @@ type Container struct {
 	CreateCommand []string
 	// PIDFile holds the pid of its monitor while it runs (Type=forking).
 	PIDFile string
-	// StopTimeout is its own --stop-timeout, 0 for none.
+	// StopTimeout is its own --stop-timeout in seconds, -1 for none.
 	StopTimeout int
+	// Restart is its own --restart policy (no, always, unless-stopped,
+	// on-failure) and RestartRetries the N of on-failure:N.
+	Restart        string
+	RestartRetries int
 }
 
 // GenerateOptions are generate systemd's flags.
@@ -25,13 +29,16 @@ type GenerateOptions struct {
 	UseName         bool // name the unit and the commands by name, not id
 	ContainerPrefix string
 	Separator       string
-	RestartPolicy   string
-	RestartSec      uint
-	StopTimeout     int // -1: the container's own, else 10
-	After           []string
-	Requires        []string
-	Wants           []string
-	NoHeader        bool
+	// RestartPolicy is systemd's Restart=; "" takes the container's own
+	// --restart (unless-stopped as always, on-failure:N with
+	// StartLimitBurst=N), else on-failure, as podman does.
+	RestartPolicy string
+	RestartSec    uint
+	StopTimeout   int // -1: the container's own, else 10
+	After         []string
+	Requires      []string
+	Wants         []string
+	NoHeader      bool
 	// Binary is skiff's absolute path, for the Exec lines.
 	Binary string
 	Now    time.Time
@@ -49,8 +56,15 @@ type FlagArity func(name string, short bool) (known, takesValue bool)
 // one that creates it on start from its own command line (run --replace
 // --rm -d --sdnotify=conmon, Type=notify) and removes it on stop.
 func Generate(c Container, o GenerateOptions, arity FlagArity) (unitName, text string, err error) {
+	burst := 0
 	if o.RestartPolicy == "" {
 		o.RestartPolicy = "on-failure"
+		switch c.Restart {
+		case "always", "unless-stopped":
+			o.RestartPolicy = "always"
+		case "on-failure":
+			burst = c.RestartRetries
+		}
 	}
 	if !slices.Contains(RestartPolicies, o.RestartPolicy) {
 		return "", "", fmt.Errorf("--restart-policy %q: use one of %s", o.RestartPolicy, strings.Join(RestartPolicies, ", "))
@@ -68,7 +82,7 @@ func Generate(c Container, o GenerateOptions, arity FlagArity) (unitName, text s
 	stop := o.StopTimeout
 	if stop < 0 {
 		stop = c.StopTimeout
-		if stop <= 0 {
+		if stop < 0 {
 			stop = 10
 		}
 	}
@@ -83,6 +97,9 @@ func Generate(c Container, o GenerateOptions, arity FlagArity) (unitName, text s
 	u.Add("Unit", "RequiresMountsFor", "%t/containers")
 	u.Add("Service", "Environment", "PODMAN_SYSTEMD_UNIT=%n")
 	u.Add("Service", "Restart", o.RestartPolicy)
+	if burst > 0 {
+		u.Add("Service", "StartLimitBurst", fmt.Sprint(burst))
+	}
 	if o.RestartSec > 0 {
 		u.Add("Service", "RestartSec", fmt.Sprint(o.RestartSec))
 	}

@@ -140,7 +140,8 @@ func arityOfRun(name string, short bool) (bool, bool) {
 // flags it sets itself replaced.
 func TestGenerateNew(t *testing.T) {
 	c := Container{ID: strings.Repeat("a", 64), Name: "web", CreateCommand: []string{"container", "run", "-dit", "--name", "web", "--rm", "-p", "8080:80",
-		"--cidfile=/tmp/x", "--restart", "always", "-e", "MSG=100% $HOME", "--sdnotify=ignore", "--init", "-v/srv:/srv", "busybox", "sh", "-c", "echo hi; sleep 9"}}
+		"--cidfile=/tmp/x", "--restart", "always", "-e", "MSG=100% $HOME", "--sdnotify=ignore", "--init", "-v/srv:/srv", "busybox", "sh", "-c", "echo hi; sleep 9"},
+		StopTimeout: -1, Restart: "always"}
 	name, text, err := Generate(c, GenerateOptions{New: true, UseName: true, Binary: "/usr/bin/skiff", StopTimeout: -1, NoHeader: true}, arityOfRun)
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +154,7 @@ func TestGenerateNew(t *testing.T) {
 		t.Fatalf("want %s in\n%s", want, text)
 	}
 	for _, line := range []string{"Type=notify", "NotifyAccess=all", "ExecStop=/usr/bin/skiff stop --ignore -t 10 --cidfile=%t/%n.ctr-id",
-		"ExecStopPost=/usr/bin/skiff rm -f --ignore -t 10 --cidfile=%t/%n.ctr-id", "TimeoutStopSec=70", "Restart=on-failure"} {
+		"ExecStopPost=/usr/bin/skiff rm -f --ignore -t 10 --cidfile=%t/%n.ctr-id", "TimeoutStopSec=70", "Restart=always"} {
 		if !strings.Contains(text, line+"\n") {
 			t.Errorf("missing %s in\n%s", line, text)
 		}
@@ -168,6 +169,44 @@ func TestGenerateNew(t *testing.T) {
 	}
 	if _, _, err := Generate(c, GenerateOptions{RestartPolicy: "sometimes"}, arityOfRun); err == nil {
 		t.Fatal("a bad restart policy")
+	}
+}
+
+// TestGenerateRestartAndStopTimeout: the container's own --restart and
+// --stop-timeout make the unit's Restart=, StartLimitBurst= and -t, as
+// podman's generate systemd does; the flags override them.
+func TestGenerateRestartAndStopTimeout(t *testing.T) {
+	for _, c := range []struct {
+		restart string
+		retries int
+		stop    int
+		o       GenerateOptions
+		want    []string
+		not     []string
+	}{
+		{"always", 0, 5, GenerateOptions{StopTimeout: -1}, []string{"Restart=always", "-t 5 ", "TimeoutStopSec=65"}, []string{"StartLimitBurst"}},
+		{"unless-stopped", 0, -1, GenerateOptions{StopTimeout: -1}, []string{"Restart=always", "-t 10 "}, nil},
+		{"on-failure", 42, 0, GenerateOptions{StopTimeout: -1}, []string{"Restart=on-failure", "StartLimitBurst=42", "-t 0 "}, nil},
+		{"on-failure", 0, -1, GenerateOptions{StopTimeout: -1}, []string{"Restart=on-failure"}, []string{"StartLimitBurst"}},
+		{"no", 0, -1, GenerateOptions{StopTimeout: -1}, []string{"Restart=on-failure"}, nil},
+		{"always", 0, 5, GenerateOptions{StopTimeout: 3, RestartPolicy: "no"}, []string{"Restart=no", "-t 3 "}, []string{"Restart=always"}},
+	} {
+		ctr := Container{ID: strings.Repeat("c", 64), Name: "x", PIDFile: "/p", Restart: c.restart, RestartRetries: c.retries, StopTimeout: c.stop}
+		c.o.Binary, c.o.NoHeader = "/usr/bin/skiff", true
+		_, text, err := Generate(ctr, c.o, arityOfRun)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s:%d stop %d %+v: missing %q in\n%s", c.restart, c.retries, c.stop, c.o, w, text)
+			}
+		}
+		for _, w := range c.not {
+			if strings.Contains(text, w) {
+				t.Errorf("%s:%d stop %d %+v: unwanted %q in\n%s", c.restart, c.retries, c.stop, c.o, w, text)
+			}
+		}
 	}
 }
 
