@@ -307,7 +307,7 @@ func (e *Engine) startDetached(ctx context.Context, rec *ContainerRecord, runtim
 	}
 	mon := exec.Command("/proc/self/exe")
 	mon.Args = []string{"skiff-monitor", rec.ID}
-	mon.Env = append(os.Environ(), "_SKIFF_MONITOR="+confPath, "_SKIFF_USERNS=1")
+	mon.Env = append(e.StoreEnv(), "_SKIFF_MONITOR="+confPath, "_SKIFF_USERNS=1")
 	mon.ExtraFiles = []*os.File{syncW}
 	mon.Dir = bundle
 	if err := mon.Start(); err != nil {
