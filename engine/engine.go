@@ -39,27 +39,34 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := storage.Open(cfg)
-	if err != nil {
-		return nil, err
-	}
-	e := &Engine{Store: st, runtimeName: o.Runtime}
+	e := &Engine{runtimeName: o.Runtime}
 	legacy, nsDir, err := userDirs(fmt.Sprintf("ns-%d", rootless.NamespaceID()))
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	e.dataDir, e.nsDir = stateDir(legacy, cfg.GraphRoot), nsDir
-	if err := os.MkdirAll(filepath.Join(e.dataDir, "containers"), 0o700); err != nil {
-		st.Close()
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Join(e.nsDir, "containers"), 0o700); err != nil {
-		st.Close()
-		return nil, err
+	for _, dir := range []string{filepath.Join(e.dataDir, "containers"), filepath.Join(e.nsDir, "containers")} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
 	}
 	if e.state, err = OpenState(e.dataDir); err != nil {
-		st.Close()
+		return nil, err
+	}
+	// A driver asked for is checked before the store is opened with it:
+	// opening leaves the driver's directories in the store.
+	if cfg.Driver != "" {
+		if err := e.checkDriver(ctx, cfg.GraphRoot, cfg.Driver); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+	if e.Store, err = storage.Open(cfg); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if err := e.checkDriver(ctx, cfg.GraphRoot, e.GraphDriverName()); err != nil {
+		e.Close()
 		return nil, err
 	}
 	if e.dataDir != legacy {

@@ -186,6 +186,32 @@ func moveDir(from, to string) error {
 	return os.RemoveAll(from)
 }
 
+// ErrOtherDriver means the store's containers were made with another
+// storage driver than the one asked for.
+var ErrOtherDriver = errors.New("the store's containers belong to another storage driver")
+
+// checkDriver keeps the state with the driver whose layers its containers
+// have: a store opened with another driver (--storage-driver) does not see
+// those layers, so its rm would leave them behind. With no container, the
+// state passes to the new driver.
+func (e *Engine) checkDriver(ctx context.Context, graphRoot, driver string) error {
+	path := filepath.Join(e.dataDir, "driver")
+	data, err := os.ReadFile(path)
+	if err == nil && string(data) == driver {
+		return nil
+	}
+	if err == nil && len(data) > 0 {
+		var n int
+		if err := e.state.db.QueryRowContext(ctx, `SELECT count(*) FROM containers`).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: the store at %s keeps %d container(s) of the %s driver, which %s cannot reach: use --storage-driver %s, or another --root for %s", ErrOtherDriver, graphRoot, n, data, driver, data, driver)
+		}
+	}
+	return writeFileAtomic(path, []byte(driver), 0o600)
+}
+
 func (s *State) userVersion(ctx context.Context) (int, error) {
 	var v int
 	err := s.db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v)

@@ -175,16 +175,22 @@ func TestBadCreateChangesNothing(t *testing.T) {
 				global = c.setup(e)
 			}
 			before := e.fullState(global...)
+			work, err := os.MkdirTemp(filepath.Join(e.root, "work"), "cid-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.Chown(work, e.uid(), e.gid())
 			for i, verb := range verbs {
 				if c.runOnly && verb[0] == "create" {
 					continue
 				}
-				cid := filepath.Join(e.root, "work", "cid"+strconv.Itoa(i))
+				cid := filepath.Join(work, strconv.Itoa(i))
 				args := append(append(append(append([]string{}, global...), verb...), "-v", "made-by-it:/data", "--cidfile", cid), c.args...)
 				checkFailure(t, e.run(args...), 125, c.err)
 				if got := e.fullState(global...); got != before {
 					t.Fatalf("%v changed the state:\nbefore %s\nafter  %s", verb, before, got)
 				}
+				waitNoSkiffLeft(t, e) // nothing of it keeps running
 				if _, err := os.Stat(cid); err == nil {
 					t.Fatalf("%v left its --cidfile", verb)
 				}

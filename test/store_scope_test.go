@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// The global --root chooses a store, and a store's containers, volumes and
+// The global --root (and --storage-driver) chooses a store, and a store's containers, volumes and
 // networks belong to it (podman keeps them in its graph root): each store's
 // ps sees its own, rm in one leaves the other alone, rmi works in each, and
 // the monitor of a container cleans up in the container's store.
@@ -42,6 +42,13 @@ func TestRootScopesContainerState(t *testing.T) {
 	}
 	if got := strings.TrimSpace(e.ok(o("volume", "ls", "-q")...)); got != "theirvol" {
 		t.Fatalf("other store's volumes: %q", got)
+	}
+
+	// Another driver on the same graph root cannot reach the layers of
+	// its containers: refused, rather than an rm that leaves them behind.
+	e.fails(125, `container\(s\) of the overlay driver, which vfs cannot reach`, "--storage-driver", "vfs", "rm", "-f", "mine")
+	if got := names(); got != "mine" {
+		t.Fatalf("rm -f with another driver changed the store: %q", got)
 	}
 
 	// A container of the other store is no container here.
