@@ -85,3 +85,37 @@ func TestRootScopesContainerState(t *testing.T) {
 	e.ok("rm", "-f", "mine")
 	e.ok("rmi", busybox)
 }
+
+// Before the state belonged to its store, one database per user held the
+// containers of every store. A store first opened takes its own from there:
+// here, the default store's directory is moved elsewhere and opened with
+// --root, as a store once used with --root would be.
+func TestStoreTakesItsContainersFromTheUserWideState(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.ok("create", "--name", "moved", "-v", "onlyits:/v", busybox, "true")
+	e.ok("create", "--name", "kept", busybox, "true")
+	logs := filepath.Join(e.home, ".local/share/skiff/containers")
+	before, _ := os.ReadDir(logs)
+	// The legacy state now holds containers of a store elsewhere.
+	other := filepath.Join(e.root, "other")
+	if err := os.Rename(filepath.Join(e.home, ".local/share/skiff/storage"), other); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("--root", other, "images", "-q")
+	if got := strings.TrimSpace(e.ok("--root", other, "ps", "-a", "--format", "{{.Names}}")); got != "kept\nmoved" {
+		t.Fatalf("the store's own containers: %q", got)
+	}
+	if got := strings.TrimSpace(e.ok("--root", other, "volume", "ls", "-q")); got != "onlyits" {
+		t.Fatalf("the store's volumes: %q", got)
+	}
+	if got := strings.TrimSpace(e.ok("ps", "-a", "--format", "{{.Names}}")); got != "" {
+		t.Fatalf("the user-wide state keeps %q", got)
+	}
+	if after, _ := os.ReadDir(logs); len(after) != 0 || len(before) != 2 {
+		t.Fatalf("container directories: %d before, %d left behind", len(before), len(after))
+	}
+	e.ok("--root", other, "rm", "-v", "moved", "kept")
+	e.ok("--root", other, "volume", "rm", "onlyits")
+	e.ok("--root", other, "rmi", busybox)
+}
