@@ -248,6 +248,12 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 		c.Hostname = id[:12]
 	}
 	rec := &ContainerRecord{ID: id, Name: o.Name, Image: o.Image, ImageID: img.ID, Created: time.Now(), State: StateCreated, Config: c}
+	if len(c.Security.UIDMap) > 0 {
+		// Where its bundle will be, refused now rather than at start.
+		if err := e.nestedBundleRoot(e.bundleDir(rec)); err != nil {
+			return nil, err
+		}
+	}
 	if err := e.claimName(ctx, rec, o.Replace); err != nil {
 		return nil, err
 	}
@@ -266,16 +272,16 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 	_, err = e.CreateContainer(id, nil, img.ID, "", "", copts)
 	phase("create layer", t)
 	if err != nil {
-		_ = e.state.Remove(ctx, id)
-		return nil, fmt.Errorf("creating the container's layer: %w", err)
+		return nil, e.undoCreate(ctx, rec, fmt.Errorf("creating the container's layer: %w", err))
+	}
+	if err := e.checkUser(rec); err != nil {
+		return nil, e.undoCreate(ctx, rec, err)
 	}
 	if err := os.MkdirAll(e.containerDir(id), 0o700); err != nil {
-		_ = e.removeContainer(ctx, rec, true)
-		return nil, err
+		return nil, e.undoCreate(ctx, rec, err)
 	}
-	if err := e.createVolumes(ctx, c.Mounts); err != nil {
-		_ = e.removeContainer(ctx, rec, true)
-		return nil, err
+	if rec.madeVolumes, err = e.createVolumes(ctx, c.Mounts); err != nil {
+		return nil, e.undoCreate(ctx, rec, err)
 	}
 	return rec, nil
 }

@@ -19,12 +19,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"go.podman.io/storage/pkg/ioutils"
 	"golang.org/x/sys/unix"
-
-	"github.com/skiff-project/skiff/rootless"
 )
 
 // Container states as docker names them.
@@ -80,20 +77,9 @@ func (e *Engine) prepare(ctx context.Context, rec *ContainerRecord, runtime stri
 	for _, name := range etcFilesOf(c) {
 		mounts = append(mounts, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: filepath.Join(filesDir, name), Options: []string{"rbind", "rprivate"}})
 	}
-	userSpec := c.User
-	if userSpec == "" && c.Security.Userns == "keep-id" {
-		userSpec = fmt.Sprintf("%d:%d", rootless.UID(), rootless.GID())
-	}
-	u, err := user.GetExecUserPath(userSpec, &user.ExecUser{Home: "/"}, filepath.Join(rootfs, "etc/passwd"), filepath.Join(rootfs, "etc/group"))
+	u, err := resolveUser(rootfs, c)
 	if err != nil {
-		return "", fmt.Errorf("%w: user %q: %v", ErrBadOption, userSpec, err)
-	}
-	if len(c.Security.GroupAdd) > 0 {
-		gids, err := user.GetAdditionalGroupsPath(c.Security.GroupAdd, filepath.Join(rootfs, "etc/group"))
-		if err != nil {
-			return "", fmt.Errorf("%w: --group-add: %v", ErrBadOption, err)
-		}
-		u.Sgids = append(u.Sgids, gids...)
+		return "", err
 	}
 	userMounts, err := e.specMounts(rec, rootfs, u.Uid, u.Gid)
 	if err != nil {
@@ -323,7 +309,7 @@ func (e *Engine) startDetached(ctx context.Context, rec *ContainerRecord, runtim
 	}
 	mon := exec.Command("/proc/self/exe")
 	mon.Args = []string{"skiff-monitor", rec.ID}
-	mon.Env = append(os.Environ(), "_SKIFF_MONITOR="+confPath, "_SKIFF_USERNS=1")
+	mon.Env = append(e.StoreEnv(), "_SKIFF_MONITOR="+confPath, "_SKIFF_USERNS=1")
 	mon.ExtraFiles = []*os.File{syncW}
 	mon.Dir = bundle
 	if err := mon.Start(); err != nil {

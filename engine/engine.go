@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,43 +35,63 @@ type Engine struct {
 // be inside the user namespace (rootless.Reexec).
 func New(ctx context.Context, o Options) (*Engine, error) {
 	defer phase("open store and state", time.Now())
-	cfg := o.Storage
-	if cfg.GraphRoot == "" {
-		var err error
-		if cfg, err = storage.DefaultConfig(); err != nil {
-			return nil, fmt.Errorf("reading the storage configuration: %w", err)
-		}
-	}
-	st, err := storage.Open(cfg)
+	cfg, err := storeConfig(o.Storage)
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{Store: st, runtimeName: o.Runtime}
-	if e.dataDir, e.nsDir, err = userDirs(fmt.Sprintf("ns-%d", rootless.NamespaceID())); err != nil {
-		st.Close()
+	e := &Engine{runtimeName: o.Runtime}
+	legacy, nsDir, err := userDirs(fmt.Sprintf("ns-%d", rootless.NamespaceID()))
+	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(e.dataDir, "containers"), 0o700); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Join(e.nsDir, "containers"), 0o700); err != nil {
-		return nil, err
+	e.dataDir, e.nsDir = stateDir(legacy, cfg.GraphRoot), nsDir
+	for _, dir := range []string{filepath.Join(e.dataDir, "containers"), filepath.Join(e.nsDir, "containers")} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
 	}
 	if e.state, err = OpenState(e.dataDir); err != nil {
-		st.Close()
 		return nil, err
+	}
+	// A driver asked for is checked before the store is opened with it:
+	// opening leaves the driver's directories in the store.
+	if cfg.Driver != "" {
+		if err := e.checkDriver(ctx, cfg.GraphRoot, cfg.Driver); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+	if e.Store, err = storage.Open(cfg); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if err := e.checkDriver(ctx, cfg.GraphRoot, e.GraphDriverName()); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if e.dataDir != legacy {
+		if err := e.adoptLegacyState(ctx, legacy); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("moving this store's containers out of %s: %w", filepath.Join(legacy, "state.db"), err)
+		}
 	}
 	return e, nil
 }
 
-// NewStateOnly opens only the state database, for verbs that read it and
-// nothing else (ps): they need neither the user namespace nor the store.
-func NewStateOnly() (*Engine, error) {
-	e := &Engine{}
-	var err error
-	if e.dataDir, e.nsDir, err = userDirs("ns-none"); err != nil {
+// NewStateOnly opens only the state database of the store c (zero value:
+// the default store), for verbs that read it and nothing else (ps): they
+// need neither the user namespace nor the store.
+func NewStateOnly(c storage.Config) (*Engine, error) {
+	cfg, err := storeConfig(c)
+	if err != nil {
 		return nil, err
 	}
+	e := &Engine{}
+	legacy, nsDir, err := userDirs("ns-none")
+	if err != nil {
+		return nil, err
+	}
+	e.dataDir, e.nsDir = stateDir(legacy, cfg.GraphRoot), nsDir
 	if err := os.MkdirAll(e.dataDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -77,6 +99,64 @@ func NewStateOnly() (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// storeConfig is c, or the default store's configuration when c names no
+// graph root, with the graph root made absolute.
+func storeConfig(c storage.Config) (storage.Config, error) {
+	if c.GraphRoot == "" {
+		var err error
+		if c, err = storage.DefaultConfig(); err != nil {
+			return c, fmt.Errorf("reading the storage configuration: %w", err)
+		}
+	}
+	abs, err := filepath.Abs(c.GraphRoot)
+	if err != nil {
+		return c, fmt.Errorf("the store's path %s: %w", c.GraphRoot, err)
+	}
+	c.GraphRoot = abs
+	return c, nil
+}
+
+// stateDir is where the state of the store at graphRoot lives (its
+// database, locks, containers' logs and volumes): the state belongs to its
+// store. It is kept in the store, graphRoot/skiff, as podman keeps its
+// database and volumes in its graph root; the store in skiff's default
+// place (legacy/storage) keeps it where skiff always kept it, beside the
+// store in legacy.
+func stateDir(legacy, graphRoot string) string {
+	if filepath.Clean(graphRoot) == filepath.Join(legacy, "storage") {
+		return legacy
+	}
+	return filepath.Join(graphRoot, "skiff")
+}
+
+// StoreEnv is the environment by which a copy of skiff that the engine
+// starts (the monitor's cleanup, the runtime's network hook) opens the same
+// store: see StoreFromEnv.
+func (e *Engine) StoreEnv() []string {
+	data, _ := json.Marshal(storeEnv{GraphRoot: e.Config.GraphRoot, RunRoot: e.Config.RunRoot, Driver: e.Config.Driver})
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, storeEnvVar+"=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, storeEnvVar+"="+string(data))
+}
+
+const storeEnvVar = "_SKIFF_STORE"
+
+type storeEnv struct{ GraphRoot, RunRoot, Driver string }
+
+// StoreFromEnv is the store a parent skiff named in the environment
+// (StoreEnv), if any.
+func StoreFromEnv() (root, runRoot, driver string, ok bool) {
+	var s storeEnv
+	if v := os.Getenv(storeEnvVar); v == "" || json.Unmarshal([]byte(v), &s) != nil || s.GraphRoot == "" {
+		return "", "", "", false
+	}
+	return s.GraphRoot, s.RunRoot, s.Driver, true
 }
 
 // userDirs are the user's data directory and the directory of namespace ns

@@ -344,17 +344,22 @@ func (e *Engine) resolveMounts(ctx context.Context, mounts []Mount, from []strin
 }
 
 // createVolumes makes the volumes of a container that do not exist yet:
-// its anonymous ones, and named ones as docker makes them on first use.
-func (e *Engine) createVolumes(ctx context.Context, mounts []Mount) error {
+// its anonymous ones, and named ones as docker makes them on first use. It
+// returns the named ones it made, which a failed create removes again.
+func (e *Engine) createVolumes(ctx context.Context, mounts []Mount) (made []string, err error) {
 	for _, m := range mounts {
 		if m.Type != MountVolume {
 			continue
 		}
+		_, lerr := e.state.LookupVolume(ctx, m.Source)
 		if _, err := e.CreateVolume(ctx, VolumeOptions{Name: m.Source, Anonymous: m.Anonymous, IgnoreExisting: true}); err != nil {
-			return err
+			return made, err
+		}
+		if errors.Is(lerr, ErrNoSuchVolume) && !m.Anonymous {
+			made = append(made, m.Source)
 		}
 	}
-	return nil
+	return made, nil
 }
 
 // specMounts turns the container's mounts into runtime mounts, filling

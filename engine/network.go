@@ -232,7 +232,7 @@ func (e *Engine) setupNetwork(rec *ContainerRecord, spec *specs.Spec) error {
 		}
 		spec.Hooks.CreateRuntime = append(spec.Hooks.CreateRuntime, specs.Hook{
 			Path: self, Args: []string{"skiff", "container", "network-hook", rec.ID},
-			Env: append(os.Environ(), "_SKIFF_USERNS=1"),
+			Env: append(e.StoreEnv(), "_SKIFF_USERNS=1"),
 		})
 	case ownNetns(c.Network):
 		path := e.netnsPath(rec.ID)

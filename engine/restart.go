@@ -132,7 +132,7 @@ func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
 		return err
 	}
 	lock.Unlock() // also closed by the exec
-	env := append(os.Environ(), "_SKIFF_MONITOR="+conf, "_SKIFF_USERNS=1")
+	env := append(e.StoreEnv(), "_SKIFF_MONITOR="+conf, "_SKIFF_USERNS=1")
 	err = syscall.Exec("/proc/self/exe", []string{"skiff-monitor", rec.ID}, env)
 	return fmt.Errorf("becoming the monitor of %s again: %w", rec.Name, err)
 }

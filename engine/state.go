@@ -36,6 +36,9 @@ type ContainerRecord struct {
 	RestartCount int
 	UserStopped  bool
 	Config       ContainerConfig
+	// madeVolumes are the named volumes the Create that returned the
+	// record made on first use (RemoveCreated removes them); not stored.
+	madeVolumes []string
 }
 
 // ContainerConfig is the container's configuration, kept as JSON. No list

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -139,4 +140,68 @@ func TestStoreLockedToFuseOverlayfs(t *testing.T) {
 		os.Chown(p, e.uid(), e.gid()) // writeFile leaves store paths alone
 	}
 	e.fails(125, `marked for fuse-overlayfs.*delete that file`, "images")
+}
+
+// badCreate cases: a create or run that fails with exit 125 leaves nothing
+// behind (docker and podman leave a Created container for several of them;
+// skiff's contract is that 125 changes no state). Each case runs as create,
+// run --rm, run and run -d, with a named volume the command would make and
+// a --cidfile; setup, when set, prepares the env and returns global flags.
+var badCreate = []struct {
+	name    string
+	args    []string
+	err     string
+	runOnly bool // create succeeds (docker's too): the failure is at start
+	setup   func(e *env) []string
+}{
+	{"unknown user", []string{"--user", "nosuchuser", busybox, "true"}, `unable to find user nosuchuser`, false, nil},
+	{"unknown group", []string{"--user", "0:nosuchgroup", busybox, "true"}, `unable to find group nosuchgroup`, false, nil},
+	{"unknown group-add", []string{"--group-add", "nosuchgroup", busybox, "true"}, `--group-add: unable to find group nosuchgroup`, false, nil},
+	{"uid out of range", []string{"-u", "99999999999", busybox, "true"}, `uids and gids must be in range`, false, nil},
+	{"refused keep-id directory", []string{"--userns", "keep-id", busybox, "true"}, `skiff-nested-\d+ is not a directory of mode 0711`, false, refuseNestedBundleRoot},
+	{"netavark fails", []string{"--network", "h5net", "-p", "20501:80", busybox, "true"}, `netavark setup`, true, pathWithoutIptables},
+	{"no space for the layer", []string{busybox, "true"}, `creating the container's layer: .*no space left on device`, false, fullStore},
+}
+
+func TestBadCreateChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	verbs := [][]string{{"create"}, {"run", "--rm"}, {"run"}, {"run", "-d"}}
+	for _, c := range badCreate {
+		t.Run(c.name, func(t *testing.T) {
+			e := e.at(t)
+			var global []string
+			if c.setup != nil {
+				global = c.setup(e)
+			}
+			before := e.fullState(global...)
+			work, err := os.MkdirTemp(filepath.Join(e.root, "work"), "cid-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.Chown(work, e.uid(), e.gid())
+			for i, verb := range verbs {
+				if c.runOnly && verb[0] == "create" {
+					continue
+				}
+				cid := filepath.Join(work, strconv.Itoa(i))
+				args := append(append(append(append([]string{}, global...), verb...), "-v", "made-by-it:/data", "--cidfile", cid), c.args...)
+				checkFailure(t, e.run(args...), 125, c.err)
+				if got := e.fullState(global...); got != before {
+					t.Fatalf("%v changed the state:\nbefore %s\nafter  %s", verb, before, got)
+				}
+				waitNoSkiffLeft(t, e) // nothing of it keeps running
+				if _, err := os.Stat(cid); err == nil {
+					t.Fatalf("%v left its --cidfile", verb)
+				}
+				if port := publishedPort(c.args); port != "" {
+					l, err := net.Listen("tcp", "0.0.0.0:"+port)
+					if err != nil {
+						t.Fatalf("%v left port %s taken: %v", verb, port, err)
+					}
+					l.Close()
+				}
+			}
+		})
+	}
 }

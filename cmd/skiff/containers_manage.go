@@ -394,6 +394,10 @@ func newInternalCmd(g *globalOptions, verb, short string, fn func(*engine.Engine
 		Hidden: true,
 		Args:   exactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			// The store of the skiff that started this one.
+			if root, runRoot, driver, ok := engine.StoreFromEnv(); ok && g.root == "" {
+				g.root, g.runRoot, g.driver = root, runRoot, driver
+			}
 			e, err := g.engine(c.Context())
 			if err != nil {
 				return err

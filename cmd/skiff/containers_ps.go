@@ -69,7 +69,11 @@ func newPsCmd(g *globalOptions) *cobra.Command {
 				o.Last = 1
 			}
 			// ps reads the state database only: no namespace, no store.
-			e, err := engine.NewStateOnly()
+			cfg, err := g.storageConfig()
+			if err != nil {
+				return err
+			}
+			e, err := engine.NewStateOnly(cfg)
 			if err != nil {
 				return err
 			}

@@ -109,10 +109,22 @@ func (f *createFlags) create(c *cobra.Command, e *engine.Engine, o engine.Create
 	}
 	if cid != nil {
 		if _, err := cid.WriteString(rec.ID); err != nil {
-			return rec, err
+			os.Remove(f.cidfile)
+			_ = e.RemoveCreated(c.Context(), rec)
+			return nil, fmt.Errorf("--cidfile: %w", err)
 		}
 	}
 	return rec, nil
+}
+
+// undoRun undoes a run whose container failed to start: the engine removes
+// what the run made unless the container stays (exit 126 or 127 without
+// --rm), and so does the --cidfile.
+func (f *createFlags) undoRun(c *cobra.Command, e *engine.Engine, rec *engine.ContainerRecord, cause error) error {
+	if !e.UndoRun(c.Context(), rec, cause) && f.cidfile != "" {
+		os.Remove(f.cidfile)
+	}
+	return cause
 }
 
 // completions: volume names for -v, container names for --volumes-from,
@@ -230,12 +242,19 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 			}
 			if detach {
 				if _, err := e.Start(c.Context(), rec.ID, engine.StartOptions{NotifySocket: g.notifySocket}); err != nil {
-					return err
+					return f.undoRun(c, e, rec, err)
 				}
 				fmt.Fprintln(g.stdout, rec.ID)
 				return nil
 			}
-			return g.attachedStart(c, e, rec.ID, false)
+			code, err := e.Start(c.Context(), rec.ID, engine.StartOptions{Attach: true, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, NotifySocket: g.notifySocket})
+			if err != nil {
+				return f.undoRun(c, e, rec, err)
+			}
+			if code != 0 {
+				return &exitStatus{code}
+			}
+			return nil
 		},
 	}
 	f.bind(c.Flags())

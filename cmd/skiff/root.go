@@ -242,9 +242,23 @@ func (g *globalOptions) engine(ctx context.Context) (*engine.Engine, error) {
 	if g.eng != nil {
 		return g.eng, nil
 	}
+	cfg, err := g.storageConfig()
+	if err != nil {
+		return nil, err
+	}
+	e, err := engine.New(ctx, engine.Options{Storage: cfg})
+	if err != nil {
+		return nil, err
+	}
+	g.eng = e
+	return e, nil
+}
+
+// storageConfig is the store the global flags choose.
+func (g *globalOptions) storageConfig() (storage.Config, error) {
 	cfg, err := storage.DefaultConfig()
 	if err != nil {
-		return nil, fmt.Errorf("reading the storage configuration: %w", err)
+		return cfg, fmt.Errorf("reading the storage configuration: %w", err)
 	}
 	if g.root != "" {
 		cfg.GraphRoot = g.root
@@ -255,12 +269,7 @@ func (g *globalOptions) engine(ctx context.Context) (*engine.Engine, error) {
 	if g.driver != "" {
 		cfg.Driver = g.driver
 	}
-	e, err := engine.New(ctx, engine.Options{Storage: cfg})
-	if err != nil {
-		return nil, err
-	}
-	g.eng = e
-	return e, nil
+	return cfg, nil
 }
 
 func (g *globalOptions) close() {
