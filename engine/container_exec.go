@@ -9,11 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // ExecOptions describe a process to run in a running container.
@@ -28,6 +31,11 @@ type ExecOptions struct {
 	Stdin       io.Reader
 	Stdout      io.Writer
 	Stderr      io.Writer
+	// DetachKeys, read from Stdin of a -it process, end the exec and leave
+	// the process running (ParseDetachKeys; empty: none).
+	DetachKeys []byte
+	// Resize has the caller's window size each time it changes (-t).
+	Resize <-chan TerminalSize
 }
 
 // Exec runs a process in a running container and returns its exit code.
@@ -59,6 +67,9 @@ func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int,
 		return 0, err
 	}
 	defer os.Remove(procPath)
+	if o.Tty {
+		return e.execTerminal(ctx, rec, runtime, logPath, procPath, o)
+	}
 	pidPath := filepath.Join(os.TempDir(), fmt.Sprintf("skiff-exec-%d.pid", os.Getpid()))
 	defer os.Remove(pidPath)
 	args := []string{"--log", logPath, "--log-format", "json", "exec", "--process", procPath, "--pid-file", pidPath}
@@ -68,14 +79,18 @@ func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int,
 	args = append(args, rec.ID)
 	args = append(args, o.Cmd...)
 	cmd := e.runtimeCmd(context.Background(), runtime, args...)
-	if o.Interactive || o.Tty {
-		cmd.Stdin = o.Stdin
+	if !o.Detach {
+		if o.Interactive {
+			cmd.Stdin = o.Stdin
+		}
+		cmd.Stdout = o.Stdout
 	}
 	// The runtime's own complaint is held back: the error carries it. A
-	// detached process keeps the runtime's standard error, so it gets a
-	// file rather than a pipe that would keep this command waiting; an
-	// attached one's children that outlive it get a moment to finish
-	// writing, as with docker.
+	// detached process gets none of the caller's descriptors (/dev/null,
+	// or a script's $(...) would wait for it) and the runtime's standard
+	// error goes to a file of no name rather than a pipe that would keep
+	// this command waiting; an attached one's children that outlive it get
+	// a moment to finish writing, as with docker.
 	var gate *startGate
 	var errFile *os.File
 	if o.Detach {
@@ -85,10 +100,10 @@ func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int,
 		_ = os.Remove(errFile.Name())
 		defer errFile.Close()
 		gate = newStartGate(o.Stderr, pidPath)
-		cmd.Stdout, cmd.Stderr = o.Stdout, errFile
+		cmd.Stderr = errFile
 	} else {
 		gate = newStartGate(o.Stderr, pidPath)
-		cmd.Stdout, cmd.Stderr = o.Stdout, gate
+		cmd.Stderr = gate
 		cmd.WaitDelay = 200 * time.Millisecond
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -172,4 +187,78 @@ func (e *Engine) execProcess(rec *ContainerRecord, o ExecOptions, console *specs
 		return "", err
 	}
 	return f.Name(), nil
+}
+
+// execTerminal runs an exec -t process: the runtime makes its terminal
+// and sends the master here (--console-socket), and this process, a child
+// subreaper meanwhile, inherits the process once the runtime's exec
+// --detach has exited. It copies the caller's input (until the detach
+// keys) and output, and sets each window size the caller has. Detached
+// (-d, or by the keys), the terminal goes to a keeper of its own and the
+// process runs on. When ctx ends first, so does the exec (the process
+// is hung up).
+func (e *Engine) execTerminal(ctx context.Context, rec *ContainerRecord, runtime, logPath, procPath string, o ExecOptions) (int, error) {
+	cs, err := newConsoleSocket()
+	if err != nil {
+		return 0, err
+	}
+	defer cs.Close()
+	pidFile := procPath + ".pid"
+	defer os.Remove(pidFile)
+	if !o.Detach {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return 0, fmt.Errorf("becoming the reaper of the exec process: %w", err)
+		}
+	}
+	cmd := e.runtimeCmd(context.Background(), runtime, "--log", logPath, "--log-format", "json", "exec", "--detach",
+		"--console-socket", cs.path(), "--pid-file", pidFile, "--process", procPath, rec.ID)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, runtimeError(logPath, fmt.Errorf("%s exec: %v: %s", filepath.Base(runtime), err, strings.TrimSpace(string(out))))
+	}
+	master, err := cs.receive(2 * time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer master.Close()
+	if o.Detach {
+		return 0, drainTerminal(master)
+	}
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return 0, fmt.Errorf("the runtime wrote no pid: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return 0, fmt.Errorf("the runtime wrote no pid: %q", data)
+	}
+	var stdin io.Reader
+	if o.Interactive {
+		stdin = o.Stdin
+	}
+	closed, detached := copyTerminal(master, stdin, o.Stdout, o.DetachKeys, o.Resize)
+	exited := make(chan struct{})
+	var code int
+	var werr error
+	go func() {
+		code, werr = waitChild(pid)
+		close(exited)
+	}()
+	select {
+	case <-detached:
+		if err := drainTerminal(master); err != nil {
+			return 0, err
+		}
+		return 0, ErrDetached
+	case <-ctx.Done():
+		return 0, ctx.Err() // the process is hung up when the terminal closes
+	case <-exited:
+	}
+	// What it wrote last; a process it left behind may keep the
+	// terminal open, so not for long.
+	select {
+	case <-closed:
+	case <-time.After(time.Second):
+	}
+	return code, werr
 }

@@ -80,6 +80,11 @@ func (s *logStream) emit(line []byte, kind byte) {
 	fmt.Fprintf(s.l.f, "%s %s %c %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000000000Z"), s.name, kind, line)
 }
 
+// exit records the container's end for attach, as the monitor does.
+func (l *logWriter) exit(code int) {
+	(&logStream{l: l, name: exitStream}).emit([]byte(strconv.Itoa(code)), 'F')
+}
+
 // LogEntry is one line of container output.
 type LogEntry struct {
 	Time   time.Time
@@ -138,7 +143,7 @@ func (e *Engine) Logs(ctx context.Context, nameOrID string, o LogsOptions, fn fu
 		}
 	}
 	keep := func(en LogEntry) bool {
-		return (o.Since.IsZero() || !en.Time.Before(o.Since)) && (o.Until.IsZero() || en.Time.Before(o.Until))
+		return en.Stream != exitStream && (o.Since.IsZero() || !en.Time.Before(o.Since)) && (o.Until.IsZero() || en.Time.Before(o.Until))
 	}
 	var entries []LogEntry
 	var rd *bufio.Reader

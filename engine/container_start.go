@@ -160,6 +160,12 @@ type StartOptions struct {
 	Stdin       io.Reader
 	Stdout      io.Writer
 	Stderr      io.Writer
+	// DetachKeys, read from Stdin of an attached -t container, end the
+	// attach and leave the container running (ParseDetachKeys).
+	DetachKeys []byte
+	// Resize has the caller's window size each time it changes: an
+	// attached -t container's terminal follows it.
+	Resize <-chan TerminalSize
 	// NotifySocket is systemd's NOTIFY_SOCKET for a unit of Type=notify:
 	// told the service's main pid (the monitor's, or this process's when
 	// attached) and, with --sdnotify=conmon, READY=1 once the container
@@ -205,11 +211,27 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 		lock.Unlock()
 		return 0, err
 	}
-	if o.Attach {
+	if o.Attach && !rec.Config.Tty {
 		return e.runAttached(ctx, rec, runtime, bundle, lock, o)
 	}
-	defer lock.Unlock()
-	if err := e.startDetached(ctx, rec, runtime, bundle); err != nil {
+	// An attached -t container is a detached one attached to from its
+	// first output: its monitor owns its terminal, so that the detach
+	// keys can leave it running and a resize reaches it.
+	var log *os.File
+	if o.Attach {
+		if log, err = os.OpenFile(e.LogPath(rec.ID), os.O_RDONLY|os.O_CREATE, 0o600); err != nil {
+			lock.Unlock()
+			return 0, e.abortStart(rec, err)
+		}
+	}
+	from := logSize(e.LogPath(rec.ID))
+	// ctx's end ends an attach, never a start half way.
+	err = e.startDetached(context.WithoutCancel(ctx), rec, runtime, bundle)
+	lock.Unlock()
+	if err != nil {
+		if log != nil {
+			log.Close()
+		}
 		return 0, err
 	}
 	if err := sdNotify(o.NotifySocket, rec.Config.SdNotify, rec.MonitorPid); err != nil {
@@ -217,7 +239,20 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 		// not a failed start.
 		slog.Warn("systemd was not told", "container", rec.Name, "err", err)
 	}
-	return 0, nil
+	if !o.Attach {
+		return 0, nil
+	}
+	a := AttachOptions{DetachKeys: o.DetachKeys, Resize: o.Resize, from: from, log: log}
+	if o.Stdin != nil && rec.Config.OpenStdin { // a monitor keeps input for -i containers only
+		a.Stdin = o.Stdin
+	}
+	return e.attach(ctx, rec, a, func(en LogEntry) {
+		text := en.Text
+		if en.Full {
+			text += "\n"
+		}
+		_, _ = io.WriteString(o.Stdout, text)
+	})
 }
 
 // sdNotify tells systemd, at socket, the service's main process and, in
@@ -440,6 +475,7 @@ func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime,
 	}
 	gate.finish(runErr != nil)
 	if logW != nil {
+		logW.exit(code)
 		logW.Close()
 	}
 	writeExitFile(e.exitPath(rec.ID), code)

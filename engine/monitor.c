@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -29,6 +30,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -132,6 +134,18 @@ static void flush_lines(struct stream *s, int final)
 	}
 }
 
+/* A -t container's output goes to the log as it comes, partial lines
+ * too: a prompt has no newline, and attach follows the log. */
+static int eager_partial;
+
+static void flush_partial(struct stream *s)
+{
+	if (eager_partial && s->len > 0) {
+		emit(s->name, s->buf, s->len, 0);
+		s->len = 0;
+	}
+}
+
 /* Reads what is there; returns 0 at EOF or error. */
 static int pump(struct stream *s)
 {
@@ -140,7 +154,69 @@ static int pump(struct stream *s)
 		return n < 0 && errno == EAGAIN;
 	s->len += n;
 	flush_lines(s, 0);
+	flush_partial(s);
 	return 1;
+}
+
+/* The end of the container, for attach, which ends on this record (the
+ * log outlives a --rm container's record for whoever has it open). */
+static void emit_exit(int code)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof buf, "%d", code);
+	emit("exit", buf, n, 1);
+}
+
+/* The control FIFO of a -t container ("ctl" in the bundle, as conmon's
+ * ctl file): lines "1 ROWS COLS" set the terminal's window size. A writer
+ * of our own keeps it from reporting end-of-file between writers. */
+static int ctl_open(int *keep)
+{
+	unlink("ctl");
+	if (mkfifo("ctl", 0600) < 0)
+		return -1;
+	int fd = open("ctl", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	*keep = open("ctl", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	return fd;
+}
+
+static void ctl_read(int fd, int master)
+{
+	static char buf[512];
+	static size_t len;
+	ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+	if (n <= 0)
+		return;
+	len += n;
+	char *line = buf, *nl;
+	while ((nl = memchr(line, '\n', buf + len - line))) {
+		*nl = 0;
+		unsigned rows, cols;
+		int kind;
+		if (sscanf(line, "%d %u %u", &kind, &rows, &cols) == 3 && kind == 1 && master >= 0) {
+			struct winsize ws = {.ws_row = rows, .ws_col = cols};
+			ioctl(master, TIOCSWINSZ, &ws);
+		}
+		line = nl + 1;
+	}
+	len -= line - buf;
+	memmove(buf, line, len);
+	if (len == sizeof buf - 1)
+		len = 0; /* no line this long is ours */
+}
+
+/* What is left to read once the container ended, without waiting: a
+ * helper that inherited the pipe may hold it open (EAGAIN is the end). */
+static void drain_stream(struct stream *s)
+{
+	for (;;) {
+		ssize_t n = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
+		if (n <= 0)
+			return;
+		s->len += n;
+		flush_lines(s, 0);
+		flush_partial(s);
+	}
 }
 
 static int recv_fd(int sock)
@@ -342,6 +418,11 @@ static void run_monitor(const char *conf)
 			fifo_keep = open("attach.stdin", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 		}
 	}
+	int ctl = -1, ctl_keep = -1;
+	if (m.tty) {
+		eager_partial = 1;
+		ctl = ctl_open(&ctl_keep);
+	}
 	int code = -1, nfds;
 	for (int s = 0; s < 2; s++) {
 		struct stream *st = s ? &se : &so;
@@ -349,8 +430,8 @@ static void run_monitor(const char *conf)
 			fcntl(st->fd, F_SETFL, fcntl(st->fd, F_GETFL) | O_NONBLOCK);
 	}
 	while (code < 0) {
-		struct pollfd p[4] = {{sfd, POLLIN}, {so.fd, POLLIN}, {se.fd, POLLIN}, {fifo, POLLIN}};
-		nfds = poll(p, 4, -1);
+		struct pollfd p[5] = {{sfd, POLLIN}, {so.fd, POLLIN}, {se.fd, POLLIN}, {fifo, POLLIN}, {ctl, POLLIN}};
+		nfds = poll(p, 5, -1);
 		if (nfds < 0 && errno != EINTR)
 			break;
 		for (int s = 1; s < 3; s++) {
@@ -363,6 +444,8 @@ static void run_monitor(const char *conf)
 				}
 			}
 		}
+		if (ctl >= 0 && (p[4].revents & POLLIN))
+			ctl_read(ctl, so.fd);
 		if (fifo >= 0 && (p[3].revents & POLLIN)) {
 			char buf[4096];
 			ssize_t n = read(fifo, buf, sizeof buf);
@@ -386,8 +469,7 @@ static void run_monitor(const char *conf)
 	for (int s = 0; s < 2; s++) {
 		struct stream *st = s ? &se : &so;
 		if (st->fd >= 0) {
-			while (pump(st) && st->len < sizeof st->buf)
-				;
+			drain_stream(st);
 			flush_lines(st, 1);
 		}
 	}
@@ -396,6 +478,12 @@ static void run_monitor(const char *conf)
 		close(fifo_keep);
 		unlink("attach.stdin");
 	}
+	if (ctl >= 0) {
+		close(ctl);
+		close(ctl_keep);
+		unlink("ctl");
+	}
+	emit_exit(code);
 	write_exit(&m, code);
 	close(logfd);
 	/* Hand over to skiff for the state update, --rm and the unmount. */

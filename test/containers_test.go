@@ -290,7 +290,7 @@ func TestRunTTY(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "/dev/pts/0") || !strings.Contains(r.stdout, "33 99") {
 		t.Fatalf("run -t\n%s", r)
 	}
-	e.fails(125, `not a TTY`, "run", "-t", busybox, "true")
+	e.fails(125, `not a TTY`, "run", "-it", busybox, "true")
 	e.ok("run", "-d", "--name", "ttyexec", busybox, "sleep", "30")
 	// The terminal has the caller's size from the start: no resize races
 	// with the first command.

@@ -377,7 +377,7 @@ func TestUserDefinedNetworks(t *testing.T) {
 		}
 	}
 	e.ok("network", "create", "--label", "team=qa", "spare")
-	if got := e.ok("network", "prune", "--filter", "label=team=qa"); got != "spare\n" {
+	if got := e.ok("network", "prune", "-f", "--filter", "label=team=qa"); got != "spare\n" {
 		t.Fatalf("network prune: %q", got)
 	}
 

@@ -174,7 +174,7 @@ func TestContainerAdmin(t *testing.T) {
 	e.fails(125, "freezer", "pause", "live")
 	e.fails(125, "freezer", "unpause", "live")
 	e.fails(125, "not running", "top", "renamed")
-	if got := lines(e.ok("container", "prune", "--filter", "label=tier=x")); len(got) != 1 {
+	if got := lines(e.ok("container", "prune", "-f", "--filter", "label=tier=x")); len(got) != 1 {
 		t.Fatalf("prune --filter removed %v", got)
 	}
 	// Container names complete for every command that takes them.
@@ -184,7 +184,7 @@ func TestContainerAdmin(t *testing.T) {
 			t.Fatalf("completion for %v lacks the container: %q", verb, r.stdout)
 		}
 	}
-	e.ok("container", "prune")
+	e.ok("container", "prune", "-f")
 	if got := strings.TrimSpace(e.ok("ps", "-a", "--format", "{{.Names}}")); got != "live" {
 		t.Fatalf("after prune: %q", got)
 	}

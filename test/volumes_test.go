@@ -96,7 +96,7 @@ func TestVolumeLifecycle(t *testing.T) {
 	// Label filter of prune.
 	e.ok("volume", "create", "--label", "keep=no", "p1")
 	e.ok("volume", "create", "p2")
-	if got := lines(e.ok("volume", "prune", "--filter", "label=keep=no")); !slices.Equal(got, []string{"p1"}) {
+	if got := lines(e.ok("volume", "prune", "-f", "--filter", "label=keep=no")); !slices.Equal(got, []string{"p1"}) {
 		t.Fatalf("prune --filter removed %v", got)
 	}
 	// Completion knows volume names, for volume commands and -v.

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,6 +35,7 @@ var errSkip = errors.New("skipped")
 
 func newStartCmd(g *globalOptions) *cobra.Command {
 	var attach, interactive bool
+	var detachKeys string
 	c := &cobra.Command{
 		Use:   "start [flags] CONTAINER [CONTAINER...]",
 		Short: "Start containers",
@@ -46,7 +49,7 @@ func newStartCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if attach || interactive {
-				return g.attachedStart(c, e, args[0], interactive)
+				return g.attachedStart(c, e, args[0], interactive, detachKeys, nil)
 			}
 			return g.forEach(args, func(n string) error {
 				_, err := e.Start(c.Context(), n, engine.StartOptions{NotifySocket: g.notifySocket})
@@ -56,6 +59,7 @@ func newStartCmd(g *globalOptions) *cobra.Command {
 	}
 	c.Flags().BoolVarP(&attach, "attach", "a", false, "attach to the container's output and wait for it")
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach the container's standard input")
+	c.Flags().StringVar(&detachKeys, "detach-keys", defaultDetachKeys, detachKeysHelp)
 	c.ValidArgsFunction = completeContainers(g)
 	return withStore(c)
 }
@@ -336,13 +340,18 @@ func newLogsCmd(g *globalOptions) *cobra.Command {
 
 func newExecCmd(g *globalOptions) *cobra.Command {
 	var o engine.ExecOptions
+	var detachKeys string
 	c := &cobra.Command{
 		Use:   "exec [flags] CONTAINER COMMAND [ARG...]",
 		Short: "Run a process in a running container",
 		Args:  minArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
-			if o.Tty && !o.Detach && !isTerminal(g.stdin) {
-				return usagef("the input device is not a TTY: drop -t, or run from a terminal")
+			if o.Tty && o.Interactive && !o.Detach && !isTerminal(g.stdin) {
+				return usagef("the input device is not a TTY: drop -t (or -i), or run from a terminal")
+			}
+			keys, err := engine.ParseDetachKeys(detachKeys)
+			if err != nil {
+				return usagef("%v", err)
 			}
 			e, err := g.engine(c.Context())
 			if err != nil {
@@ -350,14 +359,24 @@ func newExecCmd(g *globalOptions) *cobra.Command {
 			}
 			o.Cmd = args[1:]
 			o.Stdin, o.Stdout, o.Stderr = g.stdin, g.stdout, g.stderr
-			code, err := e.Exec(c.Context(), args[0], o)
-			if err != nil {
-				return err
+			if !o.Tty || o.Detach {
+				code, err := e.Exec(c.Context(), args[0], o)
+				return attachResult(code, err, 0)
 			}
-			if code != 0 {
-				return &exitStatus{code}
+			// The process's terminal is the caller's while it runs: raw
+			// input, the window size, the detach keys (which leave it
+			// running); a signal ends the exec.
+			o.DetachKeys = keys
+			ctx, status, stop := signalEnds(context.Background(), syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			o.Resize = windowSizes(ctx, g.stdin, g.stdout)
+			restore := func() {}
+			if o.Interactive {
+				restore = rawInput(g.stdin)
 			}
-			return nil
+			code, err := e.Exec(ctx, args[0], o)
+			restore()
+			return attachResult(code, err, status())
 		},
 	}
 	fs := c.Flags()
@@ -365,6 +384,7 @@ func newExecCmd(g *globalOptions) *cobra.Command {
 	fs.BoolVarP(&o.Interactive, "interactive", "i", false, "keep standard input open")
 	fs.BoolVarP(&o.Tty, "tty", "t", false, "allocate a pseudo-terminal")
 	fs.BoolVarP(&o.Detach, "detach", "d", false, "run in the background")
+	fs.StringVar(&detachKeys, "detach-keys", defaultDetachKeys, detachKeysHelp)
 	fs.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable")
 	fs.StringVarP(&o.User, "user", "u", "", "uid[:gid] to run as")
 	fs.StringVarP(&o.WorkingDir, "workdir", "w", "", "working directory")

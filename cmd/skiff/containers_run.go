@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -220,6 +222,7 @@ func newCreateCmd(g *globalOptions) *cobra.Command {
 func newRunCmd(g *globalOptions) *cobra.Command {
 	var f createFlags
 	var detach bool
+	var detachKeys string
 	c := &cobra.Command{
 		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
 		Short: "Create and start a container",
@@ -229,8 +232,12 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if o.Tty && !detach && !isTerminal(g.stdin) {
-				return usagef("the input device is not a TTY: drop -t, or run from a terminal")
+			// As docker: only a terminal that takes input needs one.
+			if o.Tty && o.Interactive && !detach && !isTerminal(g.stdin) {
+				return usagef("the input device is not a TTY: drop -t (or -i), or run from a terminal")
+			}
+			if _, err := engine.ParseDetachKeys(detachKeys); err != nil {
+				return usagef("%v", err)
 			}
 			e, err := g.engine(c.Context())
 			if err != nil {
@@ -247,19 +254,13 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 				fmt.Fprintln(g.stdout, rec.ID)
 				return nil
 			}
-			code, err := e.Start(c.Context(), rec.ID, engine.StartOptions{Attach: true, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, NotifySocket: g.notifySocket})
-			if err != nil {
-				return f.undoRun(c, e, rec, err)
-			}
-			if code != 0 {
-				return &exitStatus{code}
-			}
-			return nil
+			return g.attachedStart(c, e, rec.ID, false, detachKeys, func(err error) error { return f.undoRun(c, e, rec, err) })
 		},
 	}
 	f.bind(c.Flags())
 	f.completions(c, g)
 	c.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background and print the container id")
+	c.Flags().StringVar(&detachKeys, "detach-keys", defaultDetachKeys, detachKeysHelp)
 	c.ValidArgsFunction = completeImages(g)
 	return withStore(c)
 }
@@ -269,16 +270,52 @@ func isTerminal(r any) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// attachedStart runs a container in the foreground and exits with its code.
-func (g *globalOptions) attachedStart(c *cobra.Command, e *engine.Engine, id string, interactive bool) error {
-	code, err := e.Start(c.Context(), id, engine.StartOptions{Attach: true, Interactive: interactive, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, NotifySocket: g.notifySocket})
+// attachedStart runs a container in the foreground and exits with its
+// code. A -t container's terminal is the caller's while it runs: raw
+// input, its window size, the detach keys; signals are passed on.
+// undo, when not nil, is given an error of the start itself (neither a
+// detach nor a signal that ended the attach) and returns what to report:
+// run removes what its create made.
+func (g *globalOptions) attachedStart(c *cobra.Command, e *engine.Engine, id string, interactive bool, detachKeys string, undo func(error) error) error {
+	keys, err := engine.ParseDetachKeys(detachKeys)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	rec, err := e.LookupContainer(c.Context(), id)
 	if err != nil {
 		return err
 	}
-	if code != 0 {
-		return &exitStatus{code}
+	o := engine.StartOptions{Attach: true, Interactive: interactive, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, NotifySocket: g.notifySocket}
+	if !rec.Config.Tty {
+		code, err := e.Start(c.Context(), id, o)
+		return attachResult(code, undoStartError(err, undo), 0)
 	}
-	return nil
+	o.DetachKeys = keys
+	stop := proxySignals(e, rec.ID, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer stop()
+	// A hangup (the terminal closed) also ends the attach: nobody is
+	// left to read or type.
+	ctx, status, cancel := signalEnds(context.Background(), syscall.SIGHUP)
+	defer cancel()
+	o.Resize = windowSizes(ctx, g.stdin, g.stdout)
+	restore := func() {}
+	if rec.Config.OpenStdin { // only then is the input the container's
+		restore = rawInput(g.stdin)
+	}
+	code, err := e.Start(ctx, id, o)
+	restore()
+	if s := status(); s != 0 {
+		return attachResult(code, err, s)
+	}
+	return attachResult(code, undoStartError(err, undo), 0)
+}
+
+// undoStartError hands a failed start to undo; a detach is no failure.
+func undoStartError(err error, undo func(error) error) error {
+	if err == nil || undo == nil || errors.Is(err, engine.ErrDetached) {
+		return err
+	}
+	return undo(err)
 }
 
 // containerExitCode maps errors about a container's command to 126 and 127.

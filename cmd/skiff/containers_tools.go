@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/engine"
 )
@@ -187,6 +185,7 @@ func newRenameCmd(g *globalOptions) *cobra.Command {
 
 func newContainerPruneCmd(g *globalOptions) *cobra.Command {
 	var filters []string
+	var force bool
 	c := &cobra.Command{
 		Use:   "prune [flags]",
 		Short: "Remove every container that is not running",
@@ -214,6 +213,9 @@ func newContainerPruneCmd(g *globalOptions) *cobra.Command {
 					return usagef("invalid --filter %q: use label=KEY[=VALUE] or until=DURATION", f)
 				}
 			}
+			if !force && !g.confirm(warnPruneContainers) {
+				return nil
+			}
 			e, err := g.engine(c.Context())
 			if err != nil {
 				return err
@@ -225,7 +227,7 @@ func newContainerPruneCmd(g *globalOptions) *cobra.Command {
 			return err
 		},
 	}
-	c.Flags().BoolP("force", "f", false, "do not prompt (there is no prompt)")
+	c.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	c.Flags().StringArrayVar(&filters, "filter", nil, "only containers with label=KEY[=VALUE], or created before until=DURATION")
 	return withStore(c)
 }
@@ -386,29 +388,45 @@ func newAttachCmd(g *globalOptions) *cobra.Command {
 		Short: "Attach to a running container's output (and input, when it was created with -i)",
 		Args:  exactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
 			keys, err := engine.ParseDetachKeys(detachKeys)
 			if err != nil {
 				return usagef("%v", err)
 			}
+			e, err := g.engine(c.Context())
+			if err != nil {
+				return err
+			}
+			rec, err := e.LookupContainer(c.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			tty := rec.Config.Tty
 			o := engine.AttachOptions{DetachKeys: keys}
-			if !noStdin {
+			if !noStdin && rec.Config.OpenStdin {
 				o.Stdin = g.stdin
 			}
-			if sigProxy {
-				sigs := make(chan os.Signal, 4)
-				signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-				defer signal.Stop(sigs)
-				go func() {
-					for s := range sigs {
-						_ = e.Kill(context.Background(), args[0], strings.TrimPrefix(unix.SignalName(s.(syscall.Signal)), "SIG"))
-					}
-				}()
+			// As docker: signals go to a container without a terminal;
+			// with one, ctrl-c is a key for it, and a signal ends the
+			// attach (the container runs on).
+			ends := []os.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM}
+			if sigProxy && !tty {
+				stop := proxySignals(e, rec.ID, syscall.SIGINT, syscall.SIGTERM)
+				defer stop()
+				ends = ends[:1]
 			}
-			code, err := e.Attach(context.Background(), args[0], o, func(en engine.LogEntry) {
+			ctx, status, stop := signalEnds(context.Background(), ends...)
+			defer stop()
+			restore := func() {}
+			switch {
+			case tty && o.Stdin != nil:
+				restore = rawInput(g.stdin)
+			case o.Stdin != nil:
+				restore = detachableLines(g.stdin, keys)
+			}
+			if tty {
+				o.Resize = windowSizes(ctx, g.stdin, g.stdout)
+			}
+			code, err := e.Attach(ctx, rec.ID, o, func(en engine.LogEntry) {
 				w := g.stdout
 				if en.Stream == "stderr" {
 					w = g.stderr
@@ -419,21 +437,30 @@ func newAttachCmd(g *globalOptions) *cobra.Command {
 				}
 				fmt.Fprint(w, text)
 			})
-			if errors.Is(err, engine.ErrDetached) {
-				return nil // the container runs on
-			}
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return &exitStatus{code}
-			}
-			return nil
+			restore()
+			return attachResult(code, err, status())
 		},
 	}
-	c.Flags().StringVar(&detachKeys, "detach-keys", "ctrl-p,ctrl-q", "keys that end the attach and leave the container running (\"\" for none)")
+	c.Flags().StringVar(&detachKeys, "detach-keys", defaultDetachKeys, "keys that end the attach and leave the container running: a character or ctrl-X, comma-separated; \"\" for none")
 	c.Flags().BoolVar(&noStdin, "no-stdin", false, "do not attach standard input")
-	c.Flags().BoolVar(&sigProxy, "sig-proxy", true, "pass SIGINT and SIGTERM on to the container")
+	c.Flags().BoolVar(&sigProxy, "sig-proxy", true, "pass SIGINT and SIGTERM on to a container without a terminal")
 	c.ValidArgsFunction = completeContainers(g)
 	return withStore(c)
+}
+
+// attachResult is the exit of an attached command: the container's (or
+// the exec process's) code; 0 when detached by the keys; 128 + the signal
+// that ended it.
+func attachResult(code int, err error, signalled int) error {
+	switch {
+	case errors.Is(err, engine.ErrDetached):
+		return nil // it runs on
+	case err != nil && signalled != 0:
+		return &exitStatus{signalled}
+	case err != nil:
+		return err
+	case code != 0:
+		return &exitStatus{code}
+	}
+	return nil
 }

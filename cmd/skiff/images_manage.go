@@ -396,6 +396,13 @@ func newImagePruneCmd(g *globalOptions) *cobra.Command {
 		Short: "Remove dangling images (all unused ones with -a)",
 		Args:  exactArgs(0),
 		RunE: func(c *cobra.Command, args []string) error {
+			warning := warnPruneImages
+			if all {
+				warning = warnPruneImagesAll
+			}
+			if !force && !g.confirm(warning) {
+				return nil
+			}
 			e, err := g.engine(c.Context())
 			if err != nil {
 				return err

@@ -211,7 +211,7 @@ func newNetworkRmCmd(g *globalOptions) *cobra.Command {
 }
 
 func newNetworkPruneCmd(g *globalOptions) *cobra.Command {
-	return newLabelPruneCmd(g, "networks", "Remove every network no container is on", (*engine.Engine).PruneNetworks)
+	return newLabelPruneCmd(g, "networks", "Remove every network no container is on", warnPruneNetworks, (*engine.Engine).PruneNetworks)
 }
 
 func newNetworkConnectCmd(g *globalOptions, connect bool) *cobra.Command {

@@ -234,12 +234,12 @@ func newVolumeRmCmd(g *globalOptions) *cobra.Command {
 }
 
 func newVolumePruneCmd(g *globalOptions) *cobra.Command {
-	return newLabelPruneCmd(g, "volumes", "Remove every volume no container uses", (*engine.Engine).PruneVolumes)
+	return newLabelPruneCmd(g, "volumes", "Remove every volume no container uses", warnPruneVolumes, (*engine.Engine).PruneVolumes)
 }
 
 // newLabelPruneCmd is a prune command whose only filter is label=: it
-// prints what prune removed.
-func newLabelPruneCmd(g *globalOptions, what, short string, prune func(*engine.Engine, context.Context, []string) ([]string, error)) *cobra.Command {
+// asks first (warning, unless -f) and prints what prune removed.
+func newLabelPruneCmd(g *globalOptions, what, short, warning string, prune func(*engine.Engine, context.Context, []string) ([]string, error)) *cobra.Command {
 	var force bool
 	var filters []string
 	c := &cobra.Command{
@@ -250,6 +250,9 @@ func newLabelPruneCmd(g *globalOptions, what, short string, prune func(*engine.E
 			labels, err := labelFilters(filters)
 			if err != nil {
 				return err
+			}
+			if !force && !g.confirm(warning) {
+				return nil
 			}
 			e, err := g.engine(c.Context())
 			if err != nil {
@@ -262,7 +265,6 @@ func newLabelPruneCmd(g *globalOptions, what, short string, prune func(*engine.E
 			return err
 		},
 	}
-	// No prompt is ever shown; -f is accepted for scripts written for docker.
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	c.Flags().StringArrayVar(&filters, "filter", nil, "only "+what+" with label=KEY[=VALUE]")
 	return withStore(c)
