@@ -9,8 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // joinModes are the ways a command reaches the user's namespace: it makes
@@ -36,7 +39,10 @@ func TestRelativePathsSurviveTheNamespaceJoin(t *testing.T) {
 	for _, mode := range joinModes {
 		t.Run(mode.name, func(t *testing.T) {
 			e := newEnv(t)
-			sk := func(args ...string) string { t.Helper(); return e.ok(append(append([]string{}, mode.global...), args...)...) }
+			sk := func(args ...string) string {
+				t.Helper()
+				return e.ok(append(append([]string{}, mode.global...), args...)...)
+			}
 			sh := func(script string) result {
 				t.Helper()
 				return e.sh(`sk() { "$SKIFF" ` + strings.Join(mode.global, " ") + ` "$@"; }; ` + script)
@@ -195,5 +201,66 @@ func tarNames(t *testing.T, path string) map[string]bool {
 			return names
 		}
 		names[strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")] = true
+	}
+}
+
+// TestParallelExecsShareOneNamespace: bursts of parallel commands into one
+// running container all join the namespace its monitor keeps, whether they
+// join in the constructor or through a second copy (a global flag first),
+// while the others come and go around them: no command makes a second
+// namespace beside the live one, so none fails to find the container.
+func TestParallelExecsShareOneNamespace(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.ok("run", "-d", "--name", "c", busybox, "sleep", "600")
+	defer e.run("rm", "-f", "-t", "0", "c")
+	nsID := strings.TrimSpace(e.ok("info", "--format", "{{.Host.NamespaceID}}"))
+	rootsBefore, _ := filepath.Glob(filepath.Join(e.root, "run", "skiff", "ns-*"))
+	const bursts, parallel = 20, 100
+	start := time.Now()
+	failures := 0
+	for b := 0; b < bursts; b++ {
+		var wg sync.WaitGroup
+		results := make([]result, parallel)
+		for i := range results {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				args := []string{"exec", "c", "true"}
+				if i%4 == 3 {
+					args = append([]string{"--log-level=warn"}, args...)
+				}
+				results[i] = e.run(args...)
+			}(i)
+		}
+		wg.Wait()
+		for _, r := range results {
+			if r.code != 0 {
+				failures++
+				if failures <= 3 {
+					t.Errorf("burst %d: %s", b, r)
+				}
+			}
+		}
+	}
+	t.Logf("%d bursts of %d in %s", bursts, parallel, time.Since(start).Round(time.Second))
+	if failures > 0 {
+		t.Errorf("%d of %d execs failed", failures, bursts*parallel)
+	}
+	// Earlier namespaces (the pull's) leave their run roots; the bursts
+	// must add none.
+	if roots, _ := filepath.Glob(filepath.Join(e.root, "run", "skiff", "ns-*")); !slices.Equal(roots, rootsBefore) {
+		t.Errorf("run roots %v after the bursts, %v before: a command made a second namespace", roots, rootsBefore)
+	}
+	records, _ := filepath.Glob(filepath.Join(e.root, "run", "skiff", "ns", "[0-9]*"))
+	inodes := map[string]bool{}
+	for _, rec := range records {
+		data, err := os.ReadFile(rec)
+		if err == nil && len(strings.Fields(string(data))) > 0 {
+			inodes[strings.Fields(string(data))[0]] = true
+		}
+	}
+	if len(inodes) != 1 || !inodes[nsID] {
+		t.Errorf("holders %v are in user namespaces %v: want only the container's, %s", records, inodes, nsID)
 	}
 }
