@@ -387,10 +387,15 @@ __attribute__((constructor)) static void skiff_fast_enter(int argc, char **argv,
 		int joined;
 
 		skiff_wd_save(&wd);
+		skiff_keep_host_root();
 		/* A holder on its way in or out is a matter of microseconds;
 		 * after 100 ms the slow path decides, with its own checks. */
 		for (int try = 0; (joined = join_holder(dir, &wd)) < 0 && try < 50; try++)
 			usleep(2000);
+		if (joined <= 0 && skiff_host_root >= 0) {
+			close(skiff_host_root);
+			skiff_host_root = -1;
+		}
 		if (joined > 0 || (joined == 0 && create_namespace(&m))) {
 			register_holder(dir);
 			skiff_fast_entered = 1;

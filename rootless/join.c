@@ -41,6 +41,7 @@ __attribute__((constructor)) static void skiff_join_namespace(void)
 	if (fds == NULL || ino == NULL)
 		return;
 	skiff_wd_save(&wd);
+	skiff_keep_host_root();
 	if (sscanf(fds, "%d,%d", &userfd, &mntfd) != 2) {
 		fail("bad-fds", EINVAL);
 		return;

@@ -8,6 +8,7 @@
 // be the same directory on both sides.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -57,6 +58,13 @@ void skiff_wd_restore(const struct skiff_wd *w)
 			w->path);
 		_exit(125);
 	}
+}
+
+int skiff_host_root = -1;
+
+void skiff_keep_host_root(void)
+{
+	skiff_host_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
 void skiff_make_rslave(void)

@@ -21,6 +21,13 @@ void skiff_wd_save(struct skiff_wd *w);
  * relative path elsewhere. */
 void skiff_wd_restore(const struct skiff_wd *w);
 
+/* The host's root, kept open (close-on-exec) across a join, so that
+ * rootless.CheckHostView can tell a host path the namespace does not see
+ * as the host does; -1 when this process made the namespace (a copy of
+ * the host's mounts as they are now). */
+extern int skiff_host_root;
+void skiff_keep_host_root(void);
+
 /* Makes every mount of a new mount namespace a slave of the mount it was
  * copied from: mounts the host makes later (a tmpfs, a disk holding the
  * graph root) appear in the namespace, as in podman's. */
