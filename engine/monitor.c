@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -238,22 +239,31 @@ static int recv_fd(int sock)
 	return fd;
 }
 
-/* Records pid as a holder of this user namespace (see rootless/holders.go). */
+/* Records pid as a holder of this user and mount namespace (see
+ * rootless/holders.go), under the lock of the records: a reader that found
+ * a dead holder's record under this PID must not remove this one. */
 static void register_holder(struct mon *m, pid_t pid)
 {
-	struct stat st;
-	char path[600], tmp[620], val[32];
-	if (!m->holders[0] || stat("/proc/self/ns/user", &st) < 0)
+	struct stat user, mnt;
+	char path[600], tmp[620], val[64];
+	if (!m->holders[0] || stat("/proc/self/ns/user", &user) < 0 || stat("/proc/self/ns/mnt", &mnt) < 0)
 		return;
+	snprintf(path, sizeof path, "%s/lock", m->holders);
+	int lock = open(path, O_RDWR | O_CLOEXEC);
+	if (lock >= 0)
+		while (flock(lock, LOCK_EX) < 0 && errno == EINTR)
+			;
 	snprintf(path, sizeof path, "%s/%d", m->holders, pid);
 	snprintf(tmp, sizeof tmp, "%s/.%d.tmp", m->holders, pid);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	int n = snprintf(val, sizeof val, "%llu", (unsigned long long)st.st_ino);
-	if (write(fd, val, n) == n)
-		rename(tmp, path);
-	close(fd);
+	if (fd >= 0) {
+		int n = snprintf(val, sizeof val, "%llu %llu", (unsigned long long)user.st_ino, (unsigned long long)mnt.st_ino);
+		if (write(fd, val, n) == n)
+			rename(tmp, path);
+		close(fd);
+	}
+	if (lock >= 0)
+		close(lock);
 }
 
 static void write_exit(struct mon *m, int code)

@@ -17,6 +17,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"go.podman.io/storage/pkg/stringid"
 	"golang.org/x/sys/unix"
+
+	"github.com/skiff-project/skiff/rootless"
 )
 
 // Mount types.
@@ -307,6 +309,9 @@ func (e *Engine) resolveMounts(ctx context.Context, mounts []Mount, from []strin
 			}
 			if _, err := os.Stat(abs); err != nil {
 				return nil, fmt.Errorf("%w: bind source %s does not exist or cannot be reached: %v", ErrBadOption, m.Source, errors.Unwrap(err))
+			}
+			if err := rootless.CheckHostView(abs); err != nil {
+				return nil, fmt.Errorf("%w: bind source %s: %w", ErrBadOption, m.Source, err)
 			}
 			m.Source = abs
 		}

@@ -25,6 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "keep.h"
+
 extern int skiff_joined;
 
 /* Read by the Go side (rootless.fastEntered). */
@@ -165,56 +167,117 @@ static void fatal(const char *what)
 	_exit(125);
 }
 
-/* Joins the namespace of a live holder; removes the records of dead ones. */
-static int join_holder(const char *dir)
+/* A holder record: "USERINO MNTINO", the inodes of the holder's user and
+ * mount namespaces (records of older skiffs have the first only). */
+static int read_record(const char *dir, const char *name, unsigned long long *user, unsigned long long *mnt)
+{
+	char path[4096], data[64], *end;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, data, sizeof data - 1);
+	close(fd);
+	data[n > 0 ? n : 0] = 0;
+	*user = strtoull(data, &end, 10);
+	*mnt = strtoull(end, NULL, 10);
+	return 1;
+}
+
+/* A process that has exited and waits to be reaped keeps its user
+ * namespace but no longer has a mount namespace. */
+static int is_zombie(const char *pid)
+{
+	char path[64], data[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%s/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	n = read(fd, data, sizeof data - 1);
+	close(fd);
+	data[n > 0 ? n : 0] = 0;
+	p = strrchr(data, ')');
+	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+}
+
+/* Joins the namespace of a live holder and enters the caller's working
+ * directory there; removes the records of dead holders. Returns 1 once
+ * joined, 0 when no holder lives, and -1 when one lives but could not be
+ * joined just now (it is ending, or still on its way in): the caller tries
+ * again rather than making a second namespace beside a live one. */
+static int join_holder(const char *dir, const struct skiff_wd *wd)
 {
 	DIR *d = opendir(dir);
 	struct dirent *ent;
-	int joined = 0;
+	int joined = 0, busy = 0;
 
 	if (!d)
 		return 0;
 	while (!joined && (ent = readdir(d))) {
-		char path[4096], data[32];
-		unsigned long long want;
+		char path[4096];
+		unsigned long long want, wantmnt;
 		struct stat st;
-		int fd, userfd = -1, mntfd = -1;
-		ssize_t n;
+		int userfd = -1, mntfd = -1, stale = 0;
 
 		if (strspn(ent->d_name, "0123456789") != strlen(ent->d_name) || !ent->d_name[0])
 			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		n = read(fd, data, sizeof data - 1);
-		close(fd);
-		data[n > 0 ? n : 0] = 0;
-		want = strtoull(data, NULL, 10);
+		if (!read_record(dir, ent->d_name, &want, &wantmnt))
+			continue; /* unregistered meanwhile */
 		snprintf(path, sizeof path, "/proc/%s/ns/user", ent->d_name);
 		userfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (userfd < 0 && errno != ENOENT && errno != ESRCH) {
+			busy = 1; /* out of descriptors, say: no verdict */
+			goto next;
+		}
 		if (want == 0 || userfd < 0 || fstat(userfd, &st) < 0 || st.st_ino != want) {
-			snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
-			unlink(path);
+			stale = 1;
 			goto next;
 		}
 		snprintf(path, sizeof path, "/proc/%s/ns/mnt", ent->d_name);
 		mntfd = open(path, O_RDONLY | O_CLOEXEC);
-		if (mntfd < 0 || ns_owner(mntfd) != want)
+		if (mntfd < 0) {
+			if (is_zombie(ent->d_name))
+				stale = 1;
+			else
+				busy = 1;
 			goto next;
-		if (setns(userfd, CLONE_NEWUSER) < 0)
+		}
+		if (wantmnt != 0 && (fstat(mntfd, &st) < 0 || st.st_ino != wantmnt)) {
+			/* The PID is reused by another process of the same user
+			 * namespace: a container's, with its own mounts. */
+			stale = 1;
 			goto next;
+		}
+		if (wantmnt == 0 && ns_owner(mntfd) != want) {
+			busy = 1;
+			goto next;
+		}
+		if (setns(userfd, CLONE_NEWUSER) < 0) {
+			busy = 1;
+			goto next;
+		}
 		if (setns(mntfd, CLONE_NEWNS) < 0)
 			fatal("joining the mount namespace");
+		skiff_wd_restore(wd);
 		joined = 1;
 	next:
+		if (stale) {
+			snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
+			unlink(path);
+		}
 		if (userfd >= 0)
 			close(userfd);
 		if (mntfd >= 0)
 			close(mntfd);
 	}
 	closedir(d);
-	return joined;
+	return joined ? 1 : busy ? -1 : 0;
 }
 
 /* Makes the namespace: a child unshares a user namespace, newuidmap and
@@ -264,6 +327,7 @@ static int create_namespace(struct maps *m)
 		fatal("becoming root in the user namespace");
 	if (unshare(CLONE_NEWNS) < 0)
 		fatal("creating a mount namespace");
+	skiff_make_rslave();
 out:
 	close(up[0]);
 	close(down[1]);
@@ -275,15 +339,15 @@ out:
 /* Records this process as a holder (see rootless/holders.go). */
 static void register_holder(const char *dir)
 {
-	char path[4096], tmp[4096], data[32];
-	struct stat st;
+	char path[4096], tmp[4096], data[64];
+	struct stat user, mnt;
 	int fd, n;
 
-	if (stat("/proc/self/ns/user", &st) < 0)
+	if (stat("/proc/self/ns/user", &user) < 0 || stat("/proc/self/ns/mnt", &mnt) < 0)
 		return;
 	snprintf(path, sizeof path, "%s/%d", dir, getpid());
 	snprintf(tmp, sizeof tmp, "%s/.%d.tmp", dir, getpid());
-	n = snprintf(data, sizeof data, "%llu", (unsigned long long)st.st_ino);
+	n = snprintf(data, sizeof data, "%llu %llu", (unsigned long long)user.st_ino, (unsigned long long)mnt.st_ino);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
@@ -318,10 +382,25 @@ __attribute__((constructor)) static void skiff_fast_enter(int argc, char **argv,
 	}
 	skiff_fast_uid = getuid();
 	skiff_fast_gid = getgid();
-	if (read_maps(dir, &m) && (join_holder(dir) || create_namespace(&m))) {
-		register_holder(dir);
-		skiff_fast_entered = 1;
-		skiff_joined = 1;
+	if (read_maps(dir, &m)) {
+		struct skiff_wd wd;
+		int joined;
+
+		skiff_wd_save(&wd);
+		skiff_keep_host_root();
+		/* A holder on its way in or out is a matter of microseconds;
+		 * after 100 ms the slow path decides, with its own checks. */
+		for (int try = 0; (joined = join_holder(dir, &wd)) < 0 && try < 50; try++)
+			usleep(2000);
+		if (joined <= 0 && skiff_host_root >= 0) {
+			close(skiff_host_root);
+			skiff_host_root = -1;
+		}
+		if (joined > 0 || (joined == 0 && create_namespace(&m))) {
+			register_holder(dir);
+			skiff_fast_entered = 1;
+			skiff_joined = 1;
+		}
 	}
 	close(lock);
 }

@@ -15,8 +15,8 @@ import (
 // The user's namespace is kept alive by the processes that live in it: the
 // container monitors, and the command that created it while it runs. Each
 // records itself as a holder: a file named after its PID that holds the
-// inode of its user namespace, so that a reused PID is never mistaken for a
-// holder. There is one such namespace per user at a time: finding or
+// inodes of its user and mount namespaces, so that a reused PID is never
+// mistaken for a holder. There is one such namespace per user at a time: finding or
 // creating it happens under nsLock.
 
 // nsDir is where the holder records and the lock live, outside any
@@ -34,9 +34,11 @@ func nsDir() (string, error) {
 }
 
 // UserNSInode is the inode of a process's user namespace (0 when gone).
-func UserNSInode(pid int) uint64 {
+func UserNSInode(pid int) uint64 { return nsInode(pid, "user") }
+
+func nsInode(pid int, kind string) uint64 {
 	var st syscall.Stat_t
-	if err := syscall.Stat(fmt.Sprintf("/proc/%d/ns/user", pid), &st); err != nil {
+	if err := syscall.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, kind), &st); err != nil {
 		return 0
 	}
 	return st.Ino
@@ -45,50 +47,106 @@ func UserNSInode(pid int) uint64 {
 // Holder is a live process that keeps the user's namespace alive.
 type Holder struct {
 	Pid   int
-	Inode uint64
+	Inode uint64 // of its user namespace
+	Mnt   uint64 // of its mount namespace; 0 in records of older skiffs
 }
 
-// RegisterHolder records pid as a holder of the namespace it lives in.
+// A holder's record is "USERINO MNTINO": with the mount namespace too, a
+// PID reused by a container's process (same user namespace, its own
+// mounts) is never taken for a holder.
+func holderRecord(h Holder) string { return fmt.Sprintf("%d %d", h.Inode, h.Mnt) }
+
+func parseRecord(pid int, data string) (Holder, bool) {
+	f := strings.Fields(data)
+	if len(f) < 1 || len(f) > 2 {
+		return Holder{}, false
+	}
+	h := Holder{Pid: pid}
+	var err error
+	if h.Inode, err = strconv.ParseUint(f[0], 10, 64); err != nil || h.Inode == 0 {
+		return Holder{}, false
+	}
+	if len(f) == 2 {
+		if h.Mnt, err = strconv.ParseUint(f[1], 10, 64); err != nil {
+			return Holder{}, false
+		}
+	}
+	return h, true
+}
+
+// RegisterHolder records pid as a holder of the namespaces it lives in.
+// The caller holds the lock (nsLock), so that no reader takes the record
+// it replaces for a dead one.
 func RegisterHolder(pid int) error {
 	dir, err := nsDir()
 	if err != nil {
 		return err
 	}
-	ino := UserNSInode(pid)
-	if ino == 0 {
+	h := Holder{Pid: pid, Inode: UserNSInode(pid), Mnt: nsInode(pid, "mnt")}
+	if h.Inode == 0 || h.Mnt == 0 {
 		return fmt.Errorf("process %d is gone", pid)
 	}
 	tmp := filepath.Join(dir, fmt.Sprintf(".%d.tmp", pid))
-	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(ino, 10)), 0o600); err != nil {
+	if err := os.WriteFile(tmp, []byte(holderRecord(h)), 0o600); err != nil {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(dir, strconv.Itoa(pid)))
 }
 
-// UnregisterHolder drops pid's record.
+// UnregisterHolder drops pid's record. Call it while pid cannot be reused
+// (the process itself, or its parent before reaping it): once reaped, the
+// PID may be a new holder's.
 func UnregisterHolder(pid int) {
 	if dir, err := nsDir(); err == nil {
 		_ = os.Remove(filepath.Join(dir, strconv.Itoa(pid)))
 	}
 }
 
-// liveHolder returns a holder whose namespace still exists, removing the
-// records of dead ones. The caller holds the lock.
-func liveHolder(dir string) (Holder, bool) {
+// liveHolders returns the holders whose namespaces still exist, removing
+// the records of dead ones; busy tells that some holder lives but is
+// between namespaces (ending, or on its way in), so that an empty list
+// does not yet mean there is no namespace. The caller holds the lock.
+func liveHolders(dir string) (live []Holder, busy bool) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		want, perr := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
-		if err == nil && perr == nil && want != 0 && UserNSInode(pid) == want {
-			return Holder{Pid: pid, Inode: want}, true
+		path := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue // unregistered meanwhile
 		}
-		_ = os.Remove(filepath.Join(dir, e.Name()))
+		h, ok := parseRecord(pid, string(data))
+		if !ok || UserNSInode(pid) != h.Inode {
+			_ = os.Remove(path)
+			continue
+		}
+		switch mnt := nsInode(pid, "mnt"); {
+		case mnt == 0 && isZombie(pid):
+			_ = os.Remove(path)
+		case mnt == 0:
+			busy = true
+		case h.Mnt != 0 && mnt != h.Mnt:
+			_ = os.Remove(path) // the PID is another process's now
+		default:
+			live = append(live, h)
+		}
 	}
-	return Holder{}, false
+	return live, busy
+}
+
+// isZombie: an ended process keeps its user namespace until it is reaped,
+// but no longer has a mount namespace.
+func isZombie(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] == 'Z' || s[i+2] == 'X'
 }
 
 // nsLock serialises finding or creating the namespace.

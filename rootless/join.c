@@ -6,6 +6,8 @@
 // nsexec. The parent (rootless.Reexec) opens the namespaces of a live holder
 // and passes them as file descriptors, which also keeps them alive until
 // this process is in; it names the inode the user namespace must have.
+// The working directory, which setns(CLONE_NEWNS) resets, is entered again
+// (keep.c).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "keep.h"
 
 /* What happened, for the Go side (Joined): setenv here would not be seen,
  * Go reads the environment the process started with. */
@@ -31,10 +35,13 @@ __attribute__((constructor)) static void skiff_join_namespace(void)
 	const char *fds = getenv("_SKIFF_JOIN_FDS");
 	const char *ino = getenv("_SKIFF_JOIN_INO");
 	int userfd = -1, mntfd = -1;
+	struct skiff_wd wd;
 	struct stat st;
 
 	if (fds == NULL || ino == NULL)
 		return;
+	skiff_wd_save(&wd);
+	skiff_keep_host_root();
 	if (sscanf(fds, "%d,%d", &userfd, &mntfd) != 2) {
 		fail("bad-fds", EINVAL);
 		return;
@@ -52,6 +59,7 @@ __attribute__((constructor)) static void skiff_join_namespace(void)
 		fprintf(stderr, "Error: joining the mount namespace: %s\n", strerror(errno));
 		_exit(125);
 	}
+	skiff_wd_restore(&wd);
 	skiff_joined = 1;
 out:
 	close(userfd);
@@ -90,4 +98,5 @@ __attribute__((constructor)) static void skiff_new_namespace(void)
 		fprintf(stderr, "Error: creating a mount namespace: %s\n", strerror(errno));
 		_exit(125);
 	}
+	skiff_make_rslave();
 }

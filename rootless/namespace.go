@@ -95,60 +95,104 @@ func Reexec(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, erro
 		"XDG_RUNTIME_DIR="+runDir,
 		fmt.Sprintf("_SKIFF_EXPECT_IDS=%d:%d", Total(uids), Total(gids)),
 	)
-	if h, ok := liveHolder(dir); ok {
-		cmd, err := joinCommand(h, args, env)
-		if err == nil {
+	inherited := inheritedFiles()
+	for try := 0; ; try++ {
+		live, busy := liveHolders(dir)
+		for _, h := range live {
+			cmd, mnt, err := joinCommand(h, args, env, inherited)
+			if err != nil {
+				continue // it ended meanwhile: try the next one
+			}
 			cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 			err = cmd.Start()
-			for _, f := range cmd.ExtraFiles {
-				f.Close()
-			}
+			closeJoinFiles(cmd, len(inherited))
 			if err != nil {
 				unlock()
 				return 0, fmt.Errorf("joining the user namespace: %w", err)
 			}
 			// Every process in the namespace is a holder while it runs, so
-			// that the namespace is found as long as anything lives in it.
-			if waitUserNS(cmd.Process.Pid, h.Inode) && RegisterHolder(cmd.Process.Pid) == nil {
-				defer UnregisterHolder(cmd.Process.Pid)
-			}
+			// that the namespace is found as long as anything lives in it;
+			// its record goes before it is reaped, while its PID is its own.
+			registered := waitJoined(cmd.Process.Pid, h.Inode, mnt) && RegisterHolder(cmd.Process.Pid) == nil
 			unlock()
-			return waitForwarding(cmd)
+			return waitForwarding(cmd, func() {
+				if registered {
+					UnregisterHolder(cmd.Process.Pid)
+				}
+			})
 		}
-		// The holder went away between the check and the open: make a new one.
+		// A holder between namespaces is gone or in within moments; only
+		// when none lives is a new namespace made.
+		if !busy || try >= 50 {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 	defer unlock()
-	return runInNewNamespace(args, env, uids, gids, stdin, stdout, stderr, unlock)
+	return runInNewNamespace(args, env, uids, gids, inherited, stdin, stdout, stderr, unlock)
+}
+
+// inheritedFiles are the descriptors above stderr that the caller gave
+// this process (those without close-on-exec: Go opens its own with it), at
+// their numbers, for the copy in the namespace; nil where none is.
+func inheritedFiles() []*os.File {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	var files []*os.File
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd < 3 {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil || flags&unix.FD_CLOEXEC != 0 {
+			continue
+		}
+		for len(files) < fd-2 {
+			files = append(files, nil)
+		}
+		files[fd-3] = os.NewFile(uintptr(fd), e.Name())
+	}
+	return files
+}
+
+// closeJoinFiles closes the descriptors cmd got beyond the inherited ones.
+func closeJoinFiles(cmd *exec.Cmd, inherited int) {
+	for _, f := range cmd.ExtraFiles[inherited:] {
+		f.Close()
+	}
 }
 
 // joinCommand prepares a copy of skiff that joins h's namespaces in its
-// constructor (join.c), through descriptors opened and checked here.
-func joinCommand(h Holder, args, env []string) (*exec.Cmd, error) {
+// constructor (join.c), through descriptors opened and checked here and
+// placed after the inherited ones; it returns the mount namespace's inode.
+func joinCommand(h Holder, args, env []string, inherited []*os.File) (*exec.Cmd, uint64, error) {
 	userNS, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", h.Pid))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var st syscall.Stat_t
 	if err := syscall.Fstat(int(userNS.Fd()), &st); err != nil || st.Ino != h.Inode {
 		userNS.Close()
-		return nil, fmt.Errorf("holder %d is gone", h.Pid)
+		return nil, 0, fmt.Errorf("holder %d is gone", h.Pid)
 	}
 	mntNS, err := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", h.Pid))
 	if err != nil {
 		userNS.Close()
-		return nil, err
+		return nil, 0, err
 	}
-	if owner, ok := nsOwner(mntNS); !ok || owner != h.Inode {
+	owner, ok := nsOwner(mntNS)
+	if err := syscall.Fstat(int(mntNS.Fd()), &st); err != nil || !ok || owner != h.Inode || (h.Mnt != 0 && st.Ino != h.Mnt) {
 		userNS.Close()
 		mntNS.Close()
-		return nil, fmt.Errorf("holder %d has no mount namespace of its own", h.Pid)
+		return nil, 0, fmt.Errorf("holder %d has no mount namespace of its own", h.Pid)
 	}
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = args
-	cmd.ExtraFiles = []*os.File{userNS, mntNS}
-	cmd.Env = append(env, "_SKIFF_JOIN_FDS=3,4", fmt.Sprintf("_SKIFF_JOIN_INO=%d", h.Inode))
+	n := len(inherited)
+	cmd.ExtraFiles = append(append([]*os.File{}, inherited...), userNS, mntNS)
+	cmd.Env = append(env, fmt.Sprintf("_SKIFF_JOIN_FDS=%d,%d", 3+n, 4+n), fmt.Sprintf("_SKIFF_JOIN_INO=%d", h.Inode))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	return cmd, nil
+	return cmd, st.Ino, nil
 }
 
 // runInNewNamespace creates the user's namespace with the copy of skiff as
@@ -156,7 +200,7 @@ func joinCommand(h Holder, args, env []string) (*exec.Cmd, error) {
 // The copy is cloned straight into a new user and mount namespace and
 // waits in its constructor (join.c) until newuidmap and newgidmap, run side
 // by side, have written its maps.
-func runInNewNamespace(args, env []string, uids, gids []IDMap, stdin io.Reader, stdout, stderr io.Writer, unlock func()) (int, error) {
+func runInNewNamespace(args, env []string, uids, gids []IDMap, inherited []*os.File, stdin io.Reader, stdout, stderr io.Writer, unlock func()) (int, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return 0, err
@@ -166,8 +210,8 @@ func runInNewNamespace(args, env []string, uids, gids []IDMap, stdin io.Reader, 
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = args
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	cmd.Env = append(env, envInside+"=1", "_SKIFF_MAP_SYNC=3")
-	cmd.ExtraFiles = []*os.File{child}
+	cmd.Env = append(env, envInside+"=1", fmt.Sprintf("_SKIFF_MAP_SYNC=%d", 3+len(inherited)))
+	cmd.ExtraFiles = append(append([]*os.File{}, inherited...), child)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	err = cmd.Start()
 	child.Close()
@@ -188,11 +232,13 @@ func runInNewNamespace(args, env []string, uids, gids []IDMap, stdin io.Reader, 
 	}
 	_, _ = parent.Write([]byte{'g'})
 	saveIDMaps(uids, gids)
-	if RegisterHolder(pid) == nil {
-		defer UnregisterHolder(pid)
-	}
+	registered := waitJoined(pid, UserNSInode(pid), 0) && RegisterHolder(pid) == nil
 	unlock()
-	return waitForwarding(cmd)
+	return waitForwarding(cmd, func() {
+		if registered {
+			UnregisterHolder(pid)
+		}
+	})
 }
 
 // exitError is a status already explained on stderr.
@@ -257,15 +303,19 @@ func saveIDMaps(uids, gids []IDMap) {
 	}
 }
 
-// waitUserNS waits until pid has joined the user namespace ino.
-func waitUserNS(pid int, ino uint64) bool {
+// waitJoined waits until pid is in the user namespace user and in a mount
+// namespace of its own (mnt, when known): registered before it is, it
+// would be a holder that others cannot join.
+func waitJoined(pid int, user, mnt uint64) bool {
+	host := nsInode(os.Getpid(), "mnt")
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		switch UserNSInode(pid) {
-		case ino:
-			return true
-		case 0:
+		u, m := UserNSInode(pid), nsInode(pid, "mnt")
+		switch {
+		case u == 0 || m == 0:
 			return false
+		case u == user && m != host && (mnt == 0 || m == mnt):
+			return true
 		}
 		time.Sleep(200 * time.Microsecond)
 	}
@@ -286,8 +336,9 @@ func nsOwner(f *os.File) (uint64, bool) {
 	return st.Ino, true
 }
 
-// waitForwarding passes end signals to cmd and returns its exit status.
-func waitForwarding(cmd *exec.Cmd) (int, error) {
+// waitForwarding passes end signals to cmd and returns its exit status;
+// beforeReap runs once cmd has ended, while its PID cannot be reused.
+func waitForwarding(cmd *exec.Cmd, beforeReap func()) (int, error) {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
@@ -303,6 +354,10 @@ func waitForwarding(cmd *exec.Cmd) (int, error) {
 			}
 		}
 	}()
+	var info unix.Siginfo
+	for unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+	}
+	beforeReap()
 	if err := cmd.Wait(); err != nil {
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {

@@ -118,6 +118,9 @@ func Open(c Config) (*Store, error) {
 	if err := checkMountProgramLock(c); err != nil {
 		return nil, err
 	}
+	if err := rootless.CheckHostView(c.GraphRoot); err != nil {
+		return nil, fmt.Errorf("opening the image store at %s: %w", c.GraphRoot, err)
+	}
 	s, err := cstorage.GetStore(opts)
 	if err != nil {
 		return nil, fmt.Errorf("opening the image store at %s: %w", c.GraphRoot, err)
