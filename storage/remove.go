@@ -146,6 +146,11 @@ func contains(list []string, v string) bool {
 // Prune deletes dangling images (all unused ones with all) that no
 // container uses, and returns their ids.
 func (s *Store) Prune(all bool) ([]string, error) {
+	// Id-mapped layer copies no container uses go first (a crash may have
+	// left one); they would keep nothing else alive, but cost space.
+	if _, err := s.ReleaseMappedLayers(); err != nil {
+		return nil, err
+	}
 	containers, err := s.Containers()
 	if err != nil {
 		return nil, err
