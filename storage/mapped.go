@@ -3,6 +3,8 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 
 	cstorage "go.podman.io/storage"
 )
@@ -182,10 +184,46 @@ func (s *Store) DiskUsage(usedImages map[string]bool) (*DiskUsage, error) {
 			n = 0
 		}
 		if p := byID[l.Parent]; p != nil && !counted[p.ID] && !copies[p.ID] {
-			copies[p.ID] = true // an id-mapped copy, the image's own layers being counted
-			n += layerSize(p)
+			// An id-mapped copy (the image's own layers are counted
+			// above). Its record carries the copied layer's sizes, but on
+			// disk it is every layer below it too, flattened: measured.
+			copies[p.ID] = true
+			n += s.layerOnDisk(p.ID)
 		}
 		du.Containers[c.ID] = n
 	}
 	return du, nil
+}
+
+// layerOnDisk is what a layer's directory holds (the files' sizes), for
+// the drivers skiff uses; 0 when unknown. An overlay layer keeps its files
+// in diff, and an id-mapped copy in diff1 beside it; merged is a mount
+// point, never counted.
+func (s *Store) layerOnDisk(id string) int64 {
+	var dir string
+	switch s.GraphDriverName() {
+	case "overlay":
+		dir = filepath.Join(s.GraphRoot(), "overlay", id)
+	case "vfs":
+		dir = filepath.Join(s.GraphRoot(), "vfs", "dir", id)
+	default:
+		return 0
+	}
+	merged := filepath.Join(dir, "merged")
+	var n int64
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && p == merged {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
