@@ -206,6 +206,13 @@ func (e *Engine) removeContainer(ctx context.Context, rec *ContainerRecord, volu
 	if err := e.DeleteContainer(rec.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) && !errors.Is(err, cstorage.ErrNotAContainer) {
 		return fmt.Errorf("removing the container's layer: %w", err)
 	}
+	if len(rec.Config.Security.UIDMap) > 0 {
+		// It may have been the last container on the store's id-mapped
+		// copy of its image's layers: the copy goes with it (and any
+		// other that a crash left unused). A failure costs only space,
+		// and the next removal or image prune retries.
+		_, _ = e.ReleaseMappedLayers()
+	}
 	if err := e.state.Remove(ctx, rec.ID); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 	dockerarchive "go.podman.io/image/v5/docker/archive"
 	"go.podman.io/image/v5/docker/reference"
 	ociarchive "go.podman.io/image/v5/oci/archive"
@@ -68,8 +69,8 @@ func (s *Store) Save(ctx context.Context, o SaveOptions) error {
 			return err
 		}
 		name := ""
-		if named, err := ParseReference(o.Names[0]); err == nil && !isIDOf(o.Names[0], img) {
-			name = named.String()
+		if !isIDOf(o.Names[0], img) && len(img.Names) > 0 {
+			name = s.nameFor(sys, img, o.Names[0])
 		}
 		dest, err := ociarchive.NewReference(o.Output, name)
 		if err != nil {
@@ -193,10 +194,15 @@ func (s *Store) loadOCI(ctx context.Context, sys *types.SystemContext, path stri
 	if err != nil {
 		return nil, err
 	}
+	// The name as podman reads it: containerd's annotation, else the OCI
+	// ref name (often a bare tag such as "latest").
 	var names []string
-	if n := desc.Annotations["org.opencontainers.image.ref.name"]; n != "" {
-		if _, err := reference.ParseNormalizedNamed(n); err == nil {
-			names = []string{n}
+	for _, key := range []string{"io.containerd.image.name", imgspec.AnnotationRefName} {
+		if n := desc.Annotations[key]; n != "" {
+			if _, err := NormalizeName(n); err == nil {
+				names = []string{n}
+				break
+			}
 		}
 	}
 	rep, err := s.loadImage(ctx, sys, src, names, progress)
@@ -221,9 +227,12 @@ func (s *Store) loadImage(ctx context.Context, sys *types.SystemContext, src typ
 	if err := s.copyImage(ctx, sys, dest, src, progress, nil); err != nil {
 		return LoadReport{}, err
 	}
+	// Names from an archive are named as podman names them: a short one
+	// (docker save's "myapp:1", an OCI ref name "latest") goes under
+	// localhost/.
 	var add []string
 	for _, n := range names {
-		if named, err := ParseReference(n); err == nil {
+		if named, err := NormalizeName(n); err == nil {
 			add = append(add, named.String())
 		}
 	}

@@ -43,7 +43,7 @@ func (s *Store) Commit(ctx context.Context, o CommitOptions) (string, error) {
 	var named reference.Named
 	if o.Reference != "" {
 		var err error
-		if named, err = ParseReference(o.Reference); err != nil {
+		if named, err = NormalizeName(o.Reference); err != nil {
 			return "", err
 		}
 	}

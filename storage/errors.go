@@ -15,4 +15,6 @@ var (
 	ErrAuth = errors.New("authentication failed")
 	// ErrBadArchive means a save or load archive is unusable.
 	ErrBadArchive = errors.New("invalid archive")
+	// ErrStalled means a registry stopped sending for the stall timeout.
+	ErrStalled = errors.New("registry stalled")
 )

@@ -237,7 +237,7 @@ func (s *Store) summarize(img *cstorage.Image) ImageSummary {
 	}
 	sum.Dangling = len(sum.Names) == 0 && len(sum.Repos) == 0
 	if size, err := s.ImageSize(img.ID); err == nil {
-		sum.Size = size
+		sum.Size = size - s.mappedCopiesSize(img)
 	}
 	return sum
 }

@@ -51,3 +51,27 @@ func TestParseReferenceNormalizes(t *testing.T) {
 		t.Fatal("bad reference accepted")
 	}
 }
+
+func TestNormalizeNamePutsShortNamesUnderLocalhost(t *testing.T) {
+	for in, want := range map[string]string{
+		"myapp":                 "localhost/myapp:latest",
+		"myapp:1":               "localhost/myapp:1",
+		"library/busybox":       "localhost/library/busybox:latest",
+		"latest":                "localhost/latest:latest",
+		"localhost/x:y":         "localhost/x:y",
+		"docker.io/foo":         "docker.io/library/foo:latest",
+		"127.0.0.1:5000/a/b:c":  "127.0.0.1:5000/a/b:c",
+		"quay.io/org/repo":      "quay.io/org/repo:latest",
+		"docker://example.io/x": "example.io/x:latest",
+	} {
+		got, err := NormalizeName(in)
+		if err != nil || got.String() != want {
+			t.Errorf("NormalizeName(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "UPPER", "::bad"} {
+		if _, err := NormalizeName(bad); err == nil {
+			t.Errorf("NormalizeName(%q) accepted", bad)
+		}
+	}
+}

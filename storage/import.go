@@ -29,7 +29,7 @@ func (s *Store) Import(ctx context.Context, o ImportOptions) (string, error) {
 	sys := &types.SystemContext{}
 	var names []string
 	if o.Reference != "" {
-		named, err := ParseReference(o.Reference)
+		named, err := NormalizeName(o.Reference)
 		if err != nil {
 			return "", err
 		}

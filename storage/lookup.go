@@ -16,6 +16,8 @@ var idPrefix = regexp.MustCompile(`^(sha256:)?[a-f0-9]{3,64}$`)
 
 // ParseReference normalizes an image reference as docker does
 // ("busybox" → docker.io/library/busybox:latest) and rejects malformed text.
+// It names what a registry serves (pull, push); a name given to an image
+// made here goes through NormalizeName.
 func ParseReference(name string) (reference.Named, error) {
 	name = strings.TrimPrefix(name, "docker://")
 	named, err := reference.ParseNormalizedNamed(name)
@@ -25,9 +27,40 @@ func ParseReference(name string) (reference.Named, error) {
 	return reference.TagNameOnly(named), nil
 }
 
-// Lookup finds a local image by full or short id, by name (short names
-// resolve through registries.conf as for pull, then localhost/), or by
-// name@digest.
+// NormalizeName names an image made or named locally (tag, commit, import,
+// load, build) as podman does: a name without a registry is put under
+// localhost/ ("myapp:1" → localhost/myapp:1), never docker.io/library/, so
+// that it is found again by its short name without any registries.conf;
+// a tag defaults to latest. docker.io names keep docker's normalization.
+func NormalizeName(name string) (reference.Named, error) {
+	text := strings.TrimPrefix(name, "docker://")
+	if _, err := reference.ParseNormalizedNamed(text); err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrBadReference, name, err)
+	}
+	if !FullyQualified(text) {
+		text = "localhost/" + strings.TrimLeft(text, "/")
+	}
+	named, err := reference.ParseNormalizedNamed(text)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrBadReference, name, err)
+	}
+	if _, tagged := named.(reference.NamedTagged); tagged {
+		if dig, ok := named.(reference.Digested); ok {
+			// Tagged and digested: the digest decides, as podman keeps it.
+			if named, err = reference.WithDigest(reference.TrimNamed(named), dig.Digest()); err != nil {
+				return nil, fmt.Errorf("%w %q: %v", ErrBadReference, name, err)
+			}
+		}
+		return named, nil
+	}
+	return reference.TagNameOnly(named), nil
+}
+
+// Lookup finds a local image by full or short id, by name@digest, or by
+// name. A short name is tried in podman's order, all in the store and never
+// in a registry: its registries.conf alias, localhost/NAME (where images
+// made here live), each unqualified-search registry, then docker.io/library/
+// (an image pulled or loaded under docker's name).
 func (s *Store) Lookup(sys *types.SystemContext, name string) (*cstorage.Image, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%w: empty image name", ErrBadReference)
@@ -90,22 +123,40 @@ func (s *Store) byIDPrefix(prefix string) (*cstorage.Image, error) {
 	return found, nil
 }
 
+// candidates are the full names a user's text may mean locally, in the
+// order Lookup tries them.
 func (s *Store) candidates(sys *types.SystemContext, name string) ([]reference.Named, error) {
 	trimmed := strings.TrimPrefix(name, "docker://")
 	if _, err := reference.ParseNormalizedNamed(trimmed); err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrBadReference, name, err)
 	}
+	var out []reference.Named
+	seen := map[string]bool{}
+	add := func(n reference.Named) {
+		if !seen[n.String()] {
+			seen[n.String()] = true
+			out = append(out, n)
+		}
+	}
 	if shortnames.IsShortName(trimmed) {
+		// Alias, localhost/, search registries; a broken registries.conf
+		// costs only its part of the list.
 		local, err := shortnames.ResolveLocally(sys, trimmed)
-		if err == nil && len(local) > 0 {
-			return local, nil
+		if err != nil || len(local) == 0 {
+			if n, nerr := NormalizeName(trimmed); nerr == nil {
+				add(n)
+			}
+		}
+		for _, n := range local {
+			add(n)
 		}
 	}
 	named, err := ParseReference(trimmed)
 	if err != nil {
 		return nil, err
 	}
-	return []reference.Named{named}, nil
+	add(named)
+	return out, nil
 }
 
 func (s *Store) byReference(named reference.Named) (*cstorage.Image, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/docker"
@@ -41,15 +42,16 @@ func (s *Store) Pull(ctx context.Context, o PullOptions) ([]PullReport, error) {
 	if _, err := reference.ParseNormalizedNamed(input); err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrBadReference, o.Reference, err)
 	}
+	stall := o.stallTimeout()
 	if o.AllTags {
-		return s.pullAllTags(ctx, sys, input, o.Progress)
+		return s.pullAllTags(ctx, sys, input, o.Progress, stall)
 	}
 	if !shortnames.IsShortName(input) {
 		named, err := ParseReference(input)
 		if err != nil {
 			return nil, err
 		}
-		r, err := s.pullOne(ctx, sys, named, o.Progress)
+		r, err := s.pullOne(ctx, sys, named, o.Progress, stall)
 		if err != nil {
 			return nil, err
 		}
@@ -61,7 +63,7 @@ func (s *Store) Pull(ctx context.Context, o PullOptions) ([]PullReport, error) {
 	}
 	var errs []error
 	for _, c := range resolved.PullCandidates {
-		r, err := s.pullOne(ctx, sys, c.Value, o.Progress)
+		r, err := s.pullOne(ctx, sys, c.Value, o.Progress, stall)
 		if err == nil {
 			_ = c.Record()
 			return []PullReport{r}, nil
@@ -74,7 +76,7 @@ func (s *Store) Pull(ctx context.Context, o PullOptions) ([]PullReport, error) {
 	return nil, resolved.FormatPullErrors(errs)
 }
 
-func (s *Store) pullAllTags(ctx context.Context, sys *types.SystemContext, input string, progress io.Writer) ([]PullReport, error) {
+func (s *Store) pullAllTags(ctx context.Context, sys *types.SystemContext, input string, progress io.Writer, stall time.Duration) ([]PullReport, error) {
 	named, err := reference.ParseNormalizedNamed(input)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrBadReference, input, err)
@@ -86,7 +88,13 @@ func (s *Store) pullAllTags(ctx context.Context, sys *types.SystemContext, input
 	if err != nil {
 		return nil, err
 	}
-	tags, err := docker.GetRepositoryTags(ctx, sys, ref)
+	var tags []string
+	lctx, w := newStallWatch(ctx, reference.Domain(named), stall)
+	err = w.stop(lctx, w.during("the tag list", func() error {
+		var err error
+		tags, err = docker.GetRepositoryTags(lctx, w.sys(sys), ref)
+		return err
+	}))
 	if err != nil {
 		return nil, fmt.Errorf("listing tags of %s: %w", named.Name(), wrapRegistryErr(err))
 	}
@@ -96,7 +104,7 @@ func (s *Store) pullAllTags(ctx context.Context, sys *types.SystemContext, input
 		if err != nil {
 			continue
 		}
-		r, err := s.pullOne(ctx, sys, tagged, progress)
+		r, err := s.pullOne(ctx, sys, tagged, progress, stall)
 		if err != nil {
 			return reports, err
 		}
@@ -105,23 +113,46 @@ func (s *Store) pullAllTags(ctx context.Context, sys *types.SystemContext, input
 	return reports, nil
 }
 
-func (s *Store) pullOne(ctx context.Context, sys *types.SystemContext, named reference.Named, progress io.Writer) (PullReport, error) {
+// pullOne pulls one image, with its registry watched for stalls: no
+// bytes for the stall timeout ends the pull with a StallError, and leaves
+// nothing of it in the store.
+func (s *Store) pullOne(ctx context.Context, sys *types.SystemContext, named reference.Named, progress io.Writer, stall time.Duration) (PullReport, error) {
+	wctx, w := newStallWatch(ctx, reference.Domain(named), stall)
+	r, err := s.pullWatched(wctx, w.sys(sys), named, progress, w)
+	if err = w.stop(wctx, err); err != nil {
+		var bad *badReference
+		if errors.As(err, &bad) {
+			return PullReport{}, bad.err
+		}
+		return PullReport{}, fmt.Errorf("pulling %s: %w", named.String(), wrapRegistryErr(err))
+	}
+	return r, nil
+}
+
+// badReference carries an error that needs no "pulling NAME" before it.
+type badReference struct{ err error }
+
+func (b *badReference) Error() string { return b.err.Error() }
+
+func (s *Store) pullWatched(ctx context.Context, sys *types.SystemContext, named reference.Named, progress io.Writer, w *stallWatch) (PullReport, error) {
 	src, err := docker.NewReference(named)
 	if err != nil {
-		return PullReport{}, fmt.Errorf("%w %q: %v", ErrBadReference, named.String(), err)
+		return PullReport{}, &badReference{fmt.Errorf("%w %q: %v", ErrBadReference, named.String(), err)}
 	}
-	if r, err := s.pullStreaming(ctx, sys, named, progress); !errors.Is(err, errNotStreamable) {
-		if err != nil {
-			return PullReport{}, fmt.Errorf("pulling %s: %w", named.String(), wrapRegistryErr(err))
-		}
-		return r, nil
+	if r, err := s.pullStreaming(ctx, sys, named, progress, w); !errors.Is(err, errNotStreamable) {
+		return r, err
 	}
 	dest, err := istorage.Transport.NewStoreReference(s.Store, named, "")
 	if err != nil {
 		return PullReport{}, err
 	}
-	if err := s.copyImage(ctx, sys, dest, src, progress, nil); err != nil {
-		return PullReport{}, fmt.Errorf("pulling %s: %w", named.String(), wrapRegistryErr(err))
+	events, finish := w.watchCopy()
+	err = s.copyImage(ctx, sys, dest, src, progress, func(o *copy.Options) {
+		o.Progress, o.ProgressInterval = events, time.Nanosecond
+	})
+	finish()
+	if err != nil {
+		return PullReport{}, err
 	}
 	img, err := s.storedImage(dest)
 	if err != nil {

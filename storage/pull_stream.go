@@ -33,7 +33,7 @@ var errNotStreamable = errors.New("image needs the general copy path")
 // once, with its compressed and uncompressed digests checked on the way;
 // then the layers are committed in order and the image record is written
 // the way the image library writes it, so every other verb reads it alike.
-func (s *Store) pullStreaming(ctx context.Context, sys *types.SystemContext, named reference.Named, progress io.Writer) (PullReport, error) {
+func (s *Store) pullStreaming(ctx context.Context, sys *types.SystemContext, named reference.Named, progress io.Writer, w *stallWatch) (PullReport, error) {
 	// Staged extraction needs a driver that takes a differ (overlay does).
 	if d, err := s.GraphDriver(); err != nil {
 		return PullReport{}, err
@@ -44,16 +44,25 @@ func (s *Store) pullStreaming(ctx context.Context, sys *types.SystemContext, nam
 	if err != nil {
 		return PullReport{}, fmt.Errorf("%w %q: %v", ErrBadReference, named.String(), err)
 	}
-	src, err := srcRef.NewImageSource(ctx, sys)
-	if err != nil {
-		return PullReport{}, err
+	// The API check, a token, the top-level manifest (UnparsedInstance
+	// checks it against a digest in the reference): watched for stalls.
+	var src types.ImageSource
+	var top types.UnparsedImage
+	var topBlob []byte
+	var topType string
+	err = w.during("the answer to its first request", func() error {
+		opened, err := srcRef.NewImageSource(ctx, sys)
+		if err != nil {
+			return err
+		}
+		src = opened
+		top = image.UnparsedInstance(src, nil)
+		topBlob, topType, err = top.Manifest(ctx)
+		return err
+	})
+	if src != nil {
+		defer src.Close()
 	}
-	defer src.Close()
-
-	// The top-level manifest; UnparsedInstance checks it against a digest
-	// in the reference.
-	top := image.UnparsedInstance(src, nil)
-	topBlob, topType, err := top.Manifest(ctx)
 	if err != nil {
 		return PullReport{}, err
 	}
@@ -68,7 +77,11 @@ func (s *Store) pullStreaming(ctx context.Context, sys *types.SystemContext, nam
 			return PullReport{}, err
 		}
 		unparsed = image.UnparsedInstance(src, &instance)
-		if manBlob, manType, err = unparsed.Manifest(ctx); err != nil {
+		if err := w.during("manifest "+instance.String(), func() error {
+			var err error
+			manBlob, manType, err = unparsed.Manifest(ctx)
+			return err
+		}); err != nil {
 			return PullReport{}, err
 		}
 	}
@@ -90,7 +103,7 @@ func (s *Store) pullStreaming(ctx context.Context, sys *types.SystemContext, nam
 	}
 	layers := man.LayerInfos()
 	cfgInfo := man.ConfigInfo()
-	cfgBlob, err := readBlob(ctx, src, cfgInfo)
+	cfgBlob, err := readBlob(ctx, w, src, cfgInfo)
 	if err != nil {
 		return PullReport{}, fmt.Errorf("reading the image config: %w", err)
 	}
@@ -118,7 +131,7 @@ func (s *Store) pullStreaming(ctx context.Context, sys *types.SystemContext, nam
 		}
 	}
 
-	staged, err := s.stageLayers(ctx, src, layers, cfg.RootFS.DiffIDs, ids, progress)
+	staged, err := s.stageLayers(ctx, w, src, layers, cfg.RootFS.DiffIDs, ids, progress)
 	defer func() {
 		for _, out := range staged {
 			if out != nil {
@@ -157,7 +170,7 @@ func (s *Store) pullStreaming(ctx context.Context, sys *types.SystemContext, nam
 
 // stageLayers extracts every layer that the store lacks into a staging
 // directory, concurrently. The result has nil for layers already present.
-func (s *Store) stageLayers(ctx context.Context, src types.ImageSource, layers []manifest.LayerInfo, diffIDs []digest.Digest, ids []string, progress io.Writer) ([]*drivers.DriverWithDifferOutput, error) {
+func (s *Store) stageLayers(ctx context.Context, w *stallWatch, src types.ImageSource, layers []manifest.LayerInfo, diffIDs []digest.Digest, ids []string, progress io.Writer) ([]*drivers.DriverWithDifferOutput, error) {
 	staged := make([]*drivers.DriverWithDifferOutput, len(layers))
 	var bars *mpb.Progress
 	if progress != nil {
@@ -175,7 +188,7 @@ func (s *Store) stageLayers(ctx context.Context, src types.ImageSource, layers [
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			out, err := s.stageLayer(ctx, src, layers[i], diffIDs[i], bars)
+			out, err := s.stageLayer(ctx, w, src, layers[i], diffIDs[i], bars)
 			if err != nil {
 				errs[i] = fmt.Errorf("layer %s: %w", layers[i].Digest, err)
 				cancel()
@@ -191,8 +204,8 @@ func (s *Store) stageLayers(ctx context.Context, src types.ImageSource, layers [
 	return staged, errors.Join(errs...)
 }
 
-func (s *Store) stageLayer(ctx context.Context, src types.ImageSource, info manifest.LayerInfo, diffID digest.Digest, bars *mpb.Progress) (*drivers.DriverWithDifferOutput, error) {
-	rc, _, err := src.GetBlob(ctx, info.BlobInfo, none.NoCache)
+func (s *Store) stageLayer(ctx context.Context, w *stallWatch, src types.ImageSource, info manifest.LayerInfo, diffID digest.Digest, bars *mpb.Progress) (*drivers.DriverWithDifferOutput, error) {
+	rc, err := w.getBlob(ctx, src, info.BlobInfo, none.NoCache)
 	if err != nil {
 		return nil, err
 	}
@@ -282,8 +295,8 @@ func (s *Store) commitImage(named reference.Named, topLayer string, cfgDigest di
 	return id, nil
 }
 
-func readBlob(ctx context.Context, src types.ImageSource, info types.BlobInfo) ([]byte, error) {
-	rc, _, err := src.GetBlob(ctx, info, none.NoCache)
+func readBlob(ctx context.Context, w *stallWatch, src types.ImageSource, info types.BlobInfo) ([]byte, error) {
+	rc, err := w.getBlob(ctx, src, info, none.NoCache)
 	if err != nil {
 		return nil, err
 	}

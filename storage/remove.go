@@ -76,11 +76,12 @@ func shortID(id string) string {
 	return id
 }
 
-// Tag adds names to an image.
+// Tag adds names to an image; a short name is put under localhost/
+// (NormalizeName), as podman does.
 func (s *Store) Tag(sys *types.SystemContext, name string, targets []string) error {
 	var add []string
 	for _, t := range targets {
-		named, err := ParseReference(t)
+		named, err := NormalizeName(t)
 		if err != nil {
 			return err
 		}
@@ -106,14 +107,21 @@ func (s *Store) Untag(sys *types.SystemContext, name string, targets []string) e
 	if len(targets) > 0 {
 		remove = nil
 		for _, t := range targets {
-			named, err := ParseReference(t)
+			cands, err := s.candidates(sys, t)
 			if err != nil {
 				return err
 			}
-			if !contains(img.Names, named.String()) {
+			found := ""
+			for _, c := range cands {
+				if contains(img.Names, c.String()) {
+					found = c.String()
+					break
+				}
+			}
+			if found == "" {
 				return fmt.Errorf("%w: image %s is not tagged %s", ErrNoSuchImage, shortID(img.ID), t)
 			}
-			remove = append(remove, named.String())
+			remove = append(remove, found)
 		}
 	}
 	return s.RemoveNames(img.ID, remove)
@@ -131,6 +139,11 @@ func contains(list []string, v string) bool {
 // Prune deletes dangling images (all unused ones with all) that no
 // container uses, and returns their ids.
 func (s *Store) Prune(all bool) ([]string, error) {
+	// Id-mapped layer copies no container uses go first (a crash may have
+	// left one); they would keep nothing else alive, but cost space.
+	if _, err := s.ReleaseMappedLayers(); err != nil {
+		return nil, err
+	}
 	containers, err := s.Containers()
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/types"
@@ -19,6 +20,17 @@ type RegistryOptions struct {
 	TLSVerify *bool  // --tls-verify; nil = registries.conf decides
 	Creds     string // --creds user[:password]
 	Platform  string // --platform os/arch[/variant]
+	// StallTimeout ends a pull whose registry sends nothing for this
+	// long; 0 is DefaultStallTimeout, negative waits forever.
+	StallTimeout time.Duration
+}
+
+// stallTimeout is the effective stall timeout; 0 or less watches nothing.
+func (o RegistryOptions) stallTimeout() time.Duration {
+	if o.StallTimeout == 0 {
+		return DefaultStallTimeout
+	}
+	return o.StallTimeout
 }
 
 // SystemContext turns registry options into the image library's context.

@@ -202,7 +202,7 @@ func TestTagUntagRmi(t *testing.T) {
 	id := strings.TrimSpace(e.ok("pull", "-q", busybox))
 	e.ok("tag", busybox, "localhost/one:a", "two:b")
 	names := e.ok("images", "--format", "{{.Repository}}:{{.Tag}}")
-	for _, want := range []string{busybox, "localhost/one:a", "docker.io/library/two:b"} {
+	for _, want := range []string{busybox, "localhost/one:a", "localhost/two:b"} {
 		if !strings.Contains(names, want) {
 			t.Fatalf("after tag, %s missing from\n%s", want, names)
 		}

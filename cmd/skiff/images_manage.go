@@ -156,7 +156,7 @@ func newTagCmd(g *globalOptions) *cobra.Command {
 		Args:  minArgs(2),
 		PreRunE: func(c *cobra.Command, args []string) error {
 			for _, t := range args[1:] {
-				if _, err := storage.ParseReference(t); err != nil {
+				if _, err := storage.NormalizeName(t); err != nil {
 					return usagef("%v", err)
 				}
 			}
@@ -349,7 +349,7 @@ func newImportCmd(g *globalOptions) *cobra.Command {
 		Args:  rangeArgs(1, 2),
 		PreRunE: func(c *cobra.Command, args []string) error {
 			if len(args) == 2 {
-				if _, err := storage.ParseReference(args[1]); err != nil {
+				if _, err := storage.NormalizeName(args[1]); err != nil {
 					return usagef("%v", err)
 				}
 			}

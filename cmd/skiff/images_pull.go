@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -16,6 +17,7 @@ import (
 type registryFlags struct {
 	opts      storage.RegistryOptions
 	tlsVerify bool
+	stall     time.Duration
 	flags     *pflag.FlagSet
 }
 
@@ -25,8 +27,9 @@ func (r *registryFlags) bind(fs *pflag.FlagSet, withPlatform bool) {
 	fs.StringVar(&r.opts.CertDir, "cert-dir", "", "directory with certificates (*.crt, *.cert, *.key) for the registry")
 	fs.BoolVar(&r.tlsVerify, "tls-verify", true, "require HTTPS and verify certificates (default true, unless registries.conf lists the registry as insecure)")
 	fs.StringVar(&r.opts.Creds, "creds", "", "credentials USERNAME[:PASSWORD] for the registry")
-	if withPlatform {
+	if withPlatform { // the commands that pull: pull, run, create
 		fs.StringVar(&r.opts.Platform, "platform", "", "pull the image for OS/ARCH[/VARIANT] instead of the host's")
+		fs.DurationVar(&r.stall, "stall-timeout", storage.DefaultStallTimeout, "give up a pull when the registry sends nothing for this long (0: wait forever)")
 	}
 }
 
@@ -36,6 +39,12 @@ func (r *registryFlags) resolve() storage.RegistryOptions {
 	if r.flags != nil && r.flags.Changed("tls-verify") {
 		v := r.tlsVerify
 		o.TLSVerify = &v
+	}
+	if r.flags != nil && r.flags.Changed("stall-timeout") {
+		o.StallTimeout = r.stall
+		if r.stall <= 0 {
+			o.StallTimeout = -1 // wait forever
+		}
 	}
 	return o
 }

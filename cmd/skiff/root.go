@@ -88,6 +88,7 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		newCommitCmd(g), newDiffCmd(g), newExportCmd(g), newCpCmd(g), newRenameCmd(g),
 		newPauseCmd(g, true), newPauseCmd(g, false), newTopCmd(g), newStatsCmd(g), newPortCmd(g), newAttachCmd(g),
 		container, newVolumeCmd(g), newNetworkCmd(g), newGenerateCmd(g), newQuadletCmd(g), newAutoUpdateCmd(g),
+		newSystemCmd(g),
 	)
 	defaultsSaidOnce(root)
 	return root
