@@ -70,7 +70,7 @@ func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int,
 	if o.Tty {
 		return e.execTerminal(ctx, rec, runtime, logPath, procPath, o)
 	}
-	pidPath := filepath.Join(os.TempDir(), fmt.Sprintf("skiff-exec-%d.pid", os.Getpid()))
+	pidPath := filepath.Join(e.bundleDir(rec), fmt.Sprintf("exec-%d.pid", os.Getpid()))
 	defer os.Remove(pidPath)
 	args := []string{"--log", logPath, "--log-format", "json", "exec", "--process", procPath, "--pid-file", pidPath}
 	if o.Detach {

@@ -44,6 +44,9 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := storage.CheckGraphRoot(cfg.GraphRoot); err != nil {
+		return nil, err
+	}
 	e.dataDir, e.nsDir = stateDir(legacy, cfg.GraphRoot), nsDir
 	for _, dir := range []string{filepath.Join(e.dataDir, "containers"), filepath.Join(e.nsDir, "containers")} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {

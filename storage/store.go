@@ -118,8 +118,8 @@ func Open(c Config) (*Store, error) {
 	if err := checkMountProgramLock(c); err != nil {
 		return nil, err
 	}
-	if err := rootless.CheckHostView(c.GraphRoot); err != nil {
-		return nil, fmt.Errorf("opening the image store at %s: %w", c.GraphRoot, err)
+	if err := CheckGraphRoot(c.GraphRoot); err != nil {
+		return nil, err
 	}
 	s, err := cstorage.GetStore(opts)
 	if err != nil {
@@ -159,4 +159,14 @@ func checkMountProgramLock(c Config) error {
 // Close releases the store; layers mounted by this process stay mounted.
 func (s *Store) Close() {
 	_, _ = s.Shutdown(false)
+}
+
+// CheckGraphRoot refuses a graph root that the user's namespace does not see
+// as the host has it (a mount of the host's made later that did not
+// propagate): before anything is written under it, by the store or beside it.
+func CheckGraphRoot(graphRoot string) error {
+	if err := rootless.CheckHostView(graphRoot); err != nil {
+		return fmt.Errorf("opening the image store at %s: %w", graphRoot, err)
+	}
+	return nil
 }
