@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -115,7 +116,7 @@ func TestContainerSecurityProfile(t *testing.T) {
 			t.Errorf("missing %q in\n%s", want, out)
 		}
 	}
-	if !regexp.MustCompile(`(?m)^\s*0\s+` + e.user.Uid + `\s+1\n\s*1\s+100000\s+65536$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^\s*0\s+` + e.user.Uid + `\s+1\n\s*1\s+` + strconv.Itoa(e.subStart(t)) + `\s+65536$`).MatchString(out) {
 		t.Errorf("uid_map is not the full range:\n%s", out)
 	}
 	if strings.Contains(out, "kcore-readable") || strings.Contains(out, "proc-sys-writable") {

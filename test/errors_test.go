@@ -125,7 +125,7 @@ func TestNoXDGRuntimeDirFallback(t *testing.T) {
 func TestNamespaceMapsFullRange(t *testing.T) {
 	e := newEnv(t)
 	out := e.ok("info", "--format", "{{range .Host.UIDMap}}{{.ContainerID}}:{{.HostID}}:{{.Size}} {{end}}")
-	if strings.TrimSpace(out) != "0:"+e.user.Uid+":1 1:100000:65536" {
+	if strings.TrimSpace(out) != "0:"+e.user.Uid+":1 1:"+strconv.Itoa(e.subStart(t))+":65536" {
 		t.Fatalf("uid map %q", out)
 	}
 }

@@ -192,7 +192,7 @@ func TestBindMounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sys := st.Sys().(*syscall.Stat_t); sys.Uid == uint32(e.uid()) || sys.Uid < 100000 {
+	if sys := st.Sys().(*syscall.Stat_t); sys.Uid == uint32(e.uid()) || sys.Uid < uint32(e.subStart(t)) {
 		t.Fatalf("U left the source owned by host uid %d", sys.Uid)
 	}
 	// --volumes-from: the same mounts, read-only on request.
