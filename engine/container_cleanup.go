@@ -96,6 +96,11 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 		}
 		return err
 	}
+	if rec.State == StateRunning && rec.MonitorPid > 0 && rec.MonitorPid != os.Getpid() && processAlive(rec.MonitorPid, time.Time{}) {
+		// A monitor that ended at its gate, late: a start since has a
+		// live monitor of its own, whose container this is now.
+		return nil
+	}
 	// An attached `runc run` deletes its own state; a monitored container's
 	// state is deleted here.
 	e.deleteRuntimeState(ctx, rec)
@@ -106,16 +111,39 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	removeBundle(e.bundleDir(rec))
 	_, _ = e.Unmount(rec.ID, true)
 	if rec.State == StateRunning {
-		code, at := e.observedExit(rec)
-		if at.IsZero() {
-			at = time.Now()
+		if e.neverStarted(rec.ID) {
+			// Recorded as starting, but its start was killed before the
+			// runtime made it: it is what it was before, created unless
+			// it ran once (FinishedAt is still the last run's).
+			rec.State, rec.Pid, rec.MonitorPid = StateCreated, 0, 0
+			if rec.FinishedAt.IsZero() {
+				rec.StartedAt = time.Time{}
+			} else {
+				rec.State = StateExited
+			}
+		} else {
+			code, at := e.observedExit(rec)
+			if at.IsZero() {
+				at = time.Now()
+			}
+			rec.State, rec.ExitCode, rec.FinishedAt, rec.Pid, rec.MonitorPid = StateExited, code, at, 0, 0
 		}
-		rec.State, rec.ExitCode, rec.FinishedAt, rec.Pid, rec.MonitorPid = StateExited, code, at, 0, 0
 		if err := e.state.Update(ctx, rec); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// neverStarted tells whether the last start of a container recorded as
+// running never got as far as the runtime's create: no pid file from the
+// runtime, no exit status from a monitor (prepare removes both).
+func (e *Engine) neverStarted(id string) bool {
+	if _, err := os.Stat(e.pidPath(id)); !os.IsNotExist(err) {
+		return false
+	}
+	_, err := os.Stat(e.exitPath(id))
+	return os.IsNotExist(err)
 }
 
 // RemoveOptions are the options of rm.

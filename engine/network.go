@@ -300,7 +300,17 @@ func (e *Engine) teardownNetwork(rec *ContainerRecord) {
 	for _, p := range pids {
 		network.StopHelper(p, len(rec.Config.Ports) > 0)
 	}
-	network.RemoveNetns(e.netnsPath(rec.ID))
+	path := e.netnsPath(rec.ID)
+	_, err := os.Stat(path)
+	unseen := err == nil && hasHelper(rec.Config.Network) && !slices.Contains(pids, path+".pid")
+	network.RemoveNetns(path)
+	if unseen {
+		// A namespace whose helper never wrote its pid file: a start
+		// killed while it started the helper, which would run on unseen.
+		// Looked for once the namespace is gone, so that none can start
+		// on it after the search.
+		network.StopHelpersOf(path)
+	}
 }
 
 // hasHelper tells whether a network mode runs a helper process (pasta or

@@ -2,6 +2,7 @@ package network
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -318,6 +319,37 @@ func StopHelper(pidfile string, wait bool) {
 	}
 	_ = os.Remove(pidfile)
 	_ = os.Remove(apiSocket(pidfile))
+}
+
+// StopHelpersOf ends every pasta or slirp4netns of the user's that was
+// started for the namespace at netns, found by its command line: a helper
+// whose starter was killed before it wrote its pid file has no other
+// trace. It scans until a pass finds none (a helper forks as it
+// daemonizes).
+func StopHelpersOf(netns string) {
+	want := []byte("\x00" + netns + "\x00")
+	for pass := 0; pass < 50; pass++ {
+		found := false
+		entries, _ := os.ReadDir("/proc")
+		for _, ent := range entries {
+			pid, err := strconv.Atoi(ent.Name())
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			if err != nil || !(strings.HasPrefix(string(comm), "pas") || strings.HasPrefix(string(comm), "slirp4netns")) || zombie(pid) {
+				continue
+			}
+			if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && bytes.Contains(cmdline, want) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				found = true
+			}
+		}
+		if !found {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 func zombie(pid int) bool {
