@@ -24,11 +24,15 @@ func (e *Engine) observedState(rec *ContainerRecord) string {
 	if rec.State != StateRunning {
 		return rec.State
 	}
-	if pid := e.containerPid(rec); pid > 0 && processAlive(pid, rec.StartedAt) {
+	pid := e.containerPid(rec)
+	if pid > 0 && processAlive(pid, rec.StartedAt) {
 		return StateRunning
 	}
-	if rec.Pid == 0 && rec.MonitorPid > 0 && processAlive(rec.MonitorPid, time.Time{}) {
-		return StateRunning // attached run still starting
+	if pid == 0 && rec.MonitorPid > 0 && processAlive(rec.MonitorPid, time.Time{}) {
+		// Starting: its monitor (or attached run) has not had the
+		// runtime's pid yet. Once it has, the container's own process
+		// decides, also while the monitor's cleanup runs.
+		return StateRunning
 	}
 	return StateExited
 }

@@ -297,18 +297,18 @@ func (e *Engine) teardownNetwork(rec *ContainerRecord) {
 	// on the hub.
 	e.detachNetworks(context.Background(), rec)
 	pids, _ := filepath.Glob(filepath.Join(filepath.Dir(e.nsDir), "ns-*", "netns", rec.ID+".pid"))
+	path := e.netnsPath(rec.ID)
+	_, err := os.Stat(path)
+	unseen := err == nil && hasHelper(rec.Config.Network) && !network.HelperPid(path+".pid")
 	for _, p := range pids {
 		network.StopHelper(p, len(rec.Config.Ports) > 0)
 	}
-	path := e.netnsPath(rec.ID)
-	_, err := os.Stat(path)
-	unseen := err == nil && hasHelper(rec.Config.Network) && !slices.Contains(pids, path+".pid")
 	network.RemoveNetns(path)
 	if unseen {
-		// A namespace whose helper never wrote its pid file: a start
-		// killed while it started the helper, which would run on unseen.
-		// Looked for once the namespace is gone, so that none can start
-		// on it after the search.
+		// A namespace whose helper has not written its pid (pasta
+		// makes the file empty first): a start killed while it started
+		// the helper, which would run on unseen. Looked for once the
+		// namespace is gone, so that none can start on it after.
 		network.StopHelpersOf(path)
 	}
 }

@@ -321,6 +321,16 @@ func StopHelper(pidfile string, wait bool) {
 	_ = os.Remove(apiSocket(pidfile))
 }
 
+// HelperPid tells whether pidfile holds a helper's pid yet.
+func HelperPid(pidfile string) bool {
+	data, err := os.ReadFile(pidfile)
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	return err == nil && pid > 0
+}
+
 // StopHelpersOf ends every pasta or slirp4netns of the user's that was
 // started for the namespace at netns, found by its command line: a helper
 // whose starter was killed before it wrote its pid file has no other

@@ -9,6 +9,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // The crash tests below SIGKILL a command at 20 points spread over its own
@@ -54,7 +57,7 @@ func killAt(t *testing.T, e *env, delay time.Duration, args ...string) {
 	t.Helper()
 	t.Cleanup(func() {
 		if t.Failed() {
-			e.run("rm", "-f", "-a")
+			t.Log(e.run("rm", "-f", "-a"))
 			for _, pid := range userPids(e.uid(), func(string) bool { return true }) {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
@@ -67,6 +70,68 @@ func killAt(t *testing.T, e *env, delay time.Duration, args ...string) {
 	time.Sleep(delay)
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
+}
+
+// killOnDBWrite starts skiff ARGS and SIGKILLs it as soon as it has
+// written the state database's log the nth time (inotify on the WAL): the
+// kill lands right after a write that may commit a transaction, while the
+// database syncs it, before what the command does next. It reports
+// whether the command was still running to be killed.
+func killOnDBWrite(t *testing.T, e *env, nth int, args ...string) bool {
+	t.Helper()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(e.run("rm", "-f", "-a"))
+			for _, pid := range userPids(e.uid(), func(string) bool { return true }) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := os.NewFile(uintptr(fd), "inotify")
+	defer events.Close()
+	if _, err := unix.InotifyAddWatch(fd, filepath.Join(e.home, ".local/share/skiff"), unix.IN_MODIFY); err != nil {
+		t.Fatal(err)
+	}
+	cmd := e.command(context.Background(), args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	writes := make(chan struct{}, 64)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := events.Read(buf)
+			if err != nil {
+				return
+			}
+			for off := 0; off+unix.SizeofInotifyEvent <= n; {
+				ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+				name := strings.TrimRight(string(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+int(ev.Len)]), "\x00")
+				if name == "state.db-wal" {
+					writes <- struct{}{}
+				}
+				off += unix.SizeofInotifyEvent + int(ev.Len)
+			}
+		}
+	}()
+	for seen := 0; ; {
+		select {
+		case <-writes:
+			if seen++; seen == nth {
+				_ = cmd.Process.Kill()
+				<-done
+				return true
+			}
+		case <-done:
+			return false
+		}
+	}
 }
 
 // lasting reports whether a process of the user's is one that may outlive
@@ -86,11 +151,15 @@ func lasting(proc string) bool {
 	return f[1] == "pasta" || strings.HasPrefix(f[1], "passt") || f[1] == "slirp4netns"
 }
 
-// settle waits until only lasting processes of the user remain: the killed
-// command's children (the runtime, a monitor's cleanup) have finished.
+// settle waits until only lasting processes of the user remain, and have
+// for a while: the killed command's children (the runtime, a monitor's
+// cleanup) have finished, and what a signal it sent last does has been
+// done (a container killed ends, its monitor becomes cleanup).
 func settle(t *testing.T, e *env) {
 	t.Helper()
+	const quiet = 250 * time.Millisecond
 	deadline := time.Now().Add(15 * time.Second)
+	calm := time.Now()
 	for {
 		var transient []string
 		for _, p := range userProcesses(e.uid()) {
@@ -98,13 +167,16 @@ func settle(t *testing.T, e *env) {
 				transient = append(transient, p)
 			}
 		}
-		if len(transient) == 0 {
+		switch {
+		case len(transient) > 0:
+			calm = time.Now()
+		case time.Since(calm) >= quiet:
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("processes still running 15s after the kill: %v", transient)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -132,10 +204,12 @@ func checkContainerTruth(t *testing.T, e *env, name string) string {
 	switch state {
 	case "running":
 		if len(sleeps) != 1 || len(monitors) != 1 {
-			t.Fatalf("ps says %s runs; sleep processes %v, monitors %v", name, sleeps, monitors)
+			t.Fatalf("ps says %s runs; sleep processes %v, monitors %v; processes %v\n%s", name, sleeps, monitors, userProcesses(e.uid()),
+				e.run("inspect", "--format", "{{.State.Status}} {{.State.Pid}} {{.State.ExitCode}}", name))
 		}
 		if r := e.run("exec", name, "true"); r.code != 0 {
-			t.Fatalf("ps says %s runs, but exec fails\n%s", name, r)
+			dbg := e.sh("ls -la $XDG_RUNTIME_DIR/skiff/ $XDG_RUNTIME_DIR/skiff/ns/ $XDG_RUNTIME_DIR/skiff/ns-*/runtime/; cat $XDG_RUNTIME_DIR/skiff/ns/*; echo; ps -u $USER -o pid,ppid,stat,lstart,args | cut -c1-200; for p in $(pgrep -u $USER); do echo $p $(readlink /proc/$p/ns/user); done")
+			t.Fatalf("ps says %s runs, but exec fails\n%s\n%s", name, r, dbg)
 		}
 		// podman's rm exits 2 for a running container; skiff's says 125
 		// today (not this test's business): refused is what counts here.
@@ -150,8 +224,14 @@ func checkContainerTruth(t *testing.T, e *env, name string) string {
 		if len(sleeps) != 0 {
 			t.Fatalf("ps says %s is %q, but its process runs: %v", name, state, sleeps)
 		}
-		if left := userProcesses(e.uid()); len(left) != 0 {
-			t.Fatalf("ps says %s is %q, but processes are left: %v", name, state, left)
+		// A helper told to end without being waited for (no published
+		// ports) takes a moment.
+		deadline := time.Now().Add(3 * time.Second)
+		for left := userProcesses(e.uid()); len(left) != 0; left = userProcesses(e.uid()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("ps says %s is %q, but processes are left: %v", name, state, left)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 		if state != "" {
 			e.ok("rm", name)
@@ -198,87 +278,104 @@ func checkVolumeTruth(t *testing.T, e *env, name string) bool {
 	return found
 }
 
-func tally(t *testing.T, states map[string]int) {
+// crashCase is one command killed at every point: setup runs before each
+// kill, check after it (and returns what it found, for the log).
+type crashCase struct {
+	args   []string
+	setup  func(e *env)
+	check  func(t *testing.T, e *env) string
+	writes int // kill points right after the first writes to the database
+}
+
+// killEverywhere kills c's command at each of delays, then right after each
+// of its first c.writes writes to the database, and checks after each kill.
+func killEverywhere(t *testing.T, e *env, c crashCase, delays []time.Duration) {
+	t.Helper()
+	found := map[string]int{}
+	point := func(name string, kill func(t *testing.T, e *env)) {
+		t.Run(name, func(t *testing.T) {
+			e := e.at(t)
+			if c.setup != nil {
+				c.setup(e)
+			}
+			kill(t, e)
+			found[c.check(t, e)]++
+		})
+	}
+	for _, delay := range delays {
+		point(fmt.Sprintf("killed_after_%v", delay.Round(100*time.Microsecond)), func(t *testing.T, e *env) { killAt(t, e, delay, c.args...) })
+	}
+	for nth := 1; nth <= c.writes; nth++ {
+		point(fmt.Sprintf("killed_at_database_write_%d", nth), func(t *testing.T, e *env) {
+			if !killOnDBWrite(t, e, nth, c.args...) {
+				t.Logf("ended before its database write %d", nth)
+			}
+		})
+	}
 	var parts []string
-	for k, v := range states {
+	for k, v := range found {
 		if k == "" {
 			k = "absent"
 		}
 		parts = append(parts, fmt.Sprintf("%s %d", k, v))
 	}
-	t.Logf("states after the kills: %s", strings.Join(parts, ", "))
+	t.Logf("after the kills: %s", strings.Join(parts, ", "))
 }
 
 func TestKilledRunDetachedLeavesTruthfulState(t *testing.T) {
 	e := runEnv(t)
 	args := []string{"run", "-d", "--name", "victim", busybox, "sleep", "41"}
 	d := measure(t, e, func() { e.ok("rm", "-f", "victim") }, args...)
-	states := map[string]int{}
-	for _, delay := range crashDelays(d) {
-		t.Run(fmt.Sprintf("killed_after_%v", delay.Round(time.Millisecond)), func(t *testing.T) {
-			e := e.at(t)
-			killAt(t, e, delay, args...)
-			states[checkContainerTruth(t, e, "victim")]++
-		})
-	}
-	tally(t, states)
+	killEverywhere(t, e, crashCase{
+		args:   args,
+		check:  func(t *testing.T, e *env) string { return checkContainerTruth(t, e, "victim") },
+		writes: 4,
+	}, crashDelays(d))
 }
 
 func TestKilledStartLeavesTruthfulState(t *testing.T) {
 	e := runEnv(t)
-	e.ok("create", "--name", "victim", busybox, "sleep", "42")
+	create := []string{"create", "--name", "victim", busybox, "sleep", "42"}
+	e.ok(create...)
 	d := measure(t, e, func() { e.ok("stop", "-t", "0", "victim") }, "start", "victim")
 	e.ok("rm", "-f", "victim")
-	states := map[string]int{}
+	var delays []time.Duration
 	for i, delay := range crashDelays(d) {
-		if i%2 == 1 {
-			continue // half the points: start shares run -d's path
+		if i%3 == 0 { // a third of the points: start shares run -d's path
+			delays = append(delays, delay)
 		}
-		t.Run(fmt.Sprintf("killed_after_%v", delay.Round(time.Millisecond)), func(t *testing.T) {
-			e := e.at(t)
-			e.ok("create", "--name", "victim", busybox, "sleep", "42")
-			killAt(t, e, delay, "start", "victim")
-			states[checkContainerTruth(t, e, "victim")]++
-		})
 	}
-	tally(t, states)
+	killEverywhere(t, e, crashCase{
+		args:   []string{"start", "victim"},
+		setup:  func(e *env) { e.ok(create...) },
+		check:  func(t *testing.T, e *env) string { return checkContainerTruth(t, e, "victim") },
+		writes: 2,
+	}, delays)
 }
 
 func TestKilledCreateLeavesTruthfulState(t *testing.T) {
 	e := runEnv(t)
 	args := []string{"create", "--name", "victim", "-v", "cvol:/data", busybox, "sleep", "43"}
-	undo := func() {
+	undo := func(e *env) {
 		e.ok("rm", "victim")
 		e.ok("volume", "rm", "cvol")
 	}
-	d := measure(t, e, undo, args...)
-	states := map[string]int{}
-	for _, delay := range crashDelays(d) {
-		t.Run(fmt.Sprintf("killed_after_%v", delay.Round(time.Millisecond)), func(t *testing.T) {
-			e := e.at(t)
-			killAt(t, e, delay, args...)
+	d := measure(t, e, func() { undo(e) }, args...)
+	killEverywhere(t, e, crashCase{
+		args: args,
+		check: func(t *testing.T, e *env) string {
 			state := checkContainerTruth(t, e, "victim")
 			if state != "" && state != "created" {
-				t.Fatalf("a killed create left %s %q", "victim", state)
+				t.Fatalf("a killed create left victim %q", state)
 			}
-			states[state]++
 			checkVolumeTruth(t, e, "cvol")
-			// The name is free: the same create works, and the container
-			// starts.
+			// The name is free: the same create works.
 			e.ok(args...)
-			e.ok("start", "victim")
-			if got := psState(e, "victim"); got != "running" {
-				t.Fatalf("after create and start: %q", got)
-			}
-			undo0 := func() {
-				e.ok("rm", "-f", "victim")
-				e.ok("volume", "rm", "cvol")
-			}
-			undo0()
-			waitNoSkiffLeft(t, e)
-		})
-	}
-	tally(t, states)
+			undo(e)
+			return state
+		},
+		writes: 3,
+	}, crashDelays(d))
 }
 
 func TestKilledRmLeavesTruthfulState(t *testing.T) {
@@ -288,31 +385,28 @@ func TestKilledRmLeavesTruthfulState(t *testing.T) {
 	start := time.Now()
 	e.ok("rm", "-f", "victim")
 	d := time.Since(start)
-	states := map[string]int{}
-	for _, delay := range crashDelays(d) {
-		t.Run(fmt.Sprintf("killed_after_%v", delay.Round(time.Millisecond)), func(t *testing.T) {
-			e := e.at(t)
-			e.ok(run...)
-			killAt(t, e, delay, "rm", "-f", "victim")
-			states[checkContainerTruth(t, e, "victim")]++
-		})
-	}
-	tally(t, states)
+	killEverywhere(t, e, crashCase{
+		args:   []string{"rm", "-f", "victim"},
+		setup:  func(e *env) { e.ok(run...) },
+		check:  func(t *testing.T, e *env) string { return checkContainerTruth(t, e, "victim") },
+		writes: 3,
+	}, crashDelays(d))
 }
 
 func TestKilledVolumeCreateLeavesWholeVolumes(t *testing.T) {
 	e := newEnv(t)
 	args := []string{"volume", "create", "--label", "k=v", "vol"}
 	d := measure(t, e, func() { e.ok("volume", "rm", "vol") }, args...)
-	listed := 0
-	for _, delay := range crashDelays(d) {
-		t.Run(fmt.Sprintf("killed_after_%v", delay.Round(time.Microsecond*100)), func(t *testing.T) {
-			e := e.at(t)
-			killAt(t, e, delay, args...)
+	// The writes include the record's commit, while the database syncs
+	// it: the window between the record and the directory.
+	killEverywhere(t, e, crashCase{
+		args: args,
+		check: func(t *testing.T, e *env) string {
 			if checkVolumeTruth(t, e, "vol") {
-				listed++
+				return "listed"
 			}
-		})
-	}
-	t.Logf("volume listed after %d of %d kills", listed, crashPoints)
+			return "not listed"
+		},
+		writes: 4,
+	}, crashDelays(d))
 }
