@@ -14,6 +14,7 @@ import (
 
 	cstorage "go.podman.io/storage"
 
+	"github.com/skiff-project/skiff/network"
 	"github.com/skiff-project/skiff/rootless"
 )
 
@@ -105,6 +106,11 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 		// live monitor of its own, whose container this is now.
 		return nil
 	}
+	// A start killed before the container ran (its monitor ended at the
+	// gate) may have left a network helper that is still starting.
+	if rec.State != StateRunning || e.neverStarted(rec.ID) {
+		defer e.stopStartingHelpers(rec)
+	}
 	// An attached `runc run` deletes its own state; a monitored container's
 	// state is deleted here.
 	e.deleteRuntimeState(ctx, rec)
@@ -137,6 +143,15 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 		}
 	}
 	return nil
+}
+
+// stopStartingHelpers ends, after teardownNetwork, the container's network
+// helpers found by their command line: one whose starter was killed may
+// not have written its pid, nor be watching its namespace yet.
+func (e *Engine) stopStartingHelpers(rec *ContainerRecord) {
+	if ownNetns(rec.Config.Network) && hasHelper(rec.Config.Network) {
+		network.StopHelpersOf(e.netnsPath(rec.ID))
+	}
 }
 
 // neverStarted tells whether the last start of a container recorded as

@@ -334,11 +334,11 @@ func HelperPid(pidfile string) bool {
 // StopHelpersOf ends every pasta or slirp4netns of the user's that was
 // started for the namespace at netns, found by its command line: a helper
 // whose starter was killed before it wrote its pid file has no other
-// trace. It scans until a pass finds none (a helper forks as it
-// daemonizes).
+// trace. It scans until three passes in a row find none (a helper forks
+// as it daemonizes, and re-executes itself as it starts).
 func StopHelpersOf(netns string) {
 	want := []byte("\x00" + netns + "\x00")
-	for pass := 0; pass < 50; pass++ {
+	for pass, quiet := 0, 0; pass < 100 && quiet < 3; pass++ {
 		found := false
 		entries, _ := os.ReadDir("/proc")
 		for _, ent := range entries {
@@ -355,10 +355,10 @@ func StopHelpersOf(netns string) {
 				found = true
 			}
 		}
-		if !found {
-			return
+		if quiet++; found {
+			quiet = 0
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(3 * time.Millisecond)
 	}
 }
 
