@@ -14,6 +14,7 @@ import (
 
 	cstorage "go.podman.io/storage"
 
+	"github.com/skiff-project/skiff/network"
 	"github.com/skiff-project/skiff/rootless"
 )
 
@@ -24,11 +25,15 @@ func (e *Engine) observedState(rec *ContainerRecord) string {
 	if rec.State != StateRunning {
 		return rec.State
 	}
-	if pid := e.containerPid(rec); pid > 0 && processAlive(pid, rec.StartedAt) {
+	pid := e.containerPid(rec)
+	if pid > 0 && processAlive(pid, rec.StartedAt) {
 		return StateRunning
 	}
-	if rec.Pid == 0 && rec.MonitorPid > 0 && processAlive(rec.MonitorPid, time.Time{}) {
-		return StateRunning // attached run still starting
+	if pid == 0 && rec.MonitorPid > 0 && processAlive(rec.MonitorPid, time.Time{}) {
+		// Starting: its monitor (or attached run) has not had the
+		// runtime's pid yet. Once it has, the container's own process
+		// decides, also while the monitor's cleanup runs.
+		return StateRunning
 	}
 	return StateExited
 }
@@ -96,6 +101,16 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 		}
 		return err
 	}
+	if rec.State == StateRunning && rec.MonitorPid > 0 && rec.MonitorPid != os.Getpid() && processAlive(rec.MonitorPid, time.Time{}) {
+		// A monitor that ended at its gate, late: a start since has a
+		// live monitor of its own, whose container this is now.
+		return nil
+	}
+	// A start killed before the container ran (its monitor ended at the
+	// gate) may have left a network helper that is still starting.
+	if rec.State != StateRunning || e.neverStarted(rec.ID) {
+		defer e.stopStartingHelpers(rec)
+	}
 	// An attached `runc run` deletes its own state; a monitored container's
 	// state is deleted here.
 	e.deleteRuntimeState(ctx, rec)
@@ -106,16 +121,48 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	removeBundle(e.bundleDir(rec))
 	_, _ = e.Unmount(rec.ID, true)
 	if rec.State == StateRunning {
-		code, at := e.observedExit(rec)
-		if at.IsZero() {
-			at = time.Now()
+		if e.neverStarted(rec.ID) {
+			// Recorded as starting, but its start was killed before the
+			// runtime made it: it is what it was before, created unless
+			// it ran once (FinishedAt is still the last run's).
+			rec.State, rec.Pid, rec.MonitorPid = StateCreated, 0, 0
+			if rec.FinishedAt.IsZero() {
+				rec.StartedAt = time.Time{}
+			} else {
+				rec.State = StateExited
+			}
+		} else {
+			code, at := e.observedExit(rec)
+			if at.IsZero() {
+				at = time.Now()
+			}
+			rec.State, rec.ExitCode, rec.FinishedAt, rec.Pid, rec.MonitorPid = StateExited, code, at, 0, 0
 		}
-		rec.State, rec.ExitCode, rec.FinishedAt, rec.Pid, rec.MonitorPid = StateExited, code, at, 0, 0
 		if err := e.state.Update(ctx, rec); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// stopStartingHelpers ends, after teardownNetwork, the container's network
+// helpers found by their command line: one whose starter was killed may
+// not have written its pid, nor be watching its namespace yet.
+func (e *Engine) stopStartingHelpers(rec *ContainerRecord) {
+	if ownNetns(rec.Config.Network) && hasHelper(rec.Config.Network) {
+		network.StopHelpersOf(e.netnsPath(rec.ID))
+	}
+}
+
+// neverStarted tells whether the last start of a container recorded as
+// running never got as far as the runtime's create: no pid file from the
+// runtime, no exit status from a monitor (prepare removes both).
+func (e *Engine) neverStarted(id string) bool {
+	if _, err := os.Stat(e.pidPath(id)); !os.IsNotExist(err) {
+		return false
+	}
+	_, err := os.Stat(e.exitPath(id))
+	return os.IsNotExist(err)
 }
 
 // RemoveOptions are the options of rm.

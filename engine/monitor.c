@@ -3,8 +3,16 @@
 // does all its work here, in a constructor, before the Go runtime starts, so
 // it costs the memory of a small C program rather than of a Go heap.
 //
-// It creates the container through the OCI runtime with pipes (or a
-// terminal) for its output, tells skiff the container's PID, writes every
+// A first start spawns it before the container's bundle exists: it waits
+// at its gate (_SKIFF_MONITOR_GATE=FD:ID) until skiff has recorded it as
+// the container's monitor and says "go". Should skiff end before that (a
+// SIGKILL in any window), the gate reads end-of-file and the monitor
+// becomes `skiff container cleanup ID` at once, which undoes what skiff
+// had prepared (network helper, mount, bundle): it never depends on its
+// parent surviving. Past the gate it owns the start.
+//
+// It creates and starts the container through the OCI runtime with pipes
+// (or a terminal) for its output, tells skiff the container's PID, writes every
 // line the container prints to the log with a timestamp and the stream,
 // reaps the container (it is a child subreaper, so the container is its
 // child once the runtime's create has exited), records the exit status and
@@ -75,21 +83,23 @@ static int getconf(struct mon *m, const char *path)
 	return m->id[0] && m->runtime[0] && m->bundle[0] ? 0 : -1;
 }
 
-static void report(struct mon *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void report(struct mon *m, const char *fmt, ...)
+/* Tells the waiting skiff; returns whether it was there to be told. */
+static int report(struct mon *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int report(struct mon *m, const char *fmt, ...)
 {
 	char buf[4096];
 	va_list ap;
+	int told;
 	if (m->syncfd < 0)
-		return;
+		return 0;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	if (write(m->syncfd, buf, strlen(buf)) < 0) {
-		/* skiff went away; carry on */
-	}
+	/* SIGPIPE is ignored: a skiff that went away is EPIPE here. */
+	told = write(m->syncfd, buf, strlen(buf)) == (ssize_t)strlen(buf);
 	close(m->syncfd);
 	m->syncfd = -1;
+	return told;
 }
 
 /* A log record per line: "TIMESTAMP STREAM F|P TEXT\n". */
@@ -282,32 +292,74 @@ static void write_exit(struct mon *m, int code)
 	rename(tmp, m->exitpath);
 }
 
-/* A failure before the container runs: a first start reports it to the
- * skiff that waits; a restart has nobody waiting, so it records an exit
- * and hands over to cleanup like any end. */
-static void give_up(struct mon *m)
+/* Becomes `skiff container cleanup ID`, with the signals as skiff found
+ * them. */
+static void become_cleanup(const char *id)
 {
-	if (!m->start)
+	unsetenv("_SKIFF_MONITOR");
+	unsetenv("_SKIFF_MONITOR_GATE");
+	signal(SIGPIPE, SIG_DFL);
+	execl("/proc/self/exe", "skiff", "container", "cleanup", id, (char *)NULL);
+	_exit(1);
+}
+
+/* A failure before the container runs: a first start reports it to the
+ * skiff that waits, which undoes the start; a restart has nobody waiting,
+ * nor has a first start whose skiff was killed (the report went nowhere),
+ * so it records an exit and hands over to cleanup like any end. */
+static void give_up(struct mon *m, int reported)
+{
+	if (!m->start && reported)
 		_exit(1);
 	write_exit(m, 125);
-	execl("/proc/self/exe", "skiff", "container", "cleanup", m->id, (char *)NULL);
-	_exit(1);
+	become_cleanup(m->id);
+}
+
+/* The gate of a first start: returns once skiff said "go"; at end of
+ * input (skiff ended before it recorded this monitor, or gave up) hands
+ * the container to cleanup. */
+static void await_go(const char *gate)
+{
+	char *end, buf[3];
+	long fd = strtol(gate, &end, 10);
+	size_t got = 0;
+	if (*end != ':' || !end[1])
+		_exit(125);
+	while (got < sizeof buf) {
+		ssize_t n = read(fd, buf + got, sizeof buf - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	if (got == sizeof buf && !memcmp(buf, "go\n", 3))
+		return;
+	become_cleanup(end + 1);
 }
 
 static void run_monitor(const char *conf)
 {
 	struct mon m;
 	int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1}, csock = -1;
+	const char *gate = getenv("_SKIFF_MONITOR_GATE");
+	/* Out of skiff's session first: a signal to its process group (a
+	 * terminal's ^C) ends skiff, never the container's monitor. */
+	setsid();
+	/* A report to a skiff that was killed must not kill the monitor;
+	 * children get the default back before they exec. */
+	signal(SIGPIPE, SIG_IGN);
+	if (gate && *gate)
+		await_go(gate);
+	unsetenv("_SKIFF_MONITOR_GATE");
 	if (getconf(&m, conf) < 0) {
 		fprintf(stderr, "skiff monitor: unreadable configuration %s\n", conf);
 		_exit(125);
 	}
 	unsetenv("_SKIFF_MONITOR");
-	if (chdir(m.bundle) < 0) {
-		report(&m, "err entering %s: %s\n", m.bundle, strerror(errno));
-		give_up(&m);
-	}
-	setsid();
+	if (chdir(m.bundle) < 0)
+		give_up(&m, report(&m, "err entering %s: %s\n", m.bundle, strerror(errno)));
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	register_holder(&m, getpid());
 	if (m.delay_ms > 0) {
@@ -323,10 +375,8 @@ static void run_monitor(const char *conf)
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
 	logfd = open(m.logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (logfd < 0) {
-		report(&m, "err opening the log %s: %s\n", m.logpath, strerror(errno));
-		give_up(&m);
-	}
+	if (logfd < 0)
+		give_up(&m, report(&m, "err opening the log %s: %s\n", m.logpath, strerror(errno)));
 	if (m.tty) {
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 		/* Relative to the bundle, the monitor's working directory: a
@@ -335,18 +385,13 @@ static void run_monitor(const char *conf)
 		snprintf(m.consock, sizeof m.consock, "console.sock");
 		csock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		unlink(m.consock);
-		if (csock < 0 || bind(csock, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(csock, 1) < 0) {
-			report(&m, "err console socket %s: %s\n", m.consock, strerror(errno));
-			give_up(&m);
-		}
+		if (csock < 0 || bind(csock, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(csock, 1) < 0)
+			give_up(&m, report(&m, "err console socket %s: %s\n", m.consock, strerror(errno)));
 	} else if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
-		report(&m, "err pipes: %s\n", strerror(errno));
-		give_up(&m);
+		give_up(&m, report(&m, "err pipes: %s\n", strerror(errno)));
 	}
-	if (m.keepstdin && pipe2(in, O_CLOEXEC) < 0) {
-		report(&m, "err pipes: %s\n", strerror(errno));
-		give_up(&m);
-	}
+	if (m.keepstdin && pipe2(in, O_CLOEXEC) < 0)
+		give_up(&m, report(&m, "err pipes: %s\n", strerror(errno)));
 
 	char runclog[600];
 	snprintf(runclog, sizeof runclog, "%s/runtime.log", m.bundle);
@@ -354,6 +399,7 @@ static void run_monitor(const char *conf)
 	if (create == 0) {
 		int devnull = open("/dev/null", O_RDWR);
 		sigprocmask(SIG_UNBLOCK, &mask, NULL);
+		signal(SIGPIPE, SIG_DFL);
 		dup2(m.keepstdin ? in[0] : devnull, 0);
 		dup2(m.tty ? devnull : out[1], 1);
 		dup2(m.tty ? devnull : err[1], 2);
@@ -376,10 +422,8 @@ static void run_monitor(const char *conf)
 		/* The runtime hands over the terminal's master side, or exits. */
 		struct pollfd p = {csock, POLLIN};
 		while (poll(&p, 1, 100) == 0) {
-			if (waitpid(create, NULL, WNOHANG) == create) {
-				report(&m, "err the runtime failed to create the container (see %s)\n", runclog);
-				give_up(&m);
-			}
+			if (waitpid(create, NULL, WNOHANG) == create)
+				give_up(&m, report(&m, "err the runtime failed to create the container (see %s)\n", runclog));
 		}
 		int conn = accept4(csock, NULL, NULL, SOCK_CLOEXEC);
 		so.fd = conn < 0 ? -1 : recv_fd(conn);
@@ -391,31 +435,30 @@ static void run_monitor(const char *conf)
 	int status;
 	while (waitpid(create, &status, 0) < 0 && errno == EINTR)
 		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		report(&m, "err the runtime failed to create the container (see %s)\n", runclog);
-		give_up(&m);
-	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		give_up(&m, report(&m, "err the runtime failed to create the container (see %s)\n", runclog));
 	char pidbuf[32] = {0};
 	int pf = open(m.pidfile, O_RDONLY | O_CLOEXEC);
-	if (pf < 0 || read(pf, pidbuf, sizeof pidbuf - 1) <= 0) {
-		report(&m, "err no pid file from the runtime\n");
-		give_up(&m);
-	}
+	if (pf < 0 || read(pf, pidbuf, sizeof pidbuf - 1) <= 0)
+		give_up(&m, report(&m, "err no pid file from the runtime\n"));
 	close(pf);
 	pid_t cpid = atoi(pidbuf);
-	report(&m, "ok %d\n", cpid);
-	if (m.start) {
-		pid_t starter = fork();
-		if (starter == 0) {
-			sigprocmask(SIG_UNBLOCK, &mask, NULL);
-			execl(m.runtime, m.runtime, "--root", m.root, "start", m.id, (char *)NULL);
-			_exit(127);
-		}
-		while (waitpid(starter, &status, 0) < 0 && errno == EINTR)
-			;
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			give_up(&m); /* what runs of it ends with the runtime state, in cleanup */
+	/* The monitor starts the container itself, first start or restart:
+	 * nothing of the start is left to a skiff that may be killed. */
+	pid_t starter = fork();
+	if (starter == 0) {
+		sigprocmask(SIG_UNBLOCK, &mask, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		execl(m.runtime, m.runtime, "--root", m.root, "--log", runclog, "--log-format", "json", "start", m.id, (char *)NULL);
+		_exit(127);
 	}
+	while (waitpid(starter, &status, 0) < 0 && errno == EINTR)
+		;
+	/* What runs of it ends with the runtime state: skiff's abort deletes
+	 * it, or cleanup does. */
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		give_up(&m, report(&m, "err the runtime failed to start the container (see %s)\n", runclog));
+	report(&m, "ok %d\n", cpid);
 
 	/* attach writes the container's input here (a FIFO in the bundle); a
 	 * writer of our own keeps it from reporting end-of-file between
@@ -497,8 +540,7 @@ static void run_monitor(const char *conf)
 	write_exit(&m, code);
 	close(logfd);
 	/* Hand over to skiff for the state update, --rm and the unmount. */
-	execl("/proc/self/exe", "skiff", "container", "cleanup", m.id, (char *)NULL);
-	_exit(1);
+	become_cleanup(m.id);
 }
 
 __attribute__((constructor)) static void skiff_monitor(void)

@@ -322,10 +322,20 @@ func (e *Engine) teardownNetwork(rec *ContainerRecord) {
 	// on the hub.
 	e.detachNetworks(context.Background(), rec)
 	pids, _ := filepath.Glob(filepath.Join(filepath.Dir(e.nsDir), "ns-*", "netns", rec.ID+".pid"))
+	path := e.netnsPath(rec.ID)
+	_, err := os.Stat(path)
+	unseen := err == nil && hasHelper(rec.Config.Network) && !network.HelperPid(path+".pid")
 	for _, p := range pids {
 		network.StopHelper(p, len(rec.Config.Ports) > 0)
 	}
-	network.RemoveNetns(e.netnsPath(rec.ID))
+	network.RemoveNetns(path)
+	if unseen {
+		// A namespace whose helper has not written its pid (pasta
+		// makes the file empty first): a start killed while it started
+		// the helper, which would run on unseen. Looked for once the
+		// namespace is gone, so that none can start on it after.
+		network.StopHelpersOf(path)
+	}
 }
 
 // hasHelper tells whether a network mode runs a helper process (pasta or

@@ -99,7 +99,9 @@ func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
 		return e.Cleanup(ctx, id)
 	}
 	code, at := e.observedExit(rec)
-	if rec.State != StateRunning || !shouldRestart(rec, code) {
+	// Only the container's own monitor restarts it, and only once it ran:
+	// a monitor that ended at its gate hands over to Cleanup.
+	if rec.State != StateRunning || rec.MonitorPid != os.Getpid() || e.neverStarted(id) || !shouldRestart(rec, code) {
 		lock.Unlock()
 		return e.Cleanup(ctx, id)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 	"go.podman.io/storage/pkg/stringid"
+	"golang.org/x/sys/unix"
 )
 
 // Volume errors.
@@ -80,8 +81,11 @@ func checkVolumeOptions(driver string, opts map[string]string) error {
 
 func (e *Engine) volumeDir(name string) string { return filepath.Join(e.dataDir, "volumes", name) }
 
-// CreateVolume makes a volume: its record first (the name is claimed by the
-// database's constraint), then its directory.
+// CreateVolume makes a volume, under the name's lock: its record first
+// (the name is claimed by the database's constraint), then its directory,
+// made aside and renamed into place whole. A create killed in between
+// leaves a record without data, which the next look at the volume
+// completes (Volume, Volumes): no volume is ever listed without its data.
 func (e *Engine) CreateVolume(ctx context.Context, o VolumeOptions) (*Volume, error) {
 	if o.Name == "" {
 		o.Name = stringid.GenerateRandomID()
@@ -99,15 +103,36 @@ func (e *Engine) CreateVolume(ctx context.Context, o VolumeOptions) (*Volume, er
 		v.Options = map[string]string{}
 	}
 	v.Mountpoint = filepath.Join(e.volumeDir(v.Name), "_data")
+	lock, err := e.volumeLock(v.Name)
+	if err != nil {
+		return nil, err
+	}
 	if err := e.state.AddVolume(ctx, v); err != nil {
+		lock.Close()
 		if errors.Is(err, ErrVolumeExists) && o.IgnoreExisting {
 			return e.Volume(ctx, o.Name)
 		}
 		return nil, err
 	}
-	if err := os.MkdirAll(v.Mountpoint, 0o755); err != nil {
+	defer lock.Close()
+	if err := e.makeVolumeDir(v); err != nil {
 		_ = e.state.RemoveVolume(ctx, v.Name)
-		return nil, fmt.Errorf("creating the volume's directory: %w", err)
+		_ = os.RemoveAll(e.volumeDir(v.Name))
+		return nil, err
+	}
+	return v, nil
+}
+
+// makeVolumeDir gives a recorded volume its directory, empty and owned as
+// its options say. The caller holds the volume's lock, so whatever is at
+// the volume's path is a leftover (of a create or rm killed half way).
+func (e *Engine) makeVolumeDir(v *Volume) error {
+	dir := e.volumeDir(v.Name)
+	tmp := filepath.Join(filepath.Dir(dir), ".new-"+v.Name) // never a volume's name: those start with a letter or digit
+	_ = os.RemoveAll(tmp)
+	data := filepath.Join(tmp, "_data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return fmt.Errorf("creating the volume's directory: %w", err)
 	}
 	uid, gid := -1, -1
 	for _, kv := range strings.Split(v.Options["o"], ",") {
@@ -121,12 +146,63 @@ func (e *Engine) CreateVolume(ctx context.Context, o VolumeOptions) (*Volume, er
 		}
 	}
 	if uid >= 0 || gid >= 0 {
-		if err := os.Chown(v.Mountpoint, uid, gid); err != nil {
-			_ = e.removeVolume(ctx, v.Name)
-			return nil, fmt.Errorf("%w: volume owner uid=%d gid=%d: %v", ErrBadOption, uid, gid, err)
+		if err := os.Chown(data, uid, gid); err != nil {
+			_ = os.RemoveAll(tmp)
+			return fmt.Errorf("%w: volume owner uid=%d gid=%d: %v", ErrBadOption, uid, gid, err)
 		}
 	}
-	return v, nil
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing what is left at the volume's path: %w", err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		_ = os.RemoveAll(tmp)
+		return fmt.Errorf("creating the volume's directory: %w", err)
+	}
+	return nil
+}
+
+// volumeLock serialises what is done to one volume's directory: create,
+// completion, removal. The kernel drops it with its holder; a lock file
+// removed under a waiter (volume rm) is taken again on the new file.
+func (e *Engine) volumeLock(name string) (*os.File, error) {
+	path := filepath.Join(e.state.dir, "locks", "volume-"+name)
+	for {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("locking volume %s: %w", name, err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("locking volume %s: %w", name, err)
+		}
+		var held, now unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Stat(path, &now) == nil && held.Ino == now.Ino && held.Dev == now.Dev {
+			return f, nil
+		}
+		f.Close()
+	}
+}
+
+// complete makes sure a recorded volume has its data, finishing the work
+// of a create that was killed after it recorded the volume. A volume
+// removed meanwhile is ErrNoSuchVolume.
+func (e *Engine) complete(ctx context.Context, v *Volume) error {
+	if _, err := os.Stat(v.Mountpoint); err == nil {
+		return nil
+	}
+	lock, err := e.volumeLock(v.Name)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	cur, err := e.state.LookupVolume(ctx, v.Name)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(v.Mountpoint); err == nil {
+		return nil
+	}
+	return e.makeVolumeDir(cur)
 }
 
 // Volume looks a volume up by name.
@@ -136,16 +212,30 @@ func (e *Engine) Volume(ctx context.Context, name string) (*Volume, error) {
 		return nil, err
 	}
 	v.Mountpoint = filepath.Join(e.volumeDir(v.Name), "_data")
+	if err := e.complete(ctx, v); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
 // Volumes lists every volume, by name.
 func (e *Engine) Volumes(ctx context.Context) ([]*Volume, error) {
 	vols, err := e.state.ListVolumes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := vols[:0]
 	for _, v := range vols {
 		v.Mountpoint = filepath.Join(e.volumeDir(v.Name), "_data")
+		if err := e.complete(ctx, v); err != nil {
+			if errors.Is(err, ErrNoSuchVolume) {
+				continue
+			}
+			return nil, err
+		}
+		out = append(out, v)
 	}
-	return vols, err
+	return out, nil
 }
 
 // VolumeUsers are the containers whose mounts name the volume.
@@ -190,13 +280,23 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string, force bool) erro
 	return e.removeVolume(ctx, v.Name)
 }
 
-// removeVolume drops the record, then the data: a crash in between leaves
-// an unreferenced directory, never a record without data.
+// removeVolume drops the record, then the data, under the volume's lock: a
+// crash in between leaves an unreferenced directory, never a record
+// without data; the next create of the name clears it.
 func (e *Engine) removeVolume(ctx context.Context, name string) error {
+	lock, err := e.volumeLock(name)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	if err := e.state.RemoveVolume(ctx, name); err != nil {
 		return err
 	}
-	return os.RemoveAll(e.volumeDir(name))
+	if err := os.RemoveAll(e.volumeDir(name)); err != nil {
+		return err
+	}
+	_ = os.Remove(lock.Name())
+	return nil
 }
 
 // PruneVolumes removes the volumes no container uses and that match every

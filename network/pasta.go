@@ -314,6 +314,47 @@ func StopHelper(pidfile string, wait bool) {
 	_ = os.Remove(apiSocket(pidfile))
 }
 
+// HelperPid tells whether pidfile holds a helper's pid yet.
+func HelperPid(pidfile string) bool {
+	data, err := os.ReadFile(pidfile)
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	return err == nil && pid > 0
+}
+
+// StopHelpersOf ends every pasta or slirp4netns of the user's that was
+// started for the namespace at netns, found by its command line: a helper
+// whose starter was killed before it wrote its pid file has no other
+// trace. It scans until three passes in a row find none (a helper forks
+// as it daemonizes, and re-executes itself as it starts).
+func StopHelpersOf(netns string) {
+	want := []byte("\x00" + netns + "\x00")
+	for pass, quiet := 0, 0; pass < 100 && quiet < 3; pass++ {
+		found := false
+		entries, _ := os.ReadDir("/proc")
+		for _, ent := range entries {
+			pid, err := strconv.Atoi(ent.Name())
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			if err != nil || !(strings.HasPrefix(string(comm), "pas") || strings.HasPrefix(string(comm), "slirp4netns")) || zombie(pid) {
+				continue
+			}
+			if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && bytes.Contains(cmdline, want) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				found = true
+			}
+		}
+		if quiet++; found {
+			quiet = 0
+		}
+		time.Sleep(3 * time.Millisecond)
+	}
+}
+
 func zombie(pid int) bool {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
