@@ -13,6 +13,7 @@ import (
 	"time"
 
 	cstorage "go.podman.io/storage"
+	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/network"
 	"github.com/skiff-project/skiff/rootless"
@@ -26,7 +27,7 @@ func (e *Engine) observedState(rec *ContainerRecord) string {
 		return rec.State
 	}
 	pid := e.containerPid(rec)
-	if pid > 0 && processAlive(pid, rec.StartedAt) {
+	if pid > 0 && processAlive(pid, e.startedBy(rec)) {
 		return StateRunning
 	}
 	if pid == 0 && rec.MonitorPid > 0 && processAlive(rec.MonitorPid, time.Time{}) {
@@ -52,6 +53,19 @@ func (e *Engine) containerPid(rec *ContainerRecord) int {
 	return pid
 }
 
+// startedBy is a time by which the container's process had started: the
+// runtime writes its pid file once the process exists, so a process of that
+// pid started later is another one (the pid reused). Without the file, the
+// recorded start, which comes after the process's when the pid is recorded.
+func (e *Engine) startedBy(rec *ContainerRecord) time.Time {
+	if rec.Pid == 0 {
+		if st, err := os.Stat(e.pidPath(rec.ID)); err == nil {
+			return st.ModTime()
+		}
+	}
+	return rec.StartedAt
+}
+
 // observedExit fills in the exit code of a container found dead.
 func (e *Engine) observedExit(rec *ContainerRecord) (int, time.Time) {
 	if code, at, ok := readExitFile(e.exitPath(rec.ID)); ok {
@@ -63,8 +77,8 @@ func (e *Engine) observedExit(rec *ContainerRecord) (int, time.Time) {
 	return -1, time.Time{}
 }
 
-// processAlive tells whether pid runs and, when started is known, started
-// no later than that (a reused PID starts after).
+// processAlive tells whether pid runs and, when started is known, had
+// started by then (a reused pid starts after).
 func processAlive(pid int, started time.Time) bool {
 	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
 		return false
@@ -74,14 +88,41 @@ func processAlive(pid int, started time.Time) bool {
 		return false
 	}
 	s := string(data)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) && s[i+2] == 'Z' {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return false
+	}
+	fields := strings.Fields(s[i+2:])
+	if len(fields) > 0 && fields[0] == "Z" {
 		return false // a zombie has ended
 	}
 	if started.IsZero() {
 		return true
 	}
-	st, err := os.Stat("/proc/" + strconv.Itoa(pid))
-	return err == nil && !st.ModTime().After(started.Add(2*time.Second))
+	at, ok := processStart(fields)
+	return !ok || !at.After(started.Add(time.Second))
+}
+
+// processStart is when the process of /proc/PID/stat's fields (those after
+// its name, from the state on) started: field 22, starttime, counts clock
+// ticks (USER_HZ, 100 on Linux) since boot. The mtime of /proc/PID is no
+// such time: it is when the kernel made that inode, again after its cache
+// dropped it, so a long-running process would look new.
+func processStart(fields []string) (time.Time, bool) {
+	const startField, userHZ = 22 - 3, 100
+	if len(fields) <= startField {
+		return time.Time{}, false
+	}
+	ticks, err := strconv.ParseUint(fields[startField], 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	var now unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &now) != nil {
+		return time.Time{}, false
+	}
+	age := time.Duration(now.Nano()) - time.Duration(ticks)*(time.Second/userHZ)
+	return time.Now().Add(-age), true
 }
 
 // Cleanup runs when a container has ended (the monitor becomes it): record
