@@ -152,6 +152,10 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	if rec.State != StateRunning || e.neverStarted(rec.ID) {
 		defer e.stopStartingHelpers(rec)
 	}
+	// A compile of the seccomp profile that a killed command left (its
+	// runtime's init waits for ever) ends here too: cleanup is what runs
+	// after a killed start.
+	defer sweepSeccompCompiles(ctx, e.seccompDir())
 	// An attached `runc run` deletes its own state; a monitored container's
 	// state is deleted here.
 	e.deleteRuntimeState(ctx, rec)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -52,7 +53,7 @@ func (e *Engine) precompileSeccomp(ctx context.Context, runtime string, spec *sp
 	if err != nil {
 		return
 	}
-	dir := filepath.Join(filepath.Dir(e.nsDir), "seccomp")
+	dir := e.seccompDir()
 	path := filepath.Join(dir, key+".bpf")
 	prog, err := os.ReadFile(path)
 	if err != nil {
@@ -108,11 +109,25 @@ func compileSeccomp(ctx context.Context, runtime, cacheDir string, profile *spec
 	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
 		return nil, err
 	}
+	sweepSeccompCompiles(ctx, cacheDir)
 	dir, err := os.MkdirTemp(cacheDir, "compile-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	// The lock says the compile is alive (the kernel drops it with this
+	// process); the runtime's path says who can end what it left.
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "runtime"), []byte(runtime), 0o600); err != nil {
+		return nil, err
+	}
 	// crun wants /dev in the root and the command to exist, run or not.
 	if err := os.MkdirAll(filepath.Join(dir, "rootfs", "dev"), 0o700); err != nil {
 		return nil, err
@@ -155,10 +170,52 @@ func compileSeccomp(ctx context.Context, runtime, cacheDir string, profile *spec
 		}
 		return nil
 	}
-	const id = "seccomp-compile"
+	const id = seccompCompileID
 	if err := crun("create", "--bundle", dir, id); err != nil {
 		return nil, err
 	}
 	defer func() { _ = crun("delete", "--force", id) }()
 	return os.ReadFile(filepath.Join(root, id, "seccomp.bpf"))
 }
+
+// seccompCompileID names the container a compile creates and never starts.
+const seccompCompileID = "seccomp-compile"
+
+// sweepSeccompCompiles ends what a compile killed half way left behind:
+// crun's created, never started init would wait for ever, and its
+// directory would stay. A compile holds the flock of its directory's lock
+// file for its whole life, so one whose lock is free lost its owner.
+func sweepSeccompCompiles(ctx context.Context, cacheDir string) {
+	entries, err := os.ReadDir(cacheDir)
+	if err != nil {
+		return
+	}
+	for _, en := range entries {
+		if !strings.HasPrefix(en.Name(), "compile-") {
+			continue
+		}
+		dir := filepath.Join(cacheDir, en.Name())
+		lock, err := os.Open(filepath.Join(dir, "lock"))
+		if err != nil {
+			// Made but not locked yet, or left before it was: only an
+			// old one is a leftover.
+			if info, ierr := en.Info(); ierr != nil || time.Since(info.ModTime()) < time.Minute {
+				continue
+			}
+		} else if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+			lock.Close()
+			continue // alive
+		}
+		if runtime, err := os.ReadFile(filepath.Join(dir, "runtime")); err == nil && len(runtime) > 0 {
+			cmd := exec.CommandContext(ctx, string(runtime), "--root", filepath.Join(dir, "state"), "delete", "--force", seccompCompileID)
+			_ = cmd.Run()
+		}
+		_ = os.RemoveAll(dir)
+		if lock != nil {
+			lock.Close()
+		}
+	}
+}
+
+// seccompDir keeps the user's compiled profiles.
+func (e *Engine) seccompDir() string { return filepath.Join(filepath.Dir(e.nsDir), "seccomp") }
