@@ -202,7 +202,10 @@ func TestPsListingAndFilters(t *testing.T) {
 	if tbl := lines(e.ok("ps", "--format", "table {{.Names}}\t{{.Status}}")); !regexp.MustCompile(`^NAMES\s+STATUS$`).MatchString(tbl[0]) || !strings.HasPrefix(tbl[1], "alive") {
 		t.Fatalf("ps table template: %v", tbl)
 	}
-	e.fails(125, `stop it first or use rm -f`, "rm", "alive")
+	// podman-rm(1): 2 when a container runs, 1 when one does not exist.
+	e.fails(2, `stop it first or use rm -f`, "rm", "alive")
+	e.fails(1, `no such container: nosuch`, "rm", "nosuch")
+	e.fails(2, `alive: stop it first`, "rm", "nosuch", "alive")
 	e.ok("rm", "-f", "-a")
 	if got := e.ok("ps", "-a", "-q"); got != "" {
 		t.Fatalf("rm -f -a left %q", got)
@@ -448,7 +451,6 @@ func TestContainerBadInput(t *testing.T) {
 		{[]string{"run", "--network", "bad/name", busybox}, `--network "bad/name"`},
 		{[]string{"start", "nosuch"}, `no such container: nosuch`},
 		{[]string{"stop", "nosuch"}, `no such container: nosuch`},
-		{[]string{"rm", "nosuch"}, `no such container: nosuch`},
 		{[]string{"logs", "nosuch"}, `no such container: nosuch`},
 		{[]string{"exec", "nosuch", "true"}, `no such container: nosuch`},
 		{[]string{"kill", "-s", "NOPE", "taken"}, `unknown signal "NOPE"`},

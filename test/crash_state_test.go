@@ -212,7 +212,7 @@ func checkContainerTruth(t *testing.T, e *env, name string) string {
 		}
 		// podman's rm exits 2 for a running container; skiff's says 125
 		// today (not this test's business): refused is what counts here.
-		if r := e.run("rm", name); r.code == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "running") {
+		if r := e.run("rm", name); r.code != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "running") {
 			t.Fatalf("rm of a running container was not refused in one line\n%s", r)
 		}
 		if got := psState(e, name); got != "running" || len(containerProcs(e.uid(), "sleep")) != 1 {

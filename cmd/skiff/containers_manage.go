@@ -251,7 +251,7 @@ func newRmCmd(g *globalOptions) *cobra.Command {
 			for _, f := range t.cidfiles {
 				_ = os.Remove(f)
 			}
-			return err
+			return rmStatus(err)
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "kill and remove running containers")
@@ -261,6 +261,37 @@ func newRmCmd(g *globalOptions) *cobra.Command {
 	t.bind(c)
 	c.ValidArgsFunction = completeContainers(g)
 	return withStore(c)
+}
+
+// rmStatus gives rm's failures podman's exit codes: 2 when a container
+// runs (without -f), 1 when every failure is a container that does not
+// exist, else 125.
+func rmStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	running, missing, other := false, false, false
+	for _, e := range errs {
+		switch {
+		case errors.Is(e, engine.ErrIsRunning):
+			running = true
+		case errors.Is(e, engine.ErrNoSuchContainer):
+			missing = true
+		default:
+			other = true
+		}
+	}
+	switch {
+	case running:
+		return &codedError{err, 2}
+	case missing && !other:
+		return &codedError{err, 1}
+	}
+	return err
 }
 
 func newWaitCmd(g *globalOptions) *cobra.Command {

@@ -29,6 +29,16 @@ func (e *usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return &usageError{fmt.Errorf(format, a...)} }
 
+// codedError is an error a command documents its own exit code for (rm's
+// 1 and 2); its message is printed as any other.
+type codedError struct {
+	err  error
+	code int
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
+
 // exitCode prints err as one line on stderr and maps it to a process status.
 func exitCode(stderr io.Writer, err error) int {
 	if err == nil {
@@ -40,6 +50,10 @@ func exitCode(stderr io.Writer, err error) int {
 	}
 	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
 	fmt.Fprintf(stderr, "Error: %s\n", msg)
+	var coded *codedError
+	if errors.As(err, &coded) {
+		return coded.code
+	}
 	if code, ok := containerExitCode(err); ok {
 		return code
 	}
