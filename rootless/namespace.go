@@ -389,3 +389,24 @@ func VerifyMappings() error {
 	}
 	return nil
 }
+
+// KeepInheritedFromChildren marks every descriptor above stderr that the
+// caller gave this process close-on-exec, once it is in the namespace: the
+// command itself may still use them (`export -o /dev/fd/5`), but nothing it
+// starts and leaves running (a monitor, pasta, a runtime) holds a script's
+// pipe open, which would keep `$(skiff run -d …)` or a test harness's
+// descriptor 3 waiting for as long as the container runs.
+func KeepInheritedFromChildren() {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	for _, ent := range entries {
+		fd, err := strconv.Atoi(ent.Name())
+		if err != nil || fd <= 2 {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil || flags&unix.FD_CLOEXEC != 0 {
+			continue
+		}
+		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, flags|unix.FD_CLOEXEC)
+	}
+}

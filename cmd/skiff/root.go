@@ -232,6 +232,7 @@ func (g *globalOptions) setup(c *cobra.Command) error {
 	if _, err := rootless.Joined(); err != nil {
 		return err
 	}
+	rootless.KeepInheritedFromChildren()
 	if rootless.FastEntered() {
 		slog.Debug("entered the user namespace in the constructor")
 	}
