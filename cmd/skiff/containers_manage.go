@@ -239,13 +239,20 @@ func newRmCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			err = g.forEachTarget(t, args, func(n string) error {
+				stopped := false
 				if force && c.Flags().Changed("time") {
 					// Stopped the gentle way first, as podman rm -f -t does.
-					if err := e.Stop(c.Context(), n, time.Duration(timeout)*time.Second); err != nil && !errors.Is(err, engine.ErrNotRunning) {
+					err := e.Stop(c.Context(), n, time.Duration(timeout)*time.Second)
+					if err != nil && !errors.Is(err, engine.ErrNotRunning) {
 						return err
 					}
+					stopped = err == nil
 				}
-				return e.Remove(c.Context(), n, engine.RemoveOptions{Force: force, Volumes: volumes})
+				err := e.Remove(c.Context(), n, engine.RemoveOptions{Force: force, Volumes: volumes})
+				if stopped && errors.Is(err, engine.ErrNoSuchContainer) {
+					return nil // a --rm container removed itself once stopped
+				}
+				return err
 			})
 			// The cidfiles name nothing any more.
 			for _, f := range t.cidfiles {

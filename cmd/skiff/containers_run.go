@@ -291,11 +291,12 @@ func (g *globalOptions) attachedStart(c *cobra.Command, e *engine.Engine, id str
 		return attachResult(code, undoStartError(err, undo), 0)
 	}
 	o.DetachKeys = keys
-	stop := proxySignals(e, rec.ID, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
-	defer stop()
-	// A hangup (the terminal closed) also ends the attach: nobody is
-	// left to read or type.
-	ctx, status, cancel := signalEnds(context.Background(), syscall.SIGHUP)
+	// As docker's run, which proxies no signal in TTY mode: SIGINT,
+	// SIGTERM and a hangup (the terminal closed) end the attach and leave
+	// the container running (a ctrl-c typed reaches it as a key). A
+	// proxied SIGTERM would end nothing when the container's init ignores
+	// it, and `timeout 3 skiff run -t …` would wait for good.
+	ctx, status, cancel := signalEnds(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer cancel()
 	o.Resize = windowSizes(ctx, g.stdin, g.stdout)
 	restore := func() {}
