@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -171,8 +172,24 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 		}
 		c.AddHosts = append(c.AddHosts, name+":"+ip)
 	}
+	for _, d := range o.DNSSearch {
+		if d != "." && !validDomain(d) {
+			return fmt.Errorf("%w: --dns-search %q is not a valid domain", ErrBadOption, d)
+		}
+	}
 	c.DNS, c.DNSSearch = o.DNS, o.DNSSearch
 	return nil
+}
+
+// domainName is docker's rule for a --dns-search domain (opts.ValidateDNSSearch):
+// labels of letters, digits and inner hyphens, dot-separated.
+var domainName = regexp.MustCompile(`^(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9])\.)*([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9])$`)
+
+// validDomain tells whether d is a domain name that may stand in
+// resolv.conf's search line (never a newline, a space or a second entry).
+func validDomain(d string) bool {
+	d = strings.TrimSuffix(d, ".")
+	return len(d) > 0 && len(d) <= 255 && domainName.MatchString(d) && strings.ContainsAny(strings.ToLower(d), "abcdefghijklmnopqrstuvwxyz")
 }
 
 // DNSNone, as the only --dns, keeps the image's own /etc/resolv.conf: skiff

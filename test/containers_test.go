@@ -457,6 +457,10 @@ func TestContainerBadInput(t *testing.T) {
 		{[]string{"ps", "--filter", "color=red"}, `unknown key "color"`},
 		{[]string{"ps", "--filter", "status=sleeping"}, `status is created`},
 		{[]string{"run", "--runtime", "nosuchruntime", busybox, "true"}, `nosuchruntime is not installed`},
+		// docker's opts.ValidateDNSSearch: a newline or a space would write
+		// lines of the user's choosing into resolv.conf.
+		{[]string{"run", "--dns-search", "a.com\nnameserver 192.0.2.66", busybox, "true"}, `--dns-search .* is not a valid domain`},
+		{[]string{"create", "--dns-search", "a b", busybox}, `--dns-search "a b" is not a valid domain`},
 	} {
 		r := e.run(c.args...)
 		checkFailure(t, r, 125, c.err)

@@ -52,6 +52,22 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 	return withStore(c)
 }
 
+// newContainerInspectCmd is `container inspect`: inspect of containers only.
+func newContainerInspectCmd(g *globalOptions) *cobra.Command {
+	var format string
+	c := &cobra.Command{
+		Use:   "inspect [flags] CONTAINER [CONTAINER...]",
+		Short: "Show details of containers",
+		Args:  minArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return g.inspect(c, args, format, "container")
+		},
+	}
+	c.Flags().StringVarP(&format, "format", "f", "", "format output with a Go template")
+	c.ValidArgsFunction = completeContainers(g)
+	return withStore(c)
+}
+
 func (g *globalOptions) inspectImages(c *cobra.Command, names []string, format string) error {
 	return g.inspect(c, names, format, "image")
 }

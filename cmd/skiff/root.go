@@ -67,8 +67,12 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 
 	image := newGroupCmd("image", "Manage images")
 	container := newGroupCmd("container", "Manage containers")
+	// As docker's and podman's: container ls (ps's name there) and
+	// container inspect.
+	containerList := newPsCmd(g)
+	containerList.Aliases = append(containerList.Aliases, "ls")
 	container.AddCommand(newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g, "stop"), newStopCmd(g, "restart"),
-		newKillCmd(g), newRmCmd(g), newWaitCmd(g), newPsCmd(g), newLogsCmd(g), newExecCmd(g), newCleanupCmd(g), newNetworkHookCmd(g),
+		newKillCmd(g), newRmCmd(g), newWaitCmd(g), containerList, newContainerInspectCmd(g), newLogsCmd(g), newExecCmd(g), newCleanupCmd(g), newNetworkHookCmd(g),
 		newCommitCmd(g), newDiffCmd(g), newExportCmd(g), newCpCmd(g), newRenameCmd(g), newContainerPruneCmd(g),
 		newPauseCmd(g, true), newPauseCmd(g, false), newTopCmd(g), newStatsCmd(g), newPortCmd(g), newAttachCmd(g))
 	image.AddCommand(
