@@ -85,6 +85,20 @@ func TestHostMountsThatCannotReachTheNamespaceAreRefused(t *testing.T) {
 	}
 	e.fails(125, `bind source .*late.*not as the host has it`, "run", "--rm", "-v", late+":/x", busybox, "cat", "/x/hello")
 	e.fails(125, `bind source .*late.*not as the host has it`, "--log-level=warn", "create", "--mount", "type=bind,source="+late+",target=/x", busybox)
+	// Files skiff reads or writes itself there are refused the same way:
+	// an output would land, unseen, in the directory underneath.
+	for _, args := range [][]string{
+		{"save", "-o", filepath.Join(late, "x.tar"), busybox},
+		{"run", "-d", "--cidfile", filepath.Join(late, "cid"), busybox, "true"},
+		{"run", "--rm", "--env-file", filepath.Join(late, "hello"), busybox, "true"},
+		{"load", "-i", filepath.Join(late, "hello")},
+		{"import", filepath.Join(late, "hello"), "x"},
+		{"cp", filepath.Join(late, "hello"), "holder:/tmp/"},
+		{"cp", "holder:/etc/hostname", filepath.Join(late, "out")},
+		{"pull", "--authfile", filepath.Join(late, "auth.json"), busybox},
+	} {
+		e.fails(125, `not as the host has it`, args...)
+	}
 	if after := e.ok("ps", "-a", "-q"); after != before {
 		t.Fatalf("a refused run left containers: %q, before %q", after, before)
 	}

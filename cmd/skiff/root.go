@@ -50,7 +50,7 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		SilenceErrors: true,
 		Version:       engine.Version,
 		PersistentPreRunE: func(c *cobra.Command, args []string) error {
-			return g.setup(c)
+			return g.setup(c, args)
 		},
 	}
 	root.SetIn(g.stdin)
@@ -202,7 +202,7 @@ func rangeArgs(lo, hi int) cobra.PositionalArgs {
 
 // setup runs before every command: logging, the runtime directory, and, for
 // commands that touch storage, the user namespace.
-func (g *globalOptions) setup(c *cobra.Command) error {
+func (g *globalOptions) setup(c *cobra.Command, args []string) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
 		return usagef("invalid --log-level %q: use debug, info, warn or error", g.logLevel)
@@ -237,6 +237,9 @@ func (g *globalOptions) setup(c *cobra.Command) error {
 		return err
 	}
 	rootless.KeepInheritedFromChildren()
+	if err := checkHostPaths(c, args); err != nil {
+		return err
+	}
 	if rootless.FastEntered() {
 		slog.Debug("entered the user namespace in the constructor")
 	}
