@@ -85,35 +85,18 @@ func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int,
 		}
 		cmd.Stdout = o.Stdout
 	}
-	// The runtime's own complaint is held back: the error carries it. A
-	// detached process gets none of the caller's descriptors (/dev/null,
-	// or a script's $(...) would wait for it) and the runtime's standard
-	// error goes to a file of no name rather than a pipe that would keep
-	// this command waiting; an attached one's children that outlive it get
-	// a moment to finish writing, as with docker.
-	var gate *startGate
-	var errFile *os.File
-	if o.Detach {
-		if errFile, err = os.CreateTemp("", "skiff-exec-*.err"); err != nil {
-			return 0, err
-		}
-		_ = os.Remove(errFile.Name())
-		defer errFile.Close()
-		gate = newStartGate(o.Stderr, pidPath)
-		cmd.Stderr = errFile
-	} else {
-		gate = newStartGate(o.Stderr, pidPath)
+	// The runtime's own complaint is held back: the error carries it (from
+	// its log). A detached process gets none of the caller's descriptors:
+	// /dev/null for all three, or a script's $(...) would wait for it, and
+	// its output is discarded, as docker's. An attached one's children
+	// that outlive it get a moment to finish writing, as with docker.
+	gate := newStartGate(o.Stderr, pidPath)
+	if !o.Detach {
 		cmd.Stderr = gate
 		cmd.WaitDelay = 200 * time.Millisecond
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	err = cmd.Run()
-	if errFile != nil {
-		// What the runtime said before it detached, for the gate to judge.
-		if _, serr := errFile.Seek(0, io.SeekStart); serr == nil {
-			_, _ = io.Copy(gate, io.LimitReader(errFile, 1<<16))
-		}
-	}
 	if errors.Is(err, exec.ErrWaitDelay) {
 		err = nil
 	}

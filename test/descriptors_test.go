@@ -1,6 +1,9 @@
 package test
 
 import (
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -26,4 +29,28 @@ func TestStartedProcessesHoldNoCallersDescriptors(t *testing.T) {
 	}
 	e.ok("exec", "fd1", "true")
 	e.ok("rm", "-f", "-t", "0", "fd1", "fd2")
+}
+
+// TestDetachedExecOutputGoesNowhere: exec -d's process has /dev/null for
+// its output, as docker discards it: not the caller's (a script waiting),
+// nor a file of no name that would fill /tmp for as long as it writes.
+func TestDetachedExecOutputGoesNowhere(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.ok("run", "-d", "--name", "ex", busybox, "sleep", "60")
+	e.ok("exec", "-d", "ex", "sleep", "4321")
+	var pids []int
+	waitFor(t, func() bool {
+		pids = userPids(e.uid(), func(pid string) bool {
+			cmdline, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+			return string(cmdline) == "sleep\x004321\x00"
+		})
+		return len(pids) == 1
+	})
+	for _, fd := range []string{"0", "1", "2"} {
+		if target, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pids[0]), "fd", fd)); err != nil || target != "/dev/null" {
+			t.Fatalf("exec -d's process has %q (%v) as descriptor %s, want /dev/null", target, err, fd)
+		}
+	}
+	e.ok("rm", "-f", "-t", "0", "ex")
 }
