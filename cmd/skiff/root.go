@@ -94,7 +94,13 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		container, newVolumeCmd(g), newNetworkCmd(g), newGenerateCmd(g), newQuadletCmd(g), newAutoUpdateCmd(g),
 		newSystemCmd(g),
 	)
-	defaultsSaidOnce(root)
+	// Only help reads the defaults: walking every command's flags costs
+	// each invocation a millisecond or two, so it is done when help is asked.
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		defaultsSaidOnce(c.Root())
+		help(c, args)
+	})
 	return root
 }
 
