@@ -132,25 +132,35 @@ func Reexec(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, erro
 	return runInNewNamespace(args, env, uids, gids, inherited, stdin, stdout, stderr, unlock)
 }
 
-// inheritedFiles are the descriptors above stderr that the caller gave
-// this process (those without close-on-exec: Go opens its own with it), at
-// their numbers, for the copy in the namespace; nil where none is.
-func inheritedFiles() []*os.File {
+// inheritedFDs are the descriptors above stderr that the caller gave this
+// process: those without close-on-exec (Go opens its own with it), with
+// their flags, in order.
+func inheritedFDs() (fds, flags []int) {
 	entries, _ := os.ReadDir("/proc/self/fd")
-	var files []*os.File
 	for _, e := range entries {
 		fd, err := strconv.Atoi(e.Name())
 		if err != nil || fd < 3 {
 			continue
 		}
-		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-		if err != nil || flags&unix.FD_CLOEXEC != 0 {
+		fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil || fl&unix.FD_CLOEXEC != 0 {
 			continue
 		}
+		fds, flags = append(fds, fd), append(flags, fl)
+	}
+	return fds, flags
+}
+
+// inheritedFiles are the inherited descriptors at their numbers, for the
+// copy in the namespace; nil where none is.
+func inheritedFiles() []*os.File {
+	fds, _ := inheritedFDs()
+	var files []*os.File
+	for _, fd := range fds {
 		for len(files) < fd-2 {
 			files = append(files, nil)
 		}
-		files[fd-3] = os.NewFile(uintptr(fd), e.Name())
+		files[fd-3] = os.NewFile(uintptr(fd), strconv.Itoa(fd))
 	}
 	return files
 }
@@ -397,16 +407,8 @@ func VerifyMappings() error {
 // pipe open, which would keep `$(skiff run -d …)` or a test harness's
 // descriptor 3 waiting for as long as the container runs.
 func KeepInheritedFromChildren() {
-	entries, _ := os.ReadDir("/proc/self/fd")
-	for _, ent := range entries {
-		fd, err := strconv.Atoi(ent.Name())
-		if err != nil || fd <= 2 {
-			continue
-		}
-		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-		if err != nil || flags&unix.FD_CLOEXEC != 0 {
-			continue
-		}
-		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, flags|unix.FD_CLOEXEC)
+	fds, flags := inheritedFDs()
+	for i, fd := range fds {
+		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, flags[i]|unix.FD_CLOEXEC)
 	}
 }
