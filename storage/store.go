@@ -103,8 +103,10 @@ type Store struct {
 }
 
 // Open opens (creating when needed) the store. Rootless, it must run inside
-// the user namespace. With no driver configured it uses native overlay and
-// falls back to vfs where overlay cannot be mounted.
+// the user namespace, and the caller has checked the graph root
+// (CheckGraphRoot) before it wrote anything beside it. With no driver
+// configured it uses native overlay and falls back to vfs where overlay
+// cannot be mounted.
 func Open(c Config) (*Store, error) {
 	opts := types.StoreOptions{
 		GraphRoot:          c.GraphRoot,
@@ -116,9 +118,6 @@ func Open(c Config) (*Store, error) {
 		opts.GraphDriverPriority = []string{"overlay", "vfs"}
 	}
 	if err := checkMountProgramLock(c); err != nil {
-		return nil, err
-	}
-	if err := CheckGraphRoot(c.GraphRoot); err != nil {
 		return nil, err
 	}
 	s, err := cstorage.GetStore(opts)
