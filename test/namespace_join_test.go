@@ -142,17 +142,7 @@ func TestAWorkingDirectoryMissingFromTheNamespaceIsAnError(t *testing.T) {
 			e := newEnv(t)
 			// A private mount made before the namespace: what the host
 			// mounts on it later never reaches the namespace.
-			priv := filepath.Join(e.root, "work", "priv")
-			mustRun(t, "mkdir", "-p", priv)
-			mustRun(t, "mount", "-t", "tmpfs", "-o", "mode=0755", "h3priv", priv)
-			t.Cleanup(func() { exec.Command("umount", "-R", "-l", priv).Run() })
-			mustRun(t, "mount", "--make-private", priv)
-			e.ok("pull", "-q", busybox)
-			e.ok("run", "-d", "--name", "holder", busybox, "sleep", "600")
-			defer e.run("rm", "-f", "-t", "0", "holder")
-			late := filepath.Join(priv, "late")
-			mustRun(t, "mkdir", "-p", late)
-			mustRun(t, "mount", "-t", "tmpfs", "-o", "mode=0755", "h3late", late)
+			_, late := lateUnderPrivate(t, e, filepath.Join(e.root, "work", "priv"))
 			inner := filepath.Join(late, "inner")
 			mustRun(t, "mkdir", inner)
 			os.Chown(inner, e.uid(), e.gid())

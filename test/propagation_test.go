@@ -67,19 +67,8 @@ func TestHostMountsMadeLaterReachTheNamespace(t *testing.T) {
 // instead of silently using the directory underneath.
 func TestHostMountsThatCannotReachTheNamespaceAreRefused(t *testing.T) {
 	e := newEnv(t)
-	priv := filepath.Join(e.root, "priv")
-	mustRun(t, "mkdir", "-p", priv)
-	mustRun(t, "mount", "-t", "tmpfs", "-o", "mode=0755", "h3priv", priv)
-	t.Cleanup(func() { exec.Command("umount", "-R", "-l", priv).Run() })
-	mustRun(t, "mount", "--make-private", priv)
-	e.ok("pull", "-q", busybox)
-	e.ok("run", "-d", "--name", "holder", busybox, "sleep", "600")
-	defer e.run("rm", "-f", "-t", "0", "holder")
+	priv, late := lateUnderPrivate(t, e, filepath.Join(e.root, "priv"))
 	before := e.ok("ps", "-a", "-q")
-
-	late := filepath.Join(priv, "late")
-	mustRun(t, "mkdir", late)
-	mustRun(t, "mount", "-t", "tmpfs", "-o", "mode=0755", "h3late", late)
 	if err := os.WriteFile(filepath.Join(late, "hello"), []byte("from the host\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -114,4 +103,23 @@ func TestHostMountsThatCannotReachTheNamespaceAreRefused(t *testing.T) {
 	if entries, _ := os.ReadDir(graph); len(entries) != 0 {
 		t.Fatalf("the refused pull wrote into the graph root: %v", entries)
 	}
+}
+
+// lateUnderPrivate mounts a private tmpfs at priv, starts a container
+// (so the user's namespace exists and is joined from then on), and then
+// mounts another tmpfs at priv/late, which the namespace never sees. It
+// returns both paths; the container and the mounts go with the test.
+func lateUnderPrivate(t *testing.T, e *env, priv string) (string, string) {
+	t.Helper()
+	mustRun(t, "mkdir", "-p", priv)
+	mustRun(t, "mount", "-t", "tmpfs", "-o", "mode=0755", "h3priv", priv)
+	t.Cleanup(func() { exec.Command("umount", "-R", "-l", priv).Run() })
+	mustRun(t, "mount", "--make-private", priv)
+	e.ok("pull", "-q", busybox)
+	e.ok("run", "-d", "--name", "holder", busybox, "sleep", "600")
+	t.Cleanup(func() { e.run("rm", "-f", "-t", "0", "holder") })
+	late := filepath.Join(priv, "late")
+	mustRun(t, "mkdir", "-p", late)
+	mustRun(t, "mount", "-t", "tmpfs", "-o", "mode=0755", "h3late", late)
+	return priv, late
 }
