@@ -152,10 +152,9 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	if rec.State != StateRunning || e.neverStarted(rec.ID) {
 		defer e.stopStartingHelpers(rec)
 	}
-	// A compile of the seccomp profile that a killed command left (its
-	// runtime's init waits for ever) ends here too: cleanup is what runs
-	// after a killed start.
-	defer sweepSeccompCompiles(ctx, e.seccompDir())
+	// The directory of a seccomp compile that a killed command left goes
+	// here too: cleanup is what runs after a killed start.
+	defer sweepSeccompCompiles(e.seccompDir())
 	// An attached `runc run` deletes its own state; a monitored container's
 	// state is deleted here.
 	e.deleteRuntimeState(ctx, rec)

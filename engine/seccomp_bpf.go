@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -105,27 +106,30 @@ func validBPF(prog []byte) bool {
 // compileSeccomp has crun compile profile: it creates, and never starts, a
 // container with nothing but that profile, whose state keeps the program
 // crun loads into it (seccomp.bpf, which `crun exec` reads too).
+//
+// crun create runs as the first process of a PID namespace of its own, so
+// the container's init it leaves waiting is killed by the kernel the moment
+// crun exits, and crun dies with this process (a parent-death signal): no
+// kill in any window leaves anything running. Only the directory can stay,
+// and the next compile removes it.
 func compileSeccomp(ctx context.Context, runtime, cacheDir string, profile *specs.LinuxSeccomp) ([]byte, error) {
 	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
 		return nil, err
 	}
-	sweepSeccompCompiles(ctx, cacheDir)
+	sweepSeccompCompiles(cacheDir)
 	dir, err := os.MkdirTemp(cacheDir, "compile-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	// The lock says the compile is alive (the kernel drops it with this
-	// process); the runtime's path says who can end what it left.
+	// process), so a sweep leaves its directory alone.
 	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Close()
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "runtime"), []byte(runtime), 0o600); err != nil {
 		return nil, err
 	}
 	// crun wants /dev in the root and the command to exist, run or not.
@@ -154,38 +158,30 @@ func compileSeccomp(ctx context.Context, runtime, cacheDir string, profile *spec
 		return nil, err
 	}
 	root := filepath.Join(dir, "state")
-	// The created container keeps the runtime's stdio: a file, not a pipe
-	// nobody would close.
+	// The runtime's output goes to a file: the created init would keep a
+	// pipe open until the namespace ends.
 	out, err := os.Create(filepath.Join(dir, "out"))
 	if err != nil {
 		return nil, err
 	}
 	defer out.Close()
-	crun := func(args ...string) error {
-		cmd := exec.CommandContext(ctx, runtime, append([]string{"--root", root}, args...)...)
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Run(); err != nil {
-			msg, _ := os.ReadFile(out.Name())
-			return fmt.Errorf("crun %s: %v: %s", args[0], err, bytes.TrimSpace(msg))
-		}
-		return nil
+	cmd := exec.CommandContext(ctx, runtime, "--root", root, "create", "--bundle", dir, seccompCompileID)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Run(); err != nil {
+		msg, _ := os.ReadFile(out.Name())
+		return nil, fmt.Errorf("crun create: %v: %s", err, bytes.TrimSpace(msg))
 	}
-	const id = seccompCompileID
-	if err := crun("create", "--bundle", dir, id); err != nil {
-		return nil, err
-	}
-	defer func() { _ = crun("delete", "--force", id) }()
-	return os.ReadFile(filepath.Join(root, id, "seccomp.bpf"))
+	return os.ReadFile(filepath.Join(root, seccompCompileID, "seccomp.bpf"))
 }
 
 // seccompCompileID names the container a compile creates and never starts.
 const seccompCompileID = "seccomp-compile"
 
-// sweepSeccompCompiles ends what a compile killed half way left behind:
-// crun's created, never started init would wait for ever, and its
-// directory would stay. A compile holds the flock of its directory's lock
-// file for its whole life, so one whose lock is free lost its owner.
-func sweepSeccompCompiles(ctx context.Context, cacheDir string) {
+// sweepSeccompCompiles removes the directories of compiles killed half
+// way. A compile holds the flock of its directory's lock file for its whole
+// life, so one whose lock is free lost its owner.
+func sweepSeccompCompiles(cacheDir string) {
 	entries, err := os.ReadDir(cacheDir)
 	if err != nil {
 		return
@@ -205,10 +201,6 @@ func sweepSeccompCompiles(ctx context.Context, cacheDir string) {
 		} else if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
 			lock.Close()
 			continue // alive
-		}
-		if runtime, err := os.ReadFile(filepath.Join(dir, "runtime")); err == nil && len(runtime) > 0 {
-			cmd := exec.CommandContext(ctx, string(runtime), "--root", filepath.Join(dir, "state"), "delete", "--force", seccompCompileID)
-			_ = cmd.Run()
 		}
 		_ = os.RemoveAll(dir)
 		if lock != nil {
