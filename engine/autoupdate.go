@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/skiff-project/skiff/engine/config"
+
 	"github.com/skiff-project/skiff/rootless"
 	"github.com/skiff-project/skiff/storage"
 )
@@ -76,11 +78,11 @@ func (e *Engine) AutoUpdate(ctx context.Context, o AutoUpdateOptions) ([]AutoUpd
 }
 
 // newerImage tells whether the container's image has a newer version.
-func (e *Engine) newerImage(ctx context.Context, rec *ContainerRecord, policy string, reg storage.RegistryOptions) (bool, error) {
+func (e *Engine) newerImage(ctx context.Context, rec *config.ContainerRecord, policy string, reg storage.RegistryOptions) (bool, error) {
 	switch policy {
 	case "registry":
 		if !storage.FullyQualified(rec.Image) {
-			return false, fmt.Errorf("%w: image %q: the registry policy needs a fully qualified name", ErrBadOption, rec.Image)
+			return false, fmt.Errorf("%w: image %q: the registry policy needs a fully qualified name", config.ErrBadOption, rec.Image)
 		}
 		remote, err := storage.RemoteDigest(ctx, reg, rec.Image)
 		if err != nil {
@@ -102,11 +104,11 @@ func (e *Engine) newerImage(ctx context.Context, rec *ContainerRecord, policy st
 		}
 		return img.ID != rec.ImageID, nil
 	}
-	return false, fmt.Errorf("%w: %s=%q: use registry or local", ErrBadOption, AutoUpdateLabel, policy)
+	return false, fmt.Errorf("%w: %s=%q: use registry or local", config.ErrBadOption, AutoUpdateLabel, policy)
 }
 
 // update pulls the new image and restarts the container's unit.
-func (e *Engine) update(ctx context.Context, rec *ContainerRecord, unit, policy string, reg storage.RegistryOptions) error {
+func (e *Engine) update(ctx context.Context, rec *config.ContainerRecord, unit, policy string, reg storage.RegistryOptions) error {
 	if unit == "" {
 		return fmt.Errorf("not run by a systemd unit (%s label): nothing to restart", SystemdUnitLabel)
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/skiff-project/skiff/engine/config"
 )
 
 // AttachOptions control attach.
@@ -59,10 +61,10 @@ func ParseDetachKeys(spec string) ([]byte, error) {
 			case strings.IndexByte("@[\\]^_", c) >= 0:
 				keys = append(keys, c-'@')
 			default:
-				return nil, fmt.Errorf("%w: --detach-keys %q: unknown key %q", ErrBadOption, spec, k)
+				return nil, fmt.Errorf("%w: --detach-keys %q: unknown key %q", config.ErrBadOption, spec, k)
 			}
 		default:
-			return nil, fmt.Errorf("%w: --detach-keys %q: unknown key %q (use a character or ctrl-X)", ErrBadOption, spec, k)
+			return nil, fmt.Errorf("%w: --detach-keys %q: unknown key %q (use a character or ctrl-X)", config.ErrBadOption, spec, k)
 		}
 	}
 	return keys, nil
@@ -78,7 +80,7 @@ func (e *Engine) Attach(ctx context.Context, nameOrID string, o AttachOptions, f
 	if err != nil {
 		return 0, err
 	}
-	if e.observedState(rec) != StateRunning {
+	if e.observedState(rec) != config.StateRunning {
 		return 0, fmt.Errorf("%w: %s: you cannot attach to a stopped container, start it first", ErrNotRunning, rec.Name)
 	}
 	// Output from now on: where the log ends before any input goes in.
@@ -95,7 +97,7 @@ func logSize(path string) int64 {
 
 // attach follows rec's log from o.from until the container's exit record
 // (or, with no monitor left to write one, until it is recorded as ended).
-func (e *Engine) attach(ctx context.Context, rec *ContainerRecord, o AttachOptions, fn func(LogEntry)) (int, error) {
+func (e *Engine) attach(ctx context.Context, rec *config.ContainerRecord, o AttachOptions, fn func(LogEntry)) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	detached := make(chan struct{})
@@ -136,7 +138,7 @@ func (e *Engine) attach(ctx context.Context, rec *ContainerRecord, o AttachOptio
 					// Ended when its end is recorded (and a --rm
 					// container gone), as after a foreground run.
 					code, _ := strconv.Atoi(strings.TrimSpace(en.Text))
-					if p := rec.Config.Restart.Name; p != "" && p != RestartNo {
+					if p := rec.Config.Restart.Name; p != "" && p != config.RestartNo {
 						return code, nil // it may be running again
 					}
 					return code, e.waitRecorded(ctx, rec.ID, 10*time.Second)
@@ -165,7 +167,7 @@ func (e *Engine) attach(ctx context.Context, rec *ContainerRecord, o AttachOptio
 		if cur.MonitorPid > 0 && processAlive(cur.MonitorPid, time.Time{}) {
 			continue
 		}
-		if e.observedState(cur) == StateRunning {
+		if e.observedState(cur) == config.StateRunning {
 			continue
 		}
 		return e.attachFallback(ctx, rec, rd, partial, fn)
@@ -174,7 +176,7 @@ func (e *Engine) attach(ctx context.Context, rec *ContainerRecord, o AttachOptio
 
 // attachFallback ends an attach whose container ended without an exit
 // record (its monitor was killed): the rest of the log, then the state.
-func (e *Engine) attachFallback(ctx context.Context, rec *ContainerRecord, rd *bufio.Reader, partial string, fn func(LogEntry)) (int, error) {
+func (e *Engine) attachFallback(ctx context.Context, rec *config.ContainerRecord, rd *bufio.Reader, partial string, fn func(LogEntry)) (int, error) {
 	for {
 		line, err := rd.ReadString('\n')
 		if err != nil {
@@ -197,7 +199,7 @@ func (e *Engine) attachFallback(ctx context.Context, rec *ContainerRecord, rd *b
 
 // openAttachInput opens the monitor's input FIFO; a container that has
 // only just started may not have it yet.
-func (e *Engine) openAttachInput(ctx context.Context, rec *ContainerRecord) (*os.File, error) {
+func (e *Engine) openAttachInput(ctx context.Context, rec *config.ContainerRecord) (*os.File, error) {
 	path := filepath.Join(e.bundleDir(rec), "attach.stdin")
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -214,7 +216,7 @@ func (e *Engine) openAttachInput(ctx context.Context, rec *ContainerRecord) (*os
 
 // forwardResize tells a -t container's monitor each window size, through
 // its control FIFO (monitor.c: "1 ROWS COLS" lines, as conmon's ctl file).
-func (e *Engine) forwardResize(ctx context.Context, rec *ContainerRecord, sizes <-chan TerminalSize) {
+func (e *Engine) forwardResize(ctx context.Context, rec *config.ContainerRecord, sizes <-chan TerminalSize) {
 	path := filepath.Join(e.bundleDir(rec), "ctl")
 	for {
 		select {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/skiff-project/skiff/engine/config"
+
 	cstorage "go.podman.io/storage"
 	"golang.org/x/sys/unix"
 
@@ -22,26 +24,26 @@ import (
 // observedState is the truth about a container, not only what the database
 // says: a "running" container whose process is gone has exited, whether or
 // not anyone recorded it (a killed monitor, a killed `run`).
-func (e *Engine) observedState(rec *ContainerRecord) string {
-	if rec.State != StateRunning {
+func (e *Engine) observedState(rec *config.ContainerRecord) string {
+	if rec.State != config.StateRunning {
 		return rec.State
 	}
 	pid := e.containerPid(rec)
 	if pid > 0 && processAlive(pid, e.startedBy(rec)) {
-		return StateRunning
+		return config.StateRunning
 	}
 	if pid == 0 && rec.MonitorPid > 0 && processAlive(rec.MonitorPid, time.Time{}) {
 		// Starting: its monitor (or attached run) has not had the
 		// runtime's pid yet. Once it has, the container's own process
 		// decides, also while the monitor's cleanup runs.
-		return StateRunning
+		return config.StateRunning
 	}
-	return StateExited
+	return config.StateExited
 }
 
 // containerPid is the container's main pid: as recorded, or, when it was
 // not (yet), as the runtime wrote it (a killed `run` never records it).
-func (e *Engine) containerPid(rec *ContainerRecord) int {
+func (e *Engine) containerPid(rec *config.ContainerRecord) int {
 	if rec.Pid > 0 {
 		return rec.Pid
 	}
@@ -57,7 +59,7 @@ func (e *Engine) containerPid(rec *ContainerRecord) int {
 // runtime writes its pid file once the process exists, so a process of that
 // pid started later is another one (the pid reused). Without the file, the
 // recorded start, which comes after the process's when the pid is recorded.
-func (e *Engine) startedBy(rec *ContainerRecord) time.Time {
+func (e *Engine) startedBy(rec *config.ContainerRecord) time.Time {
 	if rec.Pid == 0 {
 		if st, err := os.Stat(e.pidPath(rec.ID)); err == nil {
 			return st.ModTime()
@@ -67,11 +69,11 @@ func (e *Engine) startedBy(rec *ContainerRecord) time.Time {
 }
 
 // observedExit fills in the exit code of a container found dead.
-func (e *Engine) observedExit(rec *ContainerRecord) (int, time.Time) {
+func (e *Engine) observedExit(rec *config.ContainerRecord) (int, time.Time) {
 	if code, at, ok := readExitFile(e.exitPath(rec.ID)); ok {
 		return code, at
 	}
-	if rec.State == StateExited {
+	if rec.State == config.StateExited {
 		return rec.ExitCode, rec.FinishedAt
 	}
 	return -1, time.Time{}
@@ -137,19 +139,19 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	defer lock.Unlock()
 	rec, err := e.state.Lookup(ctx, id)
 	if err != nil {
-		if errors.Is(err, ErrNoSuchContainer) {
+		if errors.Is(err, config.ErrNoSuchContainer) {
 			return nil // removed meanwhile (rm -f)
 		}
 		return err
 	}
-	if rec.State == StateRunning && rec.MonitorPid > 0 && rec.MonitorPid != os.Getpid() && processAlive(rec.MonitorPid, time.Time{}) {
+	if rec.State == config.StateRunning && rec.MonitorPid > 0 && rec.MonitorPid != os.Getpid() && processAlive(rec.MonitorPid, time.Time{}) {
 		// A monitor that ended at its gate, late: a start since has a
 		// live monitor of its own, whose container this is now.
 		return nil
 	}
 	// A start killed before the container ran (its monitor ended at the
 	// gate) may have left a network helper that is still starting.
-	if rec.State != StateRunning || e.neverStarted(rec.ID) {
+	if rec.State != config.StateRunning || e.neverStarted(rec.ID) {
 		defer e.stopStartingHelpers(rec)
 	}
 	// The directory of a seccomp compile that a killed command left goes
@@ -164,23 +166,23 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	e.teardownNetwork(rec)
 	removeBundle(e.bundleDir(rec))
 	_, _ = e.Unmount(rec.ID, true)
-	if rec.State == StateRunning {
+	if rec.State == config.StateRunning {
 		if e.neverStarted(rec.ID) {
 			// Recorded as starting, but its start was killed before the
 			// runtime made it: it is what it was before, created unless
 			// it ran once (FinishedAt is still the last run's).
-			rec.State, rec.Pid, rec.MonitorPid = StateCreated, 0, 0
+			rec.State, rec.Pid, rec.MonitorPid = config.StateCreated, 0, 0
 			if rec.FinishedAt.IsZero() {
 				rec.StartedAt = time.Time{}
 			} else {
-				rec.State = StateExited
+				rec.State = config.StateExited
 			}
 		} else {
 			code, at := e.observedExit(rec)
 			if at.IsZero() {
 				at = time.Now()
 			}
-			rec.State, rec.ExitCode, rec.FinishedAt, rec.Pid, rec.MonitorPid = StateExited, code, at, 0, 0
+			rec.State, rec.ExitCode, rec.FinishedAt, rec.Pid, rec.MonitorPid = config.StateExited, code, at, 0, 0
 		}
 		if err := e.state.Update(ctx, rec); err != nil {
 			return err
@@ -192,8 +194,8 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 // stopStartingHelpers ends, after teardownNetwork, the container's network
 // helpers found by their command line: one whose starter was killed may
 // not have written its pid, nor be watching its namespace yet.
-func (e *Engine) stopStartingHelpers(rec *ContainerRecord) {
-	if ownNetns(rec.Config.Network) && hasHelper(rec.Config.Network) {
+func (e *Engine) stopStartingHelpers(rec *config.ContainerRecord) {
+	if config.OwnNetns(rec.Config.Network) && config.HasHelper(rec.Config.Network) {
 		network.StopHelpersOf(e.netnsPath(rec.ID))
 	}
 }
@@ -222,7 +224,7 @@ func (e *Engine) Remove(ctx context.Context, nameOrID string, o RemoveOptions) e
 	if err != nil {
 		return err
 	}
-	if e.observedState(rec) == StateRunning {
+	if e.observedState(rec) == config.StateRunning {
 		if !o.Force {
 			return fmt.Errorf("%w: %s: stop it first or use rm -f", ErrIsRunning, rec.Name)
 		}
@@ -247,7 +249,7 @@ func (e *Engine) Remove(ctx context.Context, nameOrID string, o RemoveOptions) e
 	}
 	defer lock.Unlock()
 	if rec, err = e.state.Lookup(ctx, rec.ID); err != nil {
-		if errors.Is(err, ErrNoSuchContainer) {
+		if errors.Is(err, config.ErrNoSuchContainer) {
 			return nil // --rm got there first
 		}
 		return err
@@ -258,7 +260,7 @@ func (e *Engine) Remove(ctx context.Context, nameOrID string, o RemoveOptions) e
 
 // deleteRuntimeState has the runtime forget a container it still knows in
 // this namespace; a runtime run costs milliseconds, so only when it does.
-func (e *Engine) deleteRuntimeState(ctx context.Context, rec *ContainerRecord) {
+func (e *Engine) deleteRuntimeState(ctx context.Context, rec *config.ContainerRecord) {
 	if _, err := os.Stat(filepath.Join(e.runtimeRoot(), rec.ID)); err != nil {
 		return
 	}
@@ -289,7 +291,7 @@ func (e *Engine) killRuntimeLeftovers(id string) {
 }
 
 // removeContainer deletes what a container owns. The caller holds its lock.
-func (e *Engine) removeContainer(ctx context.Context, rec *ContainerRecord, volumes bool) error {
+func (e *Engine) removeContainer(ctx context.Context, rec *config.ContainerRecord, volumes bool) error {
 	e.killRuntimeLeftovers(rec.ID)
 	e.teardownNetwork(rec)
 	removeBundle(e.bundleDir(rec))
@@ -317,11 +319,11 @@ func (e *Engine) removeContainer(ctx context.Context, rec *ContainerRecord, volu
 
 // waitGone waits until the container's process has ended and its end has
 // been recorded (or the timeout passes).
-func (e *Engine) waitGone(rec *ContainerRecord, timeout time.Duration) bool {
+func (e *Engine) waitGone(rec *config.ContainerRecord, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		cur, err := e.state.Lookup(context.Background(), rec.ID)
-		if err != nil || e.observedState(cur) != StateRunning {
+		if err != nil || e.observedState(cur) != config.StateRunning {
 			return true
 		}
 		time.Sleep(20 * time.Millisecond)

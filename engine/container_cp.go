@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/skiff-project/skiff/engine/config"
+
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"go.podman.io/storage/pkg/archive"
 	"go.podman.io/storage/pkg/chrootarchive"
@@ -51,11 +53,11 @@ type CopyOptions struct {
 func (e *Engine) Copy(ctx context.Context, o CopyOptions) error {
 	switch {
 	case (o.SrcContainer == "") == (o.DstContainer == ""):
-		return fmt.Errorf("%w: one of the source and the destination must be CONTAINER:PATH, the other a host path", ErrBadOption)
+		return fmt.Errorf("%w: one of the source and the destination must be CONTAINER:PATH, the other a host path", config.ErrBadOption)
 	case o.SrcPath == "" || o.DstPath == "":
-		return fmt.Errorf("%w: cp needs a source and a destination path", ErrBadOption)
+		return fmt.Errorf("%w: cp needs a source and a destination path", config.ErrBadOption)
 	case o.SrcContainer != "" && o.SrcPath == "-" || o.DstContainer != "" && o.DstPath == "-":
-		return fmt.Errorf("%w: - stands for a tar stream on the host side only", ErrBadOption)
+		return fmt.Errorf("%w: - stands for a tar stream on the host side only", config.ErrBadOption)
 	}
 	ctrName := o.SrcContainer + o.DstContainer
 	ctr, release, err := e.copySide(ctx, ctrName)
@@ -168,7 +170,7 @@ func (e *Engine) copySide(ctx context.Context, nameOrID string) (*cpSide, func()
 	if err != nil {
 		return nil, nil, err
 	}
-	if e.observedState(rec) == StateRunning {
+	if e.observedState(rec) == config.StateRunning {
 		if pid := e.containerPid(rec); pid > 0 {
 			root := fmt.Sprintf("/proc/%d/root", pid)
 			if _, err := os.Stat(root + "/"); err == nil {
@@ -186,9 +188,9 @@ func (e *Engine) copySide(ctx context.Context, nameOrID string) (*cpSide, func()
 	for _, m := range rec.Config.Mounts {
 		src := m.Source
 		switch m.Type {
-		case MountVolume:
+		case config.MountVolume:
 			src = filepath.Join(e.volumeDir(m.Source), "_data")
-		case MountBind:
+		case config.MountBind:
 		default:
 			continue
 		}
@@ -208,7 +210,7 @@ type cpMount struct {
 
 // cpSide is one end of a cp: the host (root "/") or a container.
 type cpSide struct {
-	rec     *ContainerRecord // nil: the host
+	rec     *config.ContainerRecord // nil: the host
 	root    string
 	running bool
 	mounts  []cpMount // a stopped container's, longest destination first
@@ -561,8 +563,8 @@ func copyStreamIn(r io.Reader, dst *cpSide, p string) error {
 // ownedByRootWhenUnmapped gives the entries of a tar stream whose owner the
 // container's own user namespace cannot name (the host's root, say) to the
 // container's root, as docker cp gives copied files to root.
-func ownedByRootWhenUnmapped(r io.Reader, sec Security) io.Reader {
-	inRange := func(id int, m []IDMapping) bool {
+func ownedByRootWhenUnmapped(r io.Reader, sec config.Security) io.Reader {
+	inRange := func(id int, m []config.IDMapping) bool {
 		for _, x := range m {
 			if id >= int(x.ContainerID) && id < int(x.ContainerID+x.Size) {
 				return true

@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/skiff-project/skiff/engine/config"
 )
 
 func TestCopyPathKeepsTrailingSlashAndDot(t *testing.T) {
-	ctr := &cpSide{rec: &ContainerRecord{Name: "c"}, root: "/r"}
+	ctr := &cpSide{rec: &config.ContainerRecord{Name: "c"}, root: "/r"}
 	for in, want := range map[string]string{
 		"etc": "/etc", "/etc/": "/etc/", "tmp/dir/.": "/tmp/dir/.", "/": "/", ".": "/.", "/a/../b/": "/b/", "a//b": "/a/b",
 	} {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/skiff-project/skiff/engine/config"
+
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/stringid"
 
@@ -24,9 +26,6 @@ const (
 	PullMissing = "missing"
 	PullNever   = "never"
 )
-
-// ErrBadOption means an option value is invalid.
-var ErrBadOption = errors.New("invalid option")
 
 // CreateOptions describe a container to create.
 type CreateOptions struct {
@@ -49,8 +48,8 @@ type CreateOptions struct {
 	AutoRemove  bool
 	Network     string
 	Runtime     string
-	Mounts      []Mount  // -v, --mount, --tmpfs
-	VolumesFrom []string // CONTAINER[:ro|rw]
+	Mounts      []config.Mount // -v, --mount, --tmpfs
+	VolumesFrom []string       // CONTAINER[:ro|rw]
 	ReadOnly    bool
 	// ReadOnlyTmpfs: tmpfs on /tmp, /var/tmp and /run when ReadOnly.
 	ReadOnlyTmpfs bool
@@ -63,18 +62,6 @@ type CreateOptions struct {
 	NetworkOptions
 }
 
-// Notify modes of --sdnotify, for containers run by systemd units of
-// Type=notify (NOTIFY_SOCKET set): container passes the socket into the
-// container, whose process says READY=1 itself; conmon has skiff say it
-// once the container started; ignore does neither. In all of them skiff
-// gives systemd the monitor's pid as the service's main process, and the
-// runtime never sees the socket.
-const (
-	SdNotifyContainer = "container"
-	SdNotifyConmon    = "conmon"
-	SdNotifyIgnore    = "ignore"
-)
-
 // SystemdUnitLabel names the systemd unit that made a container; the
 // units skiff generates set it in the environment (as podman's do).
 const SystemdUnitLabel = "PODMAN_SYSTEMD_UNIT"
@@ -82,10 +69,10 @@ const SystemdUnitLabel = "PODMAN_SYSTEMD_UNIT"
 // ValidateSdNotify checks a --sdnotify value.
 func ValidateSdNotify(mode string) error {
 	switch mode {
-	case "", SdNotifyContainer, SdNotifyConmon, SdNotifyIgnore:
+	case "", config.SdNotifyContainer, config.SdNotifyConmon, config.SdNotifyIgnore:
 		return nil
 	}
-	return fmt.Errorf("%w: --sdnotify %q: use container, conmon or ignore", ErrBadOption, mode)
+	return fmt.Errorf("%w: --sdnotify %q: use container, conmon or ignore", config.ErrBadOption, mode)
 }
 
 // ValidatePull checks a --pull value.
@@ -94,7 +81,7 @@ func ValidatePull(p string) error {
 	case "", PullAlways, PullMissing, PullNever:
 		return nil
 	}
-	return fmt.Errorf("%w: --pull %q: use always, missing or never", ErrBadOption, p)
+	return fmt.Errorf("%w: --pull %q: use always, missing or never", config.ErrBadOption, p)
 }
 
 // ReadEnvFiles reads the KEY=VALUE (or bare KEY) lines of --env-file
@@ -104,7 +91,7 @@ func ReadEnvFiles(files []string) ([]string, error) {
 	for _, path := range files {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --env-file: %v", ErrBadOption, err)
+			return nil, fmt.Errorf("%w: --env-file: %v", config.ErrBadOption, err)
 		}
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
@@ -152,7 +139,7 @@ func mergeEnv(base []string, overrides ...[]string) []string {
 // Create makes a container from an image: a writable layer in the store and
 // a record in the state database. The name is claimed first, by the
 // database's constraint, so a clash costs nothing.
-func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord, error) {
+func (e *Engine) Create(ctx context.Context, o CreateOptions) (*config.ContainerRecord, error) {
 	defer phase("create", time.Now())
 	if err := ValidatePull(o.Pull); err != nil {
 		return nil, err
@@ -164,7 +151,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 		return nil, err
 	}
 	if o.Name != "" {
-		if err := CheckName(o.Name); err != nil {
+		if err := config.CheckName(o.Name); err != nil {
 			return nil, err
 		}
 	}
@@ -187,7 +174,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 		return nil, err
 	}
 	ic := cfg.Config
-	c := ContainerConfig{
+	c := config.ContainerConfig{
 		Cmd: ic.Cmd, Entrypoint: ic.Entrypoint, WorkingDir: ic.WorkingDir, User: ic.User,
 		Labels: map[string]string{}, Hostname: o.Hostname, Tty: o.Tty, OpenStdin: o.Interactive,
 		AutoRemove: o.AutoRemove, StopSignal: ic.StopSignal, Runtime: o.Runtime,
@@ -224,7 +211,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 	}
 	c.Env = mergeEnv(ic.Env, fileEnv, o.Env)
 	if len(c.Entrypoint)+len(c.Cmd) == 0 {
-		return nil, fmt.Errorf("%w: no command given and image %s has no CMD or ENTRYPOINT", ErrBadOption, o.Image)
+		return nil, fmt.Errorf("%w: no command given and image %s has no CMD or ENTRYPOINT", config.ErrBadOption, o.Image)
 	}
 	if c.Mounts, err = e.resolveMounts(ctx, o.Mounts, o.VolumesFrom, ic.Volumes); err != nil {
 		return nil, err
@@ -247,7 +234,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 	if c.Hostname == "" {
 		c.Hostname = id[:12]
 	}
-	rec := &ContainerRecord{ID: id, Name: o.Name, Image: o.Image, ImageID: img.ID, Created: time.Now(), State: StateCreated, Config: c}
+	rec := &config.ContainerRecord{ID: id, Name: o.Name, Image: o.Image, ImageID: img.ID, Created: time.Now(), State: config.StateCreated, Config: c}
 	if len(c.Security.UIDMap) > 0 {
 		// Where its bundle will be, refused now rather than at start.
 		if err := e.nestedBundleRoot(e.bundleDir(rec)); err != nil {
@@ -280,7 +267,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 	if err := os.MkdirAll(e.containerDir(id), 0o700); err != nil {
 		return nil, e.undoCreate(ctx, rec, err)
 	}
-	if rec.madeVolumes, err = e.createVolumes(ctx, c.Mounts); err != nil {
+	if rec.MadeVolumes, err = e.createVolumes(ctx, c.Mounts); err != nil {
 		return nil, e.undoCreate(ctx, rec, err)
 	}
 	return rec, nil
@@ -288,20 +275,20 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*ContainerRecord,
 
 // claimName inserts the record, generating a name when none was given and
 // replacing the holder of the name with --replace.
-func (e *Engine) claimName(ctx context.Context, rec *ContainerRecord, replace bool) error {
+func (e *Engine) claimName(ctx context.Context, rec *config.ContainerRecord, replace bool) error {
 	generated := rec.Name == ""
 	for attempt := 0; ; attempt++ {
 		if generated {
 			rec.Name = randomName()
 		}
 		err := e.state.Add(ctx, rec)
-		if err == nil || !errors.Is(err, ErrNameInUse) {
+		if err == nil || !errors.Is(err, config.ErrNameInUse) {
 			return err
 		}
 		switch {
 		case replace && attempt < 5:
 			if old, lerr := e.state.Lookup(ctx, rec.Name); lerr == nil {
-				if rerr := e.Remove(ctx, old.ID, RemoveOptions{Force: true}); rerr != nil && !errors.Is(rerr, ErrNoSuchContainer) {
+				if rerr := e.Remove(ctx, old.ID, RemoveOptions{Force: true}); rerr != nil && !errors.Is(rerr, config.ErrNoSuchContainer) {
 					return rerr
 				}
 			}

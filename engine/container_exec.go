@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/skiff-project/skiff/engine/config"
+
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -41,13 +43,13 @@ type ExecOptions struct {
 // Exec runs a process in a running container and returns its exit code.
 func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int, error) {
 	if len(o.Cmd) == 0 {
-		return 0, fmt.Errorf("%w: exec needs a command", ErrBadOption)
+		return 0, fmt.Errorf("%w: exec needs a command", config.ErrBadOption)
 	}
 	rec, err := e.state.Lookup(ctx, nameOrID)
 	if err != nil {
 		return 0, err
 	}
-	if e.observedState(rec) != StateRunning {
+	if e.observedState(rec) != config.StateRunning {
 		return 0, fmt.Errorf("%w: %s", ErrNotRunning, rec.Name)
 	}
 	runtime, err := e.runtimeOf(rec)
@@ -121,7 +123,7 @@ func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int,
 // (capabilities, limits, security labels, environment) with the command,
 // environment, user, working directory and terminal of o. A user may be a
 // name from the container's /etc/passwd, as with docker.
-func (e *Engine) execProcess(rec *ContainerRecord, o ExecOptions, console *specs.Box) (string, error) {
+func (e *Engine) execProcess(rec *config.ContainerRecord, o ExecOptions, console *specs.Box) (string, error) {
 	bundle := e.bundleDir(rec)
 	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
 	if err != nil {
@@ -146,7 +148,7 @@ func (e *Engine) execProcess(rec *ContainerRecord, o ExecOptions, console *specs
 		}
 		u, err := user.GetExecUserPath(o.User, &user.ExecUser{Home: "/"}, filepath.Join(rootfs, "etc/passwd"), filepath.Join(rootfs, "etc/group"))
 		if err != nil {
-			return "", fmt.Errorf("%w: user %q: %v", ErrBadOption, o.User, err)
+			return "", fmt.Errorf("%w: user %q: %v", config.ErrBadOption, o.User, err)
 		}
 		p.User = specs.User{UID: uint32(u.Uid), GID: uint32(u.Gid)}
 		for _, g := range u.Sgids {
@@ -180,7 +182,7 @@ func (e *Engine) execProcess(rec *ContainerRecord, o ExecOptions, console *specs
 // (-d, or by the keys), the terminal goes to a keeper of its own and the
 // process runs on. When ctx ends first, so does the exec (the process
 // is hung up).
-func (e *Engine) execTerminal(ctx context.Context, rec *ContainerRecord, runtime, logPath, procPath string, o ExecOptions) (int, error) {
+func (e *Engine) execTerminal(ctx context.Context, rec *config.ContainerRecord, runtime, logPath, procPath string, o ExecOptions) (int, error) {
 	cs, err := newConsoleSocket()
 	if err != nil {
 		return 0, err

@@ -6,6 +6,8 @@ import (
 	"net"
 	"slices"
 	"time"
+
+	"github.com/skiff-project/skiff/engine/config"
 )
 
 // ContainerInspect is what `inspect` prints for a container, field for
@@ -56,9 +58,9 @@ type ContainerInspect struct {
 		Runtime     string `json:"Runtime"`
 		// Binds as docker lists them: SOURCE:DEST[:ro] of bind mounts and
 		// named volumes.
-		Binds          []string `json:"Binds"`
-		ReadonlyRootfs bool     `json:"ReadonlyRootfs"`
-		RestartPolicy  Restart  `json:"RestartPolicy"`
+		Binds          []string       `json:"Binds"`
+		ReadonlyRootfs bool           `json:"ReadonlyRootfs"`
+		RestartPolicy  config.Restart `json:"RestartPolicy"`
 	} `json:"HostConfig"`
 	NetworkSettings struct {
 		Networks map[string]EndpointSettings `json:"Networks"`
@@ -97,7 +99,7 @@ func (e *Engine) InspectContainer(ctx context.Context, nameOrID string) (*Contai
 		out.Args = []string{}
 	}
 	st := &out.State
-	st.Status, st.Running, st.Pid, st.ExitCode = s.State, s.State == StateRunning, s.Pid, s.ExitCode
+	st.Status, st.Running, st.Pid, st.ExitCode = s.State, s.State == config.StateRunning, s.Pid, s.ExitCode
 	st.StartedAt, st.FinishedAt = s.StartedAt, s.FinishedAt
 	cfg := &out.Config
 	cfg.Hostname, cfg.User, cfg.Tty, cfg.OpenStdin, cfg.Env = c.Hostname, c.User, c.Tty, c.OpenStdin, c.Env
@@ -114,10 +116,10 @@ func (e *Engine) InspectContainer(ctx context.Context, nameOrID string) (*Contai
 	out.HostConfig.ReadonlyRootfs, out.HostConfig.Binds = c.ReadOnly, []string{}
 	out.HostConfig.RestartPolicy, out.RestartCount = c.Restart, rec.RestartCount
 	if out.HostConfig.RestartPolicy.Name == "" {
-		out.HostConfig.RestartPolicy.Name = RestartNo
+		out.HostConfig.RestartPolicy.Name = config.RestartNo
 	}
 	for _, m := range c.Mounts {
-		if m.Type == MountTmpfs || m.Anonymous {
+		if m.Type == config.MountTmpfs || m.Anonymous {
 			continue
 		}
 		b := m.Source + ":" + m.Destination
@@ -161,6 +163,6 @@ func (e *Engine) IsContainer(ctx context.Context, nameOrID string) bool {
 }
 
 // LookupContainer is a container's record, by name, id or id prefix.
-func (e *Engine) LookupContainer(ctx context.Context, nameOrID string) (*ContainerRecord, error) {
+func (e *Engine) LookupContainer(ctx context.Context, nameOrID string) (*config.ContainerRecord, error) {
 	return e.state.Lookup(ctx, nameOrID)
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/skiff-project/skiff/engine/config"
 	"github.com/skiff-project/skiff/network"
 
 	"context"
@@ -41,7 +42,7 @@ func ParseContainerFilters(filters []string) ([]func(*ContainerSummary) bool, er
 	for _, f := range filters {
 		key, val, ok := strings.Cut(f, "=")
 		if !ok || val == "" {
-			return nil, fmt.Errorf("%w: filter %q: want KEY=VALUE", ErrBadOption, f)
+			return nil, fmt.Errorf("%w: filter %q: want KEY=VALUE", config.ErrBadOption, f)
 		}
 		switch key {
 		case "id":
@@ -55,7 +56,7 @@ func ParseContainerFilters(filters []string) ([]func(*ContainerSummary) bool, er
 			switch val {
 			case "created", "running", "exited", "paused", "restarting", "removing", "dead":
 			default:
-				return nil, fmt.Errorf("%w: filter %q: status is created, running, exited, paused, restarting, removing or dead", ErrBadOption, f)
+				return nil, fmt.Errorf("%w: filter %q: status is created, running, exited, paused, restarting, removing or dead", config.ErrBadOption, f)
 			}
 			out = append(out, func(c *ContainerSummary) bool { return c.State == val })
 		case "label":
@@ -72,17 +73,17 @@ func ParseContainerFilters(filters []string) ([]func(*ContainerSummary) bool, er
 		case "exited":
 			var code int
 			if _, err := fmt.Sscanf(val, "%d", &code); err != nil {
-				return nil, fmt.Errorf("%w: filter %q: exited takes an exit code", ErrBadOption, f)
+				return nil, fmt.Errorf("%w: filter %q: exited takes an exit code", config.ErrBadOption, f)
 			}
-			out = append(out, func(c *ContainerSummary) bool { return c.State == StateExited && c.ExitCode == code })
+			out = append(out, func(c *ContainerSummary) bool { return c.State == config.StateExited && c.ExitCode == code })
 		default:
-			return nil, fmt.Errorf("%w: filter %q: unknown key %q (id, name, status, label, ancestor, exited)", ErrBadOption, f, key)
+			return nil, fmt.Errorf("%w: filter %q: unknown key %q (id, name, status, label, ancestor, exited)", config.ErrBadOption, f, key)
 		}
 	}
 	return out, nil
 }
 
-func (e *Engine) summary(rec *ContainerRecord) *ContainerSummary {
+func (e *Engine) summary(rec *config.ContainerRecord) *ContainerSummary {
 	s := &ContainerSummary{
 		ID: rec.ID, Name: rec.Name, Image: rec.Image, ImageID: rec.ImageID,
 		Command: append(append([]string{}, rec.Config.Entrypoint...), rec.Config.Cmd...),
@@ -90,11 +91,11 @@ func (e *Engine) summary(rec *ContainerRecord) *ContainerSummary {
 		StartedAt: rec.StartedAt, FinishedAt: rec.FinishedAt, Pid: rec.Pid, Labels: rec.Config.Labels,
 		Ports: rec.Config.Ports,
 	}
-	if s.State == StateExited && rec.State == StateRunning {
+	if s.State == config.StateExited && rec.State == config.StateRunning {
 		s.ExitCode, s.FinishedAt = e.observedExit(rec)
 		s.Pid = 0
 	}
-	if s.State != StateRunning {
+	if s.State != config.StateRunning {
 		s.Pid = 0
 	} else if s.Pid == 0 {
 		s.Pid = e.containerPid(rec)
@@ -118,7 +119,7 @@ func (e *Engine) Containers(ctx context.Context, o ListContainersOptions) ([]*Co
 			break
 		}
 		s := e.summary(r)
-		if !o.All && o.Last == 0 && s.State != StateRunning {
+		if !o.All && o.Last == 0 && s.State != config.StateRunning {
 			continue
 		}
 		keep := true

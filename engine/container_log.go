@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/skiff-project/skiff/engine/config"
 )
 
 // The log format is the one the monitor writes (monitor.c), podman's
@@ -191,7 +193,7 @@ func (e *Engine) Logs(ctx context.Context, nameOrID string, o LogsOptions, fn fu
 	}()
 	for {
 		cur, err := e.state.Lookup(ctx, rec.ID)
-		running := err == nil && e.observedState(cur) == StateRunning
+		running := err == nil && e.observedState(cur) == config.StateRunning
 		readAll(fn)
 		if !running {
 			return nil
@@ -211,7 +213,7 @@ func ParseTail(s string) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%w: --tail %q: use a number or all", ErrBadOption, s)
+		return 0, fmt.Errorf("%w: --tail %q: use a number or all", config.ErrBadOption, s)
 	}
 	return n, nil
 }
@@ -233,5 +235,5 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
 		return time.Unix(0, int64(f*1e9)), nil
 	}
-	return time.Time{}, fmt.Errorf("%w: time %q: use RFC 3339, a Unix timestamp or a duration like 10m", ErrBadOption, s)
+	return time.Time{}, fmt.Errorf("%w: time %q: use RFC 3339, a Unix timestamp or a duration like 10m", config.ErrBadOption, s)
 }

@@ -19,16 +19,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/skiff-project/skiff/engine/state"
+
+	"github.com/skiff-project/skiff/engine/config"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"go.podman.io/storage/pkg/ioutils"
 	"golang.org/x/sys/unix"
-)
-
-// Container states as docker names them.
-const (
-	StateCreated = "created"
-	StateRunning = "running"
-	StateExited  = "exited"
 )
 
 // ErrNotRunning and ErrRunning are state errors of lifecycle verbs.
@@ -43,7 +40,7 @@ var (
 // process runs; a resize after start would race with the process).
 // notifySocket, with --sdnotify=container, is bound into the container as
 // its NOTIFY_SOCKET.
-func (e *Engine) prepare(ctx context.Context, rec *ContainerRecord, runtime string, console *specs.Box, notifySocket string) (bundle string, err error) {
+func (e *Engine) prepare(ctx context.Context, rec *config.ContainerRecord, runtime string, console *specs.Box, notifySocket string) (bundle string, err error) {
 	defer phase("prepare (mount, config.json)", time.Now())
 	rootfs, err := e.Mount(rec.ID, "")
 	if err != nil {
@@ -96,7 +93,7 @@ func (e *Engine) prepare(ctx context.Context, rec *ContainerRecord, runtime stri
 	if c.Tty && !hasEnv(env, "TERM") {
 		env = append(env, "TERM=xterm")
 	}
-	if (c.SdNotify == "" || c.SdNotify == SdNotifyContainer) && strings.HasPrefix(notifySocket, "/") {
+	if (c.SdNotify == "" || c.SdNotify == config.SdNotifyContainer) && strings.HasPrefix(notifySocket, "/") {
 		const inside = "/run/notify/notify.sock"
 		mounts = append(mounts, specs.Mount{Destination: inside, Type: "bind", Source: notifySocket, Options: []string{"bind"}})
 		env = mergeEnv(env, []string{"NOTIFY_SOCKET=" + inside})
@@ -191,7 +188,7 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 		lock.Unlock()
 		return 0, err
 	}
-	if e.observedState(rec) == StateRunning {
+	if e.observedState(rec) == config.StateRunning {
 		lock.Unlock()
 		return 0, fmt.Errorf("%w: %s", ErrIsRunning, rec.Name)
 	}
@@ -258,11 +255,11 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 // sdNotify tells systemd, at socket, the service's main process and, in
 // conmon mode, that it is ready.
 func sdNotify(socket, mode string, mainPid int) error {
-	if socket == "" || mode == SdNotifyIgnore {
+	if socket == "" || mode == config.SdNotifyIgnore {
 		return nil
 	}
 	msg := fmt.Sprintf("MAINPID=%d\n", mainPid)
-	if mode == SdNotifyConmon {
+	if mode == config.SdNotifyConmon {
 		msg += "READY=1\n"
 	}
 	addr := &net.UnixAddr{Name: socket, Net: "unixgram"}
@@ -285,7 +282,7 @@ var etcFiles = []string{"hostname", "hosts", "resolv.conf"}
 
 // etcFilesOf are the etcFiles skiff writes for container c: all but
 // resolv.conf with --dns none, which keeps the image's.
-func etcFilesOf(c ContainerConfig) []string {
+func etcFilesOf(c config.ContainerConfig) []string {
 	if ownResolvConf(c) {
 		return slices.DeleteFunc(slices.Clone(etcFiles), func(name string) bool { return name == "resolv.conf" })
 	}
@@ -294,7 +291,7 @@ func etcFilesOf(c ContainerConfig) []string {
 
 // filesDir holds the container's etcFiles: with a user namespace of its
 // own, the bundle, which the container's root can reach.
-func (e *Engine) filesDir(rec *ContainerRecord) string {
+func (e *Engine) filesDir(rec *config.ContainerRecord) string {
 	if len(rec.Config.Security.UIDMap) > 0 {
 		return e.bundleDir(rec)
 	}
@@ -304,7 +301,7 @@ func (e *Engine) filesDir(rec *ContainerRecord) string {
 // writeEtcFiles writes the container's hostname, hosts and resolv.conf;
 // in place, so that a running container sees them change (network
 // connect and disconnect).
-func (e *Engine) writeEtcFiles(rec *ContainerRecord) error {
+func (e *Engine) writeEtcFiles(rec *config.ContainerRecord) error {
 	c := rec.Config
 	content := map[string]string{
 		"hostname":    c.Hostname + "\n",
@@ -343,7 +340,7 @@ type gatedMonitor struct {
 // startMonitored starts the container under a monitor of its own. The
 // monitor comes first: from then on, whatever becomes of this process, it
 // undoes what prepare makes or runs the container.
-func (e *Engine) startMonitored(ctx context.Context, rec *ContainerRecord, runtime string, console *specs.Box, notifySocket string) error {
+func (e *Engine) startMonitored(ctx context.Context, rec *config.ContainerRecord, runtime string, console *specs.Box, notifySocket string) error {
 	mon, err := e.spawnMonitor(rec)
 	if err != nil {
 		return err
@@ -358,7 +355,7 @@ func (e *Engine) startMonitored(ctx context.Context, rec *ContainerRecord, runti
 
 // spawnMonitor starts the container's monitor, waiting at its gate. It
 // reads its configuration, in the bundle, only once past the gate.
-func (e *Engine) spawnMonitor(rec *ContainerRecord) (*gatedMonitor, error) {
+func (e *Engine) spawnMonitor(rec *config.ContainerRecord) (*gatedMonitor, error) {
 	reportR, reportW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -403,7 +400,7 @@ func (m *gatedMonitor) abandon() {
 // "go", so a SIGKILL of this process in any window leaves state that says
 // what runs: before the record the monitor cleans up, after it the monitor
 // runs the container it is recorded with.
-func (e *Engine) startDetached(ctx context.Context, rec *ContainerRecord, runtime, bundle string, mon *gatedMonitor) error {
+func (e *Engine) startDetached(ctx context.Context, rec *config.ContainerRecord, runtime, bundle string, mon *gatedMonitor) error {
 	if _, err := e.monitorConf(rec, runtime, bundle, "sync=3\n"); err != nil {
 		mon.abandon()
 		return e.abortStart(rec, err)
@@ -412,7 +409,7 @@ func (e *Engine) startDetached(ctx context.Context, rec *ContainerRecord, runtim
 	// FinishedAt stays the last run's until this one ends, as docker's: a
 	// start that never got to run (its monitor ended at the gate) is
 	// recorded created again, or exited (Cleanup).
-	rec.State, rec.Pid, rec.StartedAt, rec.MonitorPid, rec.ExitCode = StateRunning, 0, time.Now(), monPid, 0
+	rec.State, rec.Pid, rec.StartedAt, rec.MonitorPid, rec.ExitCode = config.StateRunning, 0, time.Now(), monPid, 0
 	err := e.state.SetUserStopped(ctx, rec.ID, false)
 	if err == nil {
 		err = e.state.Update(ctx, rec)
@@ -447,11 +444,11 @@ func btoi(b bool) int {
 }
 
 // abortStart undoes a start that failed before the container ran.
-func (e *Engine) abortStart(rec *ContainerRecord, cause error) error {
+func (e *Engine) abortStart(rec *config.ContainerRecord, cause error) error {
 	e.teardownNetwork(rec)
 	removeBundle(e.bundleDir(rec))
 	_, _ = e.Unmount(rec.ID, true)
-	rec.State, rec.Pid = StateExited, 0
+	rec.State, rec.Pid = config.StateExited, 0
 	if code := runtimeExitCode(cause); code != 125 {
 		rec.ExitCode = code
 	}
@@ -465,7 +462,7 @@ func (e *Engine) abortStart(rec *ContainerRecord, cause error) error {
 // runAttached runs the container in the foreground: this process owns its
 // stdio, copies its output to the log as the monitor would, passes on
 // signals, and cleans up when it ends.
-func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime, bundle string, lock *ContainerLock, o StartOptions) (int, error) {
+func (e *Engine) runAttached(ctx context.Context, rec *config.ContainerRecord, runtime, bundle string, lock *state.ContainerLock, o StartOptions) (int, error) {
 	cmd := e.runtimeCmd(context.Background(), runtime, "--log", filepath.Join(bundle, "runtime.log"), "--log-format", "json",
 		"run", "--bundle", bundle, "--pid-file", e.pidPath(rec.ID), rec.ID)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -494,7 +491,7 @@ func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime,
 		return 0, e.abortStart(rec, err)
 	}
 	defer phase("runtime run", t)
-	rec.State, rec.StartedAt, rec.MonitorPid, rec.ExitCode = StateRunning, time.Now(), os.Getpid(), 0
+	rec.State, rec.StartedAt, rec.MonitorPid, rec.ExitCode = config.StateRunning, time.Now(), os.Getpid(), 0
 	rec.FinishedAt = time.Time{}
 	_ = e.state.Update(ctx, rec)
 	lock.Unlock()
@@ -549,7 +546,7 @@ func (e *Engine) runAttached(ctx context.Context, rec *ContainerRecord, runtime,
 }
 
 // recordPid stores the container's pid once the runtime has written it.
-func (e *Engine) recordPid(rec *ContainerRecord, pidfile string, runtime *os.Process) {
+func (e *Engine) recordPid(rec *config.ContainerRecord, pidfile string, runtime *os.Process) {
 	for i := 0; i < 200; i++ {
 		if data, err := os.ReadFile(pidfile); err == nil && len(data) > 0 {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
@@ -557,7 +554,7 @@ func (e *Engine) recordPid(rec *ContainerRecord, pidfile string, runtime *os.Pro
 				if err != nil {
 					return
 				}
-				if cur, err := e.state.Lookup(context.Background(), rec.ID); err == nil && cur.State == StateRunning && cur.Pid == 0 {
+				if cur, err := e.state.Lookup(context.Background(), rec.ID); err == nil && cur.State == config.StateRunning && cur.Pid == 0 {
 					cur.Pid = pid
 					_ = e.state.Update(context.Background(), cur)
 				}

@@ -11,30 +11,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/skiff-project/skiff/engine/config"
+
 	"github.com/moby/sys/signal"
 )
 
-// ParseSignal accepts a signal by name (TERM, SIGTERM) or number.
-func ParseSignal(s string) (string, error) {
-	if s == "" {
-		return "TERM", nil
-	}
-	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return "", fmt.Errorf("%w: signal %q", ErrBadOption, s)
-		}
-		return s, nil
-	}
-	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
-	if _, ok := signal.SignalMap[name]; !ok {
-		return "", fmt.Errorf("%w: unknown signal %q", ErrBadOption, s)
-	}
-	return name, nil
-}
-
 // Kill sends a signal to a running container's main process.
 func (e *Engine) Kill(ctx context.Context, nameOrID, sig string) error {
-	sig, err := ParseSignal(sig)
+	sig, err := config.ParseSignal(sig)
 	if err != nil {
 		return err
 	}
@@ -42,7 +26,7 @@ func (e *Engine) Kill(ctx context.Context, nameOrID, sig string) error {
 	if err != nil {
 		return err
 	}
-	if e.observedState(rec) != StateRunning {
+	if e.observedState(rec) != config.StateRunning {
 		return fmt.Errorf("%w: %s", ErrNotRunning, rec.Name)
 	}
 	runtime, err := e.runtimeOf(rec)
@@ -63,7 +47,7 @@ func (e *Engine) Kill(ctx context.Context, nameOrID, sig string) error {
 				}
 			}
 		}
-		if e.observedState(rec) != StateRunning {
+		if e.observedState(rec) != config.StateRunning {
 			return nil
 		}
 		// Ending by itself (the runtime has it stopped) or between two
@@ -92,7 +76,7 @@ func (e *Engine) Stop(ctx context.Context, nameOrID string, timeout time.Duratio
 	if ended, err := e.endRestartBackoff(ctx, rec); ended || err != nil {
 		return err
 	}
-	if e.observedState(rec) != StateRunning {
+	if e.observedState(rec) != config.StateRunning {
 		return nil // docker: stopping a stopped container is fine
 	}
 	if timeout < 0 {
@@ -122,10 +106,10 @@ func (e *Engine) waitRecorded(ctx context.Context, id string, timeout time.Durat
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		cur, err := e.state.Lookup(ctx, id)
-		if err != nil || cur.State != StateRunning {
+		if err != nil || cur.State != config.StateRunning {
 			return nil
 		}
-		if !processAlive(cur.MonitorPid, time.Time{}) && e.observedState(cur) != StateRunning {
+		if !processAlive(cur.MonitorPid, time.Time{}) && e.observedState(cur) != config.StateRunning {
 			// Nobody left to record it (a killed monitor): do it here.
 			return e.Cleanup(ctx, id)
 		}
@@ -143,15 +127,15 @@ func (e *Engine) Wait(ctx context.Context, nameOrID string) (int, error) {
 	for {
 		cur, err := e.state.Lookup(ctx, rec.ID)
 		if err != nil {
-			if errors.Is(err, ErrNoSuchContainer) {
+			if errors.Is(err, config.ErrNoSuchContainer) {
 				if code, _, ok := readExitFile(e.exitPath(rec.ID)); ok {
 					return code, nil
 				}
 			}
 			return 0, err
 		}
-		if e.observedState(cur) != StateRunning {
-			if cur.State == StateRunning {
+		if e.observedState(cur) != config.StateRunning {
+			if cur.State == config.StateRunning {
 				_ = e.waitRecorded(ctx, cur.ID, 2*time.Second)
 				if c2, err := e.state.Lookup(ctx, cur.ID); err == nil {
 					cur = c2
@@ -170,8 +154,8 @@ func (e *Engine) Wait(ctx context.Context, nameOrID string) (int, error) {
 
 // endRestartBackoff ends the monitor of a container whose restart waits
 // out its back-off: there is no container yet to signal.
-func (e *Engine) endRestartBackoff(ctx context.Context, rec *ContainerRecord) (bool, error) {
-	if p := rec.Config.Restart.Name; p == "" || p == RestartNo || rec.MonitorPid <= 0 {
+func (e *Engine) endRestartBackoff(ctx context.Context, rec *config.ContainerRecord) (bool, error) {
+	if p := rec.Config.Restart.Name; p == "" || p == config.RestartNo || rec.MonitorPid <= 0 {
 		return false, nil
 	}
 	if _, err := os.Stat(filepath.Join(e.runtimeRoot(), rec.ID)); !os.IsNotExist(err) {
@@ -202,7 +186,7 @@ func (e *Engine) markStopped(ctx context.Context, id string) error {
 // signalStop sends stop's signal. A container the runtime no longer runs
 // may be between two runs of its restart policy: then its monitor is ended
 // (ended is true).
-func (e *Engine) signalStop(ctx context.Context, rec *ContainerRecord, sig string) (ended bool, err error) {
+func (e *Engine) signalStop(ctx context.Context, rec *config.ContainerRecord, sig string) (ended bool, err error) {
 	err = e.Kill(ctx, rec.ID, sig)
 	if err == nil {
 		return false, nil

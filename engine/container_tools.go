@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/skiff-project/skiff/engine/config"
+
 	"go.podman.io/storage/pkg/archive"
 
 	"github.com/skiff-project/skiff/network"
@@ -33,7 +35,7 @@ type CommitOptions struct {
 // Commit makes an image of a container: its image plus its changes.
 func (e *Engine) Commit(ctx context.Context, nameOrID string, o CommitOptions) (string, error) {
 	if err := storage.CheckChanges(o.Changes); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadOption, err)
+		return "", fmt.Errorf("%w: %v", config.ErrBadOption, err)
 	}
 	rec, err := e.state.Lookup(ctx, nameOrID)
 	if err != nil {
@@ -76,7 +78,7 @@ func (e *Engine) Diff(ctx context.Context, nameOrID string) ([]Change, error) {
 
 // withRootfs runs fn with the container's root file system mounted (a
 // running container's is already; this adds a reference).
-func (e *Engine) withRootfs(ctx context.Context, nameOrID string, fn func(rec *ContainerRecord, rootfs string) error) error {
+func (e *Engine) withRootfs(ctx context.Context, nameOrID string, fn func(rec *config.ContainerRecord, rootfs string) error) error {
 	rec, err := e.state.Lookup(ctx, nameOrID)
 	if err != nil {
 		return err
@@ -92,7 +94,7 @@ func (e *Engine) withRootfs(ctx context.Context, nameOrID string, fn func(rec *C
 // tarOptions are a container's archive options: the ids in its tar
 // streams are the container's own, which for a container with a user
 // namespace of its own differ from those of its files on disk.
-func tarOptions(rec *ContainerRecord) *archive.TarOptions {
+func tarOptions(rec *config.ContainerRecord) *archive.TarOptions {
 	o := &archive.TarOptions{}
 	if len(rec.Config.Security.UIDMap) > 0 {
 		m := storageMappings(rec.Config.Security)
@@ -103,7 +105,7 @@ func tarOptions(rec *ContainerRecord) *archive.TarOptions {
 
 // Export writes the container's whole file system as a tar stream.
 func (e *Engine) Export(ctx context.Context, nameOrID string, w io.Writer) error {
-	return e.withRootfs(ctx, nameOrID, func(rec *ContainerRecord, rootfs string) error {
+	return e.withRootfs(ctx, nameOrID, func(rec *config.ContainerRecord, rootfs string) error {
 		rc, err := archive.TarWithOptions(rootfs, tarOptions(rec))
 		if err != nil {
 			return err
@@ -117,7 +119,7 @@ func (e *Engine) Export(ctx context.Context, nameOrID string, w io.Writer) error
 // Rename gives a container a new name; the database's constraint keeps
 // names unique.
 func (e *Engine) Rename(ctx context.Context, nameOrID, newName string) error {
-	if err := CheckName(newName); err != nil {
+	if err := config.CheckName(newName); err != nil {
 		return err
 	}
 	rec, err := e.state.Lookup(ctx, nameOrID)
@@ -137,11 +139,11 @@ func (e *Engine) PruneContainers(ctx context.Context, labels []string, until tim
 	var removed []string
 	var errs []error
 	for _, r := range recs {
-		if e.observedState(r) == StateRunning || !MatchLabels(r.Config.Labels, labels) || (!until.IsZero() && !r.Created.Before(until)) {
+		if e.observedState(r) == config.StateRunning || !MatchLabels(r.Config.Labels, labels) || (!until.IsZero() && !r.Created.Before(until)) {
 			continue
 		}
 		if err := e.Remove(ctx, r.ID, RemoveOptions{}); err != nil {
-			if !errors.Is(err, ErrIsRunning) && !errors.Is(err, ErrNoSuchContainer) {
+			if !errors.Is(err, ErrIsRunning) && !errors.Is(err, config.ErrNoSuchContainer) {
 				errs = append(errs, err)
 			}
 			continue
@@ -159,7 +161,7 @@ func (e *Engine) Pause(ctx context.Context, nameOrID string, pause bool) error {
 	if err != nil {
 		return err
 	}
-	if e.observedState(rec) != StateRunning {
+	if e.observedState(rec) != config.StateRunning {
 		return fmt.Errorf("%w: %s", ErrNotRunning, rec.Name)
 	}
 	why := "the container has no cgroup of its own: rootless containers get one only from a cgroup v2 hierarchy that systemd delegates"
@@ -193,7 +195,7 @@ func (e *Engine) Processes(ctx context.Context, nameOrID string) ([]ContainerPro
 		return nil, err
 	}
 	pid := e.containerPid(rec)
-	if pid <= 0 || e.observedState(rec) != StateRunning {
+	if pid <= 0 || e.observedState(rec) != config.StateRunning {
 		return nil, fmt.Errorf("%w: %s", ErrNotRunning, rec.Name)
 	}
 	want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))

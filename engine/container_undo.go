@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/skiff-project/skiff/engine/config"
+
 	"github.com/moby/sys/user"
 
 	"github.com/skiff-project/skiff/rootless"
@@ -22,7 +24,7 @@ import (
 // range), its name, its layer, bundle and files, its anonymous volumes and
 // the named volumes it made on first use. A container already gone is no
 // error.
-func (e *Engine) RemoveCreated(ctx context.Context, rec *ContainerRecord) error {
+func (e *Engine) RemoveCreated(ctx context.Context, rec *config.ContainerRecord) error {
 	lock, err := e.state.Lock(rec.ID)
 	if err != nil {
 		return err
@@ -32,12 +34,12 @@ func (e *Engine) RemoveCreated(ctx context.Context, rec *ContainerRecord) error 
 		if err := e.removeContainer(ctx, cur, true); err != nil {
 			return err
 		}
-	} else if !errors.Is(err, ErrNoSuchContainer) {
+	} else if !errors.Is(err, config.ErrNoSuchContainer) {
 		return err
 	} else {
 		e.state.RemoveLockFile(rec.ID)
 	}
-	for _, name := range rec.madeVolumes {
+	for _, name := range rec.MadeVolumes {
 		if users, err := e.VolumeUsers(ctx, name); err == nil && len(users) == 0 {
 			_ = e.removeVolume(ctx, name)
 		}
@@ -50,12 +52,12 @@ func (e *Engine) RemoveCreated(ctx context.Context, rec *ContainerRecord) error 
 // stays, as docker keeps it, unless --rm; anything else (exit 125) is
 // removed with everything its Create made. It tells whether the container
 // stays.
-func (e *Engine) UndoRun(ctx context.Context, rec *ContainerRecord, cause error) (kept bool) {
+func (e *Engine) UndoRun(ctx context.Context, rec *config.ContainerRecord, cause error) (kept bool) {
 	if errors.Is(cause, ErrCommandNotFound) || errors.Is(cause, ErrCannotInvoke) {
 		if !rec.Config.AutoRemove {
 			return true
 		}
-		rec.madeVolumes = nil // it ran as far as a --rm container runs
+		rec.MadeVolumes = nil // it ran as far as a --rm container runs
 	}
 	if err := e.RemoveCreated(context.WithoutCancel(ctx), rec); err != nil {
 		slog.Warn("removing the container that failed to start", "container", rec.Name, "err", err)
@@ -65,7 +67,7 @@ func (e *Engine) UndoRun(ctx context.Context, rec *ContainerRecord, cause error)
 }
 
 // undoCreate removes what a failed Create made and returns its error.
-func (e *Engine) undoCreate(ctx context.Context, rec *ContainerRecord, cause error) error {
+func (e *Engine) undoCreate(ctx context.Context, rec *config.ContainerRecord, cause error) error {
 	if err := e.RemoveCreated(context.WithoutCancel(ctx), rec); err != nil {
 		slog.Warn("removing the container that failed to be created", "container", rec.Name, "err", err)
 	}
@@ -74,7 +76,7 @@ func (e *Engine) undoCreate(ctx context.Context, rec *ContainerRecord, cause err
 
 // userSpec is the USER[:GROUP] the container's process runs as: its own,
 // or with --userns keep-id the caller's ids.
-func userSpec(c ContainerConfig) string {
+func userSpec(c config.ContainerConfig) string {
 	if c.User == "" && c.Security.Userns == "keep-id" {
 		return fmt.Sprintf("%d:%d", rootless.UID(), rootless.GID())
 	}
@@ -84,7 +86,7 @@ func userSpec(c ContainerConfig) string {
 // resolveUser finds the container's user, group and supplementary groups
 // (--group-add) in the files of rootfs ("" when they need no files: ids
 // only).
-func resolveUser(rootfs string, c ContainerConfig) (*user.ExecUser, error) {
+func resolveUser(rootfs string, c config.ContainerConfig) (*user.ExecUser, error) {
 	passwd, group := "/dev/null", "/dev/null"
 	if rootfs != "" {
 		passwd, group = filepath.Join(rootfs, "etc/passwd"), filepath.Join(rootfs, "etc/group")
@@ -92,12 +94,12 @@ func resolveUser(rootfs string, c ContainerConfig) (*user.ExecUser, error) {
 	spec := userSpec(c)
 	u, err := user.GetExecUserPath(spec, &user.ExecUser{Home: "/"}, passwd, group)
 	if err != nil {
-		return nil, fmt.Errorf("%w: user %q: %v", ErrBadOption, spec, err)
+		return nil, fmt.Errorf("%w: user %q: %v", config.ErrBadOption, spec, err)
 	}
 	if len(c.Security.GroupAdd) > 0 {
 		gids, err := user.GetAdditionalGroupsPath(c.Security.GroupAdd, group)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --group-add: %v", ErrBadOption, err)
+			return nil, fmt.Errorf("%w: --group-add: %v", config.ErrBadOption, err)
 		}
 		u.Sgids = append(u.Sgids, gids...)
 	}
@@ -107,7 +109,7 @@ func resolveUser(rootfs string, c ContainerConfig) (*user.ExecUser, error) {
 // checkUser refuses at create, as start would, a user or group that the
 // container's files lack or an id out of range. The layer is mounted only
 // when a name needs looking up.
-func (e *Engine) checkUser(rec *ContainerRecord) error {
+func (e *Engine) checkUser(rec *config.ContainerRecord) error {
 	c := rec.Config
 	if !namesInUser(userSpec(c), c.Security.GroupAdd) {
 		_, err := resolveUser("", c)

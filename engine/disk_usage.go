@@ -4,6 +4,8 @@ import (
 	"context"
 	"io/fs"
 	"path/filepath"
+
+	"github.com/skiff-project/skiff/engine/config"
 )
 
 // DiskUsageRow is one line of `system df`: what kind of thing, how many,
@@ -31,11 +33,11 @@ func (e *Engine) DiskUsage(ctx context.Context) ([]DiskUsageRow, error) {
 	mounted := map[string]bool{}
 	for _, r := range recs {
 		usedImages[r.ImageID] = true
-		if e.observedState(r) == StateRunning {
+		if e.observedState(r) == config.StateRunning {
 			running[r.ID] = true
 		}
 		for _, m := range r.Config.Mounts {
-			if m.Type == MountVolume {
+			if m.Type == config.MountVolume {
 				mounted[m.Source] = true
 			}
 		}

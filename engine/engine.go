@@ -10,6 +10,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/skiff-project/skiff/engine/state"
+
+	"github.com/skiff-project/skiff/engine/config"
+
 	"github.com/skiff-project/skiff/rootless"
 	"github.com/skiff-project/skiff/storage"
 )
@@ -23,7 +27,7 @@ type Options struct {
 // Engine is one command's handle on the user's images and containers.
 type Engine struct {
 	*storage.Store
-	state *State
+	state *state.State
 	// dataDir keeps what outlives a namespace: the state database, locks,
 	// logs and exit files. nsDir keeps what belongs to the current user
 	// namespace: bundles and the runtime's state.
@@ -53,7 +57,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 			return nil, err
 		}
 	}
-	if e.state, err = OpenState(e.dataDir); err != nil {
+	if e.state, err = state.Open(e.dataDir); err != nil {
 		return nil, err
 	}
 	// A driver asked for is checked before the store is opened with it:
@@ -98,7 +102,7 @@ func NewStateOnly(c storage.Config) (*Engine, error) {
 	if err := os.MkdirAll(e.dataDir, 0o700); err != nil {
 		return nil, err
 	}
-	if e.state, err = OpenState(e.dataDir); err != nil {
+	if e.state, err = state.Open(e.dataDir); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -198,7 +202,7 @@ func (e *Engine) containerDir(id string) string { return filepath.Join(e.dataDir
 // bundleDir is the OCI bundle of a container in the current namespace. A
 // container with a user namespace of its own has it where that
 // namespace's root can reach it (nestedBundleRoot).
-func (e *Engine) bundleDir(rec *ContainerRecord) string {
+func (e *Engine) bundleDir(rec *config.ContainerRecord) string {
 	if len(rec.Config.Security.UIDMap) > 0 {
 		return filepath.Join(os.TempDir(), fmt.Sprintf("skiff-nested-%d", rootless.UID()), filepath.Base(e.nsDir), rec.ID)
 	}
@@ -233,7 +237,7 @@ func (e *Engine) nestedBundleRoot(bundle string) error {
 // the host reaches any file in it, whatever its mode (the container's
 // users must read /etc/hosts: 0644), though the path is no secret (the
 // parents are 0711; pasta's command line names the container).
-func (e *Engine) nestedBundle(bundle string, s Security) error {
+func (e *Engine) nestedBundle(bundle string, s config.Security) error {
 	if err := e.nestedBundleRoot(bundle); err != nil {
 		return err
 	}
@@ -248,7 +252,7 @@ func (e *Engine) nestedBundle(bundle string, s Security) error {
 
 // containerRoot is the id of skiff's namespace that a container's id 0
 // maps to (the first mapped one when 0 is not mapped).
-func containerRoot(m []IDMapping) uint32 {
+func containerRoot(m []config.IDMapping) uint32 {
 	for _, x := range m {
 		if x.ContainerID == 0 {
 			return x.HostID

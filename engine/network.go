@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/skiff-project/skiff/engine/config"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/skiff-project/skiff/network"
@@ -53,8 +55,8 @@ func ValidateNetwork(n string) error {
 		return nil
 	}
 	for _, name := range strings.Split(n, ",") {
-		if CheckName(name) != nil || isNetworkMode(name) {
-			return fmt.Errorf("%w: --network %q: use pasta, slirp4netns, none, host, private, bridge, container:NAME or the names of networks", ErrBadOption, n)
+		if config.CheckName(name) != nil || isNetworkMode(name) {
+			return fmt.Errorf("%w: --network %q: use pasta, slirp4netns, none, host, private, bridge, container:NAME or the names of networks", config.ErrBadOption, n)
 		}
 	}
 	return nil
@@ -67,7 +69,7 @@ func isNetworkMode(n string) bool {
 // resolveNetwork fills the container's network configuration at create:
 // the mode, the published ports (free host ports chosen now and checked,
 // so that a taken one costs no container), DNS and extra hosts.
-func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptions, exposed map[string]struct{}, c *ContainerConfig) error {
+func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptions, exposed map[string]struct{}, c *config.ContainerConfig) error {
 	switch {
 	case strings.HasPrefix(mode, "pasta:"):
 		// pasta's own options, as podman passes them: comma-separated.
@@ -92,14 +94,14 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 			if err != nil {
 				return fmt.Errorf("--network %s: %w", name, err)
 			}
-			a := NetworkAttachment{Name: n.Name, Aliases: o.Aliases}
+			a := config.NetworkAttachment{Name: n.Name, Aliases: o.Aliases}
 			if i == 0 {
 				a.IP = o.IP
 			}
 			c.Networks = append(c.Networks, a)
 			outbound = outbound || !n.Internal
 		}
-		mode = modeBridgeOnly
+		mode = config.ModeBridgeOnly
 		if outbound {
 			mode = DefaultNetwork()
 		}
@@ -108,7 +110,7 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 		}
 	}
 	if len(c.Networks) == 0 && (len(o.Aliases) > 0 || o.IP != "") {
-		return fmt.Errorf("%w: --network-alias and --ip need a user-defined network (network create)", ErrBadOption)
+		return fmt.Errorf("%w: --network-alias and --ip need a user-defined network (network create)", config.ErrBadOption)
 	}
 	if after, ok := strings.CutPrefix(mode, "container:"); ok {
 		other, err := e.state.Lookup(ctx, after)
@@ -125,7 +127,7 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 	for _, p := range o.Publish {
 		m, err := network.ParsePublish(p)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrBadOption, err)
+			return fmt.Errorf("%w: %v", config.ErrBadOption, err)
 		}
 		ports = append(ports, m...)
 	}
@@ -138,7 +140,7 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 		for _, k := range keys {
 			m, err := network.ParsePublish(k)
 			if err != nil {
-				return fmt.Errorf("%w: the image's EXPOSE %s: %v", ErrBadOption, k, err)
+				return fmt.Errorf("%w: the image's EXPOSE %s: %v", config.ErrBadOption, k, err)
 			}
 			if !slices.ContainsFunc(ports, func(p network.PortMapping) bool {
 				return p.ContainerPort == m[0].ContainerPort && p.Protocol == m[0].Protocol
@@ -147,19 +149,19 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 			}
 		}
 	}
-	if len(ports) > 0 && !hasHelper(mode) {
-		return fmt.Errorf("%w: publishing ports needs the pasta or slirp4netns network, not %s", ErrBadOption, mode)
+	if len(ports) > 0 && !config.HasHelper(mode) {
+		return fmt.Errorf("%w: publishing ports needs the pasta or slirp4netns network, not %s", config.ErrBadOption, mode)
 	}
 	var err error
 	if c.Ports, err = network.AssignPorts(ports); err != nil {
 		return err
 	}
 	for _, d := range o.DNS {
-		if d == DNSNone && len(o.DNS) > 1 {
-			return fmt.Errorf("%w: --dns none keeps the image's own /etc/resolv.conf: give it alone, or give servers", ErrBadOption)
+		if d == config.DNSNone && len(o.DNS) > 1 {
+			return fmt.Errorf("%w: --dns none keeps the image's own /etc/resolv.conf: give it alone, or give servers", config.ErrBadOption)
 		}
-		if d != DNSNone && net.ParseIP(d) == nil {
-			return fmt.Errorf("%w: --dns %q is not an IP address (or none, for the image's own /etc/resolv.conf)", ErrBadOption, d)
+		if d != config.DNSNone && net.ParseIP(d) == nil {
+			return fmt.Errorf("%w: --dns %q is not an IP address (or none, for the image's own /etc/resolv.conf)", config.ErrBadOption, d)
 		}
 	}
 	for _, h := range o.AddHosts {
@@ -168,13 +170,13 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 			ip = network.Gateway()
 		}
 		if !ok || name == "" || net.ParseIP(ip) == nil {
-			return fmt.Errorf("%w: --add-host %q: want NAME:IP", ErrBadOption, h)
+			return fmt.Errorf("%w: --add-host %q: want NAME:IP", config.ErrBadOption, h)
 		}
 		c.AddHosts = append(c.AddHosts, name+":"+ip)
 	}
 	for _, d := range o.DNSSearch {
 		if d != "." && !validDomain(d) {
-			return fmt.Errorf("%w: --dns-search %q is not a valid domain", ErrBadOption, d)
+			return fmt.Errorf("%w: --dns-search %q is not a valid domain", config.ErrBadOption, d)
 		}
 	}
 	c.DNS, c.DNSSearch = o.DNS, o.DNSSearch
@@ -192,19 +194,17 @@ func validDomain(d string) bool {
 	return len(d) > 0 && len(d) <= 255 && domainName.MatchString(d) && strings.ContainsAny(strings.ToLower(d), "abcdefghijklmnopqrstuvwxyz")
 }
 
-// DNSNone, as the only --dns, keeps the image's own /etc/resolv.conf: skiff
-// writes none for the container, as podman does.
-const DNSNone = "none"
-
 // ownResolvConf tells whether the container keeps the image's resolv.conf.
-func ownResolvConf(c ContainerConfig) bool { return slices.Equal(c.DNS, []string{DNSNone}) }
+func ownResolvConf(c config.ContainerConfig) bool {
+	return slices.Equal(c.DNS, []string{config.DNSNone})
+}
 
 func (e *Engine) netnsPath(id string) string { return filepath.Join(e.nsDir, "netns", id) }
 
 // setupNetwork gives the container its network before the runtime starts
 // it: for pasta a namespace of its own, connected by a pasta process that
 // forwards the published ports and ends with the namespace.
-func (e *Engine) setupNetwork(rec *ContainerRecord, spec *specs.Spec) error {
+func (e *Engine) setupNetwork(rec *config.ContainerRecord, spec *specs.Spec) error {
 	c := rec.Config
 	setNetns := func(path string) {
 		for i, ns := range spec.Linux.Namespaces {
@@ -223,7 +223,7 @@ func (e *Engine) setupNetwork(rec *ContainerRecord, spec *specs.Spec) error {
 			return fmt.Errorf("the network's container: %w", err)
 		}
 		pid := e.containerPid(other)
-		if pid <= 0 || e.observedState(other) != StateRunning {
+		if pid <= 0 || e.observedState(other) != config.StateRunning {
 			return fmt.Errorf("%w: %s, whose network this container shares", ErrNotRunning, other.Name)
 		}
 		path := fmt.Sprintf("/proc/%d/ns/net", pid)
@@ -234,7 +234,7 @@ func (e *Engine) setupNetwork(rec *ContainerRecord, spec *specs.Spec) error {
 		if len(c.Security.UIDMap) > 0 {
 			bindHostSys(spec)
 		}
-	case ownNetns(c.Network) && len(c.Security.UIDMap) > 0:
+	case config.OwnNetns(c.Network) && len(c.Security.UIDMap) > 0:
 		// A container with a user namespace of its own gets a network
 		// namespace that namespace owns, made by the runtime, so that exec
 		// (which joins the user namespace first) may join it too; the
@@ -251,7 +251,7 @@ func (e *Engine) setupNetwork(rec *ContainerRecord, spec *specs.Spec) error {
 			Path: self, Args: []string{"skiff", "container", "network-hook", rec.ID},
 			Env: append(e.StoreEnv(), "_SKIFF_USERNS=1"),
 		})
-	case ownNetns(c.Network):
+	case config.OwnNetns(c.Network):
 		path := e.netnsPath(rec.ID)
 		e.teardownNetwork(rec)
 		if err := network.CreateNetns(path); err != nil {
@@ -272,9 +272,9 @@ func (e *Engine) setupNetwork(rec *ContainerRecord, spec *specs.Spec) error {
 
 // connectNetns starts the container's helper for the namespace at path
 // (owned by userns, when set) and puts it on its networks.
-func (e *Engine) connectNetns(rec *ContainerRecord, path, userns string) error {
+func (e *Engine) connectNetns(rec *config.ContainerRecord, path, userns string) error {
 	c := rec.Config
-	if hasHelper(c.Network) {
+	if config.HasHelper(c.Network) {
 		h := network.Helper{Netns: path, Pidfile: path + ".pid", Userns: userns, Ports: c.Ports, PastaOptions: c.PastaOptions}
 		start := network.StartPasta
 		if c.Network == network.ModeSlirp4netns {
@@ -331,8 +331,8 @@ func bindHostSys(spec *specs.Spec) {
 
 // teardownNetwork ends the container's pasta and namespace, in this
 // namespace and in any earlier one of the user's that left them.
-func (e *Engine) teardownNetwork(rec *ContainerRecord) {
-	if !ownNetns(rec.Config.Network) {
+func (e *Engine) teardownNetwork(rec *config.ContainerRecord) {
+	if !config.OwnNetns(rec.Config.Network) {
 		return
 	}
 	// Also when it left its last network while it ran: it kept its place
@@ -341,7 +341,7 @@ func (e *Engine) teardownNetwork(rec *ContainerRecord) {
 	pids, _ := filepath.Glob(filepath.Join(filepath.Dir(e.nsDir), "ns-*", "netns", rec.ID+".pid"))
 	path := e.netnsPath(rec.ID)
 	_, err := os.Stat(path)
-	unseen := err == nil && hasHelper(rec.Config.Network) && !network.HelperPid(path+".pid")
+	unseen := err == nil && config.HasHelper(rec.Config.Network) && !network.HelperPid(path+".pid")
 	for _, p := range pids {
 		network.StopHelper(p, len(rec.Config.Ports) > 0)
 	}
@@ -355,14 +355,10 @@ func (e *Engine) teardownNetwork(rec *ContainerRecord) {
 	}
 }
 
-// hasHelper tells whether a network mode runs a helper process (pasta or
-// slirp4netns) for a namespace of the container's own.
-func hasHelper(mode string) bool { return mode == network.ModePasta || mode == network.ModeSlirp4netns }
-
 // hostsFile is the container's /etc/hosts; name is the container's. Its
 // own address is the one on its first network, else the one its helper
 // gives it; host.containers.internal is its helper's gateway.
-func hostsFile(c ContainerConfig, name string) string {
+func hostsFile(c config.ContainerConfig, name string) string {
 	var b strings.Builder
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
 	own, gateway := "127.0.1.1", ""
@@ -395,7 +391,7 @@ func hostsFile(c ContainerConfig, name string) string {
 // containers' names and asks the host's resolvers about the rest; the
 // host's search domains are left out, so that a container's name is asked
 // as it is.
-func resolvConf(c ContainerConfig, netDNS []string) string {
+func resolvConf(c config.ContainerConfig, netDNS []string) string {
 	servers, search := c.DNS, c.DNSSearch
 	hostServers, hostSearch := len(c.DNS) == 0, len(c.DNSSearch) == 0
 	if len(netDNS) > 0 && hostServers {
@@ -436,7 +432,7 @@ func resolvConf(c ContainerConfig, netDNS []string) string {
 		}
 		f.Close()
 	}
-	if c.Network == network.ModeNone || c.Network == modeBridgeOnly && len(netDNS) == 0 {
+	if c.Network == network.ModeNone || c.Network == config.ModeBridgeOnly && len(netDNS) == 0 {
 		servers = nil
 	}
 	var b strings.Builder

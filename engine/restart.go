@@ -5,54 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/skiff-project/skiff/engine/config"
+
 	"github.com/skiff-project/skiff/rootless"
 )
-
-// Restart policies, as docker names them.
-const (
-	RestartNo            = "no"
-	RestartOnFailure     = "on-failure"
-	RestartAlways        = "always"
-	RestartUnlessStopped = "unless-stopped"
-)
-
-// Restart is a container's restart policy.
-type Restart struct {
-	Name              string `json:"Name"`
-	MaximumRetryCount int    `json:"MaximumRetryCount"`
-}
-
-// ParseRestart reads --restart: no, always, unless-stopped, or
-// on-failure[:N].
-func ParseRestart(s string) (Restart, error) {
-	name, max, hasMax := strings.Cut(s, ":")
-	switch name {
-	case "", RestartNo, RestartAlways, RestartUnlessStopped:
-		if hasMax {
-			break
-		}
-		if name == "" {
-			name = RestartNo
-		}
-		return Restart{Name: name}, nil
-	case RestartOnFailure:
-		r := Restart{Name: name}
-		if hasMax {
-			n, err := strconv.Atoi(max)
-			if err != nil || n < 0 {
-				return r, badf("--restart %s: the retry count must be a number, 0 or more", s)
-			}
-			r.MaximumRetryCount = n
-		}
-		return r, nil
-	}
-	return Restart{}, badf("--restart %q: use no, always, unless-stopped or on-failure[:N]", s)
-}
 
 // restartDelay is the back-off before restart n (1, 2, ...): 100 ms,
 // doubling, at most a minute; a container that ran 10 s starts over.
@@ -68,14 +27,14 @@ func restartDelay(n int, ran time.Duration) time.Duration {
 }
 
 // shouldRestart applies the policy to a container that ended with code.
-func shouldRestart(rec *ContainerRecord, code int) bool {
+func shouldRestart(rec *config.ContainerRecord, code int) bool {
 	if rec.UserStopped || rec.Config.AutoRemove {
 		return false
 	}
 	switch p := rec.Config.Restart; p.Name {
-	case RestartAlways, RestartUnlessStopped:
+	case config.RestartAlways, config.RestartUnlessStopped:
 		return true
-	case RestartOnFailure:
+	case config.RestartOnFailure:
 		return code != 0 && (p.MaximumRetryCount == 0 || rec.RestartCount < p.MaximumRetryCount)
 	}
 	return false
@@ -87,7 +46,7 @@ func shouldRestart(rec *ContainerRecord, code int) bool {
 // PID the state records); the back-off is waited there, in C.
 func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
 	rec, err := e.state.Lookup(ctx, id)
-	if err != nil || rec.Config.Restart.Name == "" || rec.Config.Restart.Name == RestartNo {
+	if err != nil || rec.Config.Restart.Name == "" || rec.Config.Restart.Name == config.RestartNo {
 		return e.Cleanup(ctx, id)
 	}
 	lock, err := e.state.Lock(id)
@@ -101,7 +60,7 @@ func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
 	code, at := e.observedExit(rec)
 	// Only the container's own monitor restarts it, and only once it ran:
 	// a monitor that ended at its gate hands over to Cleanup.
-	if rec.State != StateRunning || rec.MonitorPid != os.Getpid() || e.neverStarted(id) || !shouldRestart(rec, code) {
+	if rec.State != config.StateRunning || rec.MonitorPid != os.Getpid() || e.neverStarted(id) || !shouldRestart(rec, code) {
 		lock.Unlock()
 		return e.Cleanup(ctx, id)
 	}
@@ -140,7 +99,7 @@ func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
 }
 
 // monitorConf writes the monitor's configuration into the bundle.
-func (e *Engine) monitorConf(rec *ContainerRecord, runtime, bundle, extra string) (string, error) {
+func (e *Engine) monitorConf(rec *config.ContainerRecord, runtime, bundle, extra string) (string, error) {
 	holders, err := rootless.HoldersDir()
 	if err != nil {
 		return "", err

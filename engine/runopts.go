@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/skiff-project/skiff/engine/config"
+
 	"github.com/moby/profiles/seccomp"
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -49,76 +51,13 @@ type RunOptions struct {
 	Restart     string // no, always, unless-stopped, on-failure[:N]
 }
 
-// IDMapping maps Size ids from ContainerID on to HostID of skiff's user
-// namespace (where 0 is the user).
-type IDMapping struct {
-	ContainerID uint32 `json:"ContainerID"`
-	HostID      uint32 `json:"HostID"`
-	Size        uint32 `json:"Size"`
-}
-
-// Ulimit is one --ulimit.
-type Ulimit struct {
-	Name string `json:"Name"`
-	Soft uint64 `json:"Soft"`
-	Hard uint64 `json:"Hard"`
-}
-
-// Device is one --device: a host device node bound into the container.
-type Device struct {
-	Host      string `json:"PathOnHost"`
-	Container string `json:"PathInContainer"`
-	Perms     string `json:"CgroupPermissions"`
-}
-
-// Security is what the runtime enforces beyond the defaults.
-//
-// It is stored with the container as JSON, and no list or map field is
-// omitted when empty: an empty list is a choice (--cap-drop ALL is no
-// capability at all), which must not come back from the state database as
-// nil, the defaults.
-type Security struct {
-	Init        bool              `json:"Init,omitempty"`
-	Caps        []string          `json:"Capabilities"` // the final set; nil: the defaults, empty: none
-	Privileged  bool              `json:"Privileged,omitempty"`
-	NoNewPrivs  bool              `json:"NoNewPrivileges,omitempty"`
-	Seccomp     string            `json:"Seccomp,omitempty"` // "", "unconfined", or a profile (JSON)
-	Unmask      []string          `json:"Unmask"`            // paths, or ALL
-	Mask        []string          `json:"Mask"`
-	Userns      string            `json:"Userns,omitempty"`
-	UIDMap      []IDMapping       `json:"UIDMap"`
-	GIDMap      []IDMapping       `json:"GIDMap"`
-	Ulimits     []Ulimit          `json:"Ulimits"`
-	ShmSize     int64             `json:"ShmSize,omitempty"`
-	StopTimeout *int              `json:"StopTimeoutSeconds,omitempty"` // seconds as given; nil: 10 (read with StopTimeoutSeconds)
-	GroupAdd    []string          `json:"GroupAdd"`
-	Devices     []Device          `json:"Devices"`
-	Sysctls     map[string]string `json:"Sysctls"`
-
-	// LegacyStopTimeout is how older records kept --stop-timeout: the
-	// seconds plus one, so that 0 meant the default.
-	LegacyStopTimeout int `json:"StopTimeout,omitempty"`
-}
-
-// StopTimeoutSeconds is the container's --stop-timeout, and whether it
-// has one (else stop waits 10 s).
-func (s Security) StopTimeoutSeconds() (int, bool) {
-	switch {
-	case s.StopTimeout != nil:
-		return *s.StopTimeout, true
-	case s.LegacyStopTimeout > 0:
-		return s.LegacyStopTimeout - 1, true
-	}
-	return 0, false
-}
-
 func badf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrBadOption, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s", config.ErrBadOption, fmt.Sprintf(format, args...))
 }
 
 // resolveRunOptions checks the flags and turns them into the container's
 // Security; nothing is created here, so bad input changes nothing.
-func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *ContainerConfig) error {
+func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *config.ContainerConfig) error {
 	if o.Memory != "" || o.CPUs != "" || o.PidsLimit != "" {
 		if err := checkLimits(o); err != nil {
 			return err
@@ -179,30 +118,30 @@ func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *Contain
 		return err
 	}
 	for _, u := range o.Ulimits {
-		ul, err := parseUlimit(u)
+		ul, err := config.ParseUlimit(u)
 		if err != nil {
 			return err
 		}
 		s.Ulimits = append(s.Ulimits, ul)
 	}
 	if o.ShmSize != "" {
-		n, err := parseSize(o.ShmSize)
+		n, err := config.ParseSize(o.ShmSize)
 		if err != nil || n == 0 {
 			return badf("--shm-size %q: want a size such as 64m", o.ShmSize)
 		}
 		s.ShmSize = int64(n)
 	}
 	if o.StopSignal != "" {
-		sig, err := ParseSignal(o.StopSignal)
+		sig, err := config.ParseSignal(o.StopSignal)
 		if err != nil {
 			return badf("--stop-signal %q: unknown signal", o.StopSignal)
 		}
 		c.StopSignal = sig
 	}
-	if c.Restart, err = ParseRestart(o.Restart); err != nil {
+	if c.Restart, err = config.ParseRestart(o.Restart); err != nil {
 		return err
 	}
-	if c.AutoRemove && c.Restart.Name != RestartNo {
+	if c.AutoRemove && c.Restart.Name != config.RestartNo {
 		return badf("--restart %s and --rm exclude each other", o.Restart)
 	}
 	if o.StopTimeout < -1 {
@@ -239,7 +178,7 @@ func checkLimits(o RunOptions) error {
 		var err error
 		switch name {
 		case "--memory":
-			_, err = parseSize(v)
+			_, err = config.ParseSize(v)
 		case "--cpus":
 			_, err = strconv.ParseFloat(v, 64)
 		case "--pids-limit":
@@ -323,47 +262,11 @@ func capabilitySet(add, drop []string, privileged bool) ([]string, error) {
 	return set, nil
 }
 
-var ulimitNames = map[string]string{
-	"core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA", "fsize": "RLIMIT_FSIZE",
-	"locks": "RLIMIT_LOCKS", "memlock": "RLIMIT_MEMLOCK", "msgqueue": "RLIMIT_MSGQUEUE", "nice": "RLIMIT_NICE",
-	"nofile": "RLIMIT_NOFILE", "nproc": "RLIMIT_NPROC", "rss": "RLIMIT_RSS", "rtprio": "RLIMIT_RTPRIO",
-	"rttime": "RLIMIT_RTTIME", "sigpending": "RLIMIT_SIGPENDING", "stack": "RLIMIT_STACK", "as": "RLIMIT_AS",
-}
-
-// parseUlimit reads NAME=SOFT[:HARD] (-1 or unlimited for no limit).
-func parseUlimit(s string) (Ulimit, error) {
-	name, val, ok := strings.Cut(s, "=")
-	if _, known := ulimitNames[name]; !ok || !known {
-		return Ulimit{}, badf("--ulimit %q: want NAME=SOFT[:HARD] with NAME one of nofile, nproc, core, stack, memlock, ...", s)
-	}
-	num := func(v string) (uint64, error) {
-		if v == "-1" || v == "unlimited" {
-			return ^uint64(0), nil
-		}
-		return strconv.ParseUint(v, 10, 64)
-	}
-	softS, hardS, hasHard := strings.Cut(val, ":")
-	soft, err := num(softS)
-	if err != nil {
-		return Ulimit{}, badf("--ulimit %q: %q is not a number", s, softS)
-	}
-	hard := soft
-	if hasHard {
-		if hard, err = num(hardS); err != nil {
-			return Ulimit{}, badf("--ulimit %q: %q is not a number", s, hardS)
-		}
-	}
-	if soft > hard {
-		return Ulimit{}, badf("--ulimit %q: the soft limit is above the hard one", s)
-	}
-	return Ulimit{Name: name, Soft: soft, Hard: hard}, nil
-}
-
 // parseDevice reads HOST[:CONTAINER][:PERMS]. Rootless, a device is a bind
 // mount of the host's node, so the user must be able to open it.
-func parseDevice(s string) (Device, error) {
+func parseDevice(s string) (config.Device, error) {
 	parts := strings.Split(s, ":")
-	d := Device{Host: parts[0], Perms: "rwm"}
+	d := config.Device{Host: parts[0], Perms: "rwm"}
 	switch len(parts) {
 	case 1:
 		d.Container = d.Host
@@ -400,18 +303,9 @@ func parseDevice(s string) (Device, error) {
 	return d, nil
 }
 
-// nsIDs is how many ids skiff's user namespace maps.
-func nsIDs() uint32 {
-	uids, _, err := rootless.CurrentMappings()
-	if err != nil || len(uids) == 0 {
-		return 65536
-	}
-	return uint32(rootless.Total(uids))
-}
-
 // resolveUserns turns --userns, --uidmap and --gidmap into the mappings of a
 // user namespace of the container's own, nested in skiff's.
-func (e *Engine) resolveUserns(ctx context.Context, o RunOptions, s *Security) error {
+func (e *Engine) resolveUserns(ctx context.Context, o RunOptions, s *config.Security) error {
 	mode, arg, _ := strings.Cut(o.Userns, ":")
 	if len(o.UIDMap)+len(o.GIDMap) > 0 {
 		if mode != "" {
@@ -433,7 +327,7 @@ func (e *Engine) resolveUserns(ctx context.Context, o RunOptions, s *Security) e
 		s.Userns = "private"
 		return nil
 	}
-	total := nsIDs()
+	total := rootless.MappedIDs()
 	switch mode {
 	case "", "host":
 		return nil
@@ -461,7 +355,7 @@ func (e *Engine) resolveUserns(ctx context.Context, o RunOptions, s *Security) e
 		// The range itself is chosen where the container is recorded, in
 		// the same transaction (State.Add): concurrent creates never
 		// share one. HostID 0 (the user) marks it as not chosen yet.
-		s.UIDMap = []IDMapping{{ContainerID: 0, HostID: 0, Size: size}}
+		s.UIDMap = []config.IDMapping{{ContainerID: 0, HostID: 0, Size: size}}
 		s.GIDMap = s.UIDMap
 		s.Userns = "auto"
 		return nil
@@ -471,66 +365,22 @@ func (e *Engine) resolveUserns(ctx context.Context, o RunOptions, s *Security) e
 
 // keepIDMap maps the user's own id inside to 0 of skiff's namespace (the
 // user), the ids below it to 1.., and the rest to themselves.
-func keepIDMap(id, total uint32) []IDMapping {
-	m := []IDMapping{{ContainerID: id, HostID: 0, Size: 1}}
+func keepIDMap(id, total uint32) []config.IDMapping {
+	m := []config.IDMapping{{ContainerID: id, HostID: 0, Size: 1}}
 	if id > 0 {
-		m = append(m, IDMapping{ContainerID: 0, HostID: 1, Size: id})
+		m = append(m, config.IDMapping{ContainerID: 0, HostID: 1, Size: id})
 	}
 	if id+1 < total {
-		m = append(m, IDMapping{ContainerID: id + 1, HostID: id + 1, Size: total - id - 1})
+		m = append(m, config.IDMapping{ContainerID: id + 1, HostID: id + 1, Size: total - id - 1})
 	}
 	return m
 }
 
-// freeRange finds size ids of skiff's namespace, above 0, that no other
-// --userns auto container (of recs) uses.
-func freeRange(recs []*ContainerRecord, size, total uint32) (uint32, error) {
-	var used []IDMapping
-	for _, r := range recs {
-		if r.Config.Security.Userns == "auto" {
-			used = append(used, r.Config.Security.UIDMap...)
-		}
-	}
-	slices.SortFunc(used, func(a, b IDMapping) int { return int(a.HostID) - int(b.HostID) })
-	start := uint32(1)
-	for _, u := range used {
-		if start+size <= u.HostID {
-			break
-		}
-		if u.HostID+u.Size > start {
-			start = u.HostID + u.Size
-		}
-	}
-	if start+size > total {
-		return 0, badf("--userns auto: no %d free ids left in the %d this user's namespace maps", size, total)
-	}
-	return start, nil
-}
-
-// allocateAutoRange chooses an auto container's range among those of the
-// containers recorded (tx is the transaction that records it).
-func allocateAutoRange(ctx context.Context, tx queryer, s *Security) error {
-	if s.Userns != "auto" || len(s.UIDMap) != 1 || s.UIDMap[0].HostID != 0 {
-		return nil
-	}
-	recs, err := queryAll(ctx, tx, scanRecord, selectRecord)
-	if err != nil {
-		return err
-	}
-	start, err := freeRange(recs, s.UIDMap[0].Size, nsIDs())
-	if err != nil {
-		return err
-	}
-	s.UIDMap = []IDMapping{{ContainerID: 0, HostID: start, Size: s.UIDMap[0].Size}}
-	s.GIDMap = s.UIDMap
-	return nil
-}
-
 // parseIDMaps reads CONTAINER:HOST:SIZE mappings (HOST counted in skiff's
 // namespace, where 0 is the user).
-func parseIDMaps(flag string, list []string) ([]IDMapping, error) {
-	var out []IDMapping
-	total := nsIDs()
+func parseIDMaps(flag string, list []string) ([]config.IDMapping, error) {
+	var out []config.IDMapping
+	total := rootless.MappedIDs()
 	for _, s := range list {
 		f := strings.Split(s, ":")
 		if len(f) != 3 {
@@ -547,15 +397,15 @@ func parseIDMaps(flag string, list []string) ([]IDMapping, error) {
 		if n[2] == 0 || n[1]+n[2] > uint64(total) {
 			return nil, badf("%s %q: host ids %d..%d are outside the %d this user's namespace maps", flag, s, n[1], n[1]+n[2]-1, total)
 		}
-		out = append(out, IDMapping{ContainerID: uint32(n[0]), HostID: uint32(n[1]), Size: uint32(n[2])})
+		out = append(out, config.IDMapping{ContainerID: uint32(n[0]), HostID: uint32(n[1]), Size: uint32(n[2])})
 	}
 	return out, nil
 }
 
 // storageMappings are the container's id mappings for the store, which
 // then lays out the container's files as the nested namespace sees them.
-func storageMappings(s Security) idtools.IDMappings {
-	conv := func(m []IDMapping) []idtools.IDMap {
+func storageMappings(s config.Security) idtools.IDMappings {
+	conv := func(m []config.IDMapping) []idtools.IDMap {
 		var out []idtools.IDMap
 		for _, x := range m {
 			out = append(out, idtools.IDMap{ContainerID: int(x.ContainerID), HostID: int(x.HostID), Size: int(x.Size)})
@@ -569,7 +419,7 @@ func storageMappings(s Security) idtools.IDMappings {
 const initPath = "/run/skiff-init"
 
 // applySecurity adds to a default spec what the container's Security asks.
-func applySecurity(spec *specs.Spec, c *ContainerConfig) error {
+func applySecurity(spec *specs.Spec, c *config.ContainerConfig) error {
 	s := c.Security
 	caps := spec.Process.Capabilities
 	if s.Caps != nil {
@@ -605,7 +455,7 @@ func applySecurity(spec *specs.Spec, c *ContainerConfig) error {
 		}
 	}
 	for _, u := range s.Ulimits {
-		spec.Process.Rlimits = append(spec.Process.Rlimits, specs.POSIXRlimit{Type: ulimitNames[u.Name], Hard: u.Hard, Soft: u.Soft})
+		spec.Process.Rlimits = append(spec.Process.Rlimits, specs.POSIXRlimit{Type: u.Rlimit(), Hard: u.Hard, Soft: u.Soft})
 	}
 	if s.ShmSize > 0 {
 		for i, m := range spec.Mounts {
@@ -628,7 +478,7 @@ func applySecurity(spec *specs.Spec, c *ContainerConfig) error {
 	if s.Init {
 		path, err := exec.LookPath("catatonit")
 		if err != nil {
-			return fmt.Errorf("%w: --init needs catatonit (apt-get install catatonit)", ErrBadOption)
+			return fmt.Errorf("%w: --init needs catatonit (apt-get install catatonit)", config.ErrBadOption)
 		}
 		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: initPath, Type: "bind", Source: path, Options: []string{"bind", "ro", "nosuid", "nodev"}})
 		spec.Process.Args = append([]string{initPath, "--"}, spec.Process.Args...)

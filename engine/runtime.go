@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/skiff-project/skiff/engine/config"
+
 	"github.com/BurntSushi/toml"
 	"golang.org/x/sys/unix"
 
@@ -122,7 +124,7 @@ func (e *Engine) Runtime(name string) (string, error) {
 // runtimeOf is the runtime of an existing container: the one recorded with
 // it, or for a container recorded before skiff kept it, the runtime chosen
 // then (--runtime, containers.conf, else runc).
-func (e *Engine) runtimeOf(rec *ContainerRecord) (string, error) {
+func (e *Engine) runtimeOf(rec *config.ContainerRecord) (string, error) {
 	return usableRuntime(cmp.Or(e.configuredRuntime(rec.Config.Runtime), "runc"))
 }
 
@@ -145,9 +147,9 @@ func isCrun(path string) bool { return filepath.Base(path) == "crun" }
 // namespace of its own is started by the runtime's hook (NetworkHook), so
 // it is one: `crun run` would wait for it past the container's end. Such
 // containers get runc by default, and crun is refused for them.
-func (e *Engine) containerRuntime(asked, resolved string, c *ContainerConfig) (string, error) {
+func (e *Engine) containerRuntime(asked, resolved string, c *config.ContainerConfig) (string, error) {
 	configured := e.configuredRuntime(asked)
-	if !isCrun(resolved) || len(c.Security.UIDMap) == 0 || !ownNetns(c.Network) {
+	if !isCrun(resolved) || len(c.Security.UIDMap) == 0 || !config.OwnNetns(c.Network) {
 		return cmp.Or(configured, filepath.Base(resolved)), nil
 	}
 	if configured == "" {
@@ -155,7 +157,7 @@ func (e *Engine) containerRuntime(asked, resolved string, c *ContainerConfig) (s
 			return "runc", nil
 		}
 	}
-	return "", fmt.Errorf("%w: crun cannot run a container with a user namespace of its own (--userns, --uidmap) on a network: its run would wait for the network helper; use --runtime runc or --network none", ErrBadOption)
+	return "", fmt.Errorf("%w: crun cannot run a container with a user namespace of its own (--userns, --uidmap) on a network: its run would wait for the network helper; use --runtime runc or --network none", config.ErrBadOption)
 }
 
 // usableRuntime finds the runtime name and makes sure it can run

@@ -2,13 +2,14 @@ package engine
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/state"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,7 +25,7 @@ import (
 const adoptedVersion = 1
 
 func (e *Engine) adoptLegacyState(ctx context.Context, legacy string) error {
-	if v, err := e.state.userVersion(ctx); err != nil || v >= adoptedVersion {
+	if v, err := e.state.UserVersion(ctx); err != nil || v >= adoptedVersion {
 		return err
 	}
 	// One adopter at a time (the kernel drops the lock of a killed one).
@@ -36,11 +37,11 @@ func (e *Engine) adoptLegacyState(ctx context.Context, legacy string) error {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		return err
 	}
-	if v, err := e.state.userVersion(ctx); err != nil || v >= adoptedVersion {
+	if v, err := e.state.UserVersion(ctx); err != nil || v >= adoptedVersion {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(legacy, "state.db")); err == nil {
-		old, err := OpenState(legacy)
+		old, err := state.Open(legacy)
 		if err != nil {
 			return err
 		}
@@ -49,12 +50,11 @@ func (e *Engine) adoptLegacyState(ctx context.Context, legacy string) error {
 			return err
 		}
 	}
-	_, err = e.state.db.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, adoptedVersion))
-	return err
+	return e.state.SetUserVersion(ctx, adoptedVersion)
 }
 
 // adoptFrom moves this store's containers out of the legacy state old.
-func (e *Engine) adoptFrom(ctx context.Context, old *State, legacy string) error {
+func (e *Engine) adoptFrom(ctx context.Context, old *state.State, legacy string) error {
 	recs, err := old.List(ctx)
 	if err != nil {
 		return err
@@ -68,7 +68,7 @@ func (e *Engine) adoptFrom(ctx context.Context, old *State, legacy string) error
 			return fmt.Errorf("container %s: %w", r.Name, err)
 		}
 		for _, m := range r.Config.Mounts {
-			if m.Type == MountVolume {
+			if m.Type == config.MountVolume {
 				volumes[m.Source] = true
 			}
 		}
@@ -92,54 +92,20 @@ func (e *Engine) adoptFrom(ctx context.Context, old *State, legacy string) error
 
 // adoptContainer moves one container's record, addresses, networks and
 // files from old into this store's state, under its lock there.
-func (e *Engine) adoptContainer(ctx context.Context, old *State, legacy string, r *ContainerRecord) error {
+func (e *Engine) adoptContainer(ctx context.Context, old *state.State, legacy string, r *config.ContainerRecord) error {
 	lock, err := old.Lock(r.ID)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	type ip struct{ network, ip string }
-	ips, err := queryAll(ctx, old.db, func(sc interface{ Scan(...any) error }) (ip, error) {
-		var a ip
-		return a, sc.Scan(&a.network, &a.ip)
-	}, `SELECT network, ip FROM network_ips WHERE container = ?`, r.ID)
-	if err != nil {
-		return err
-	}
-	cfg, err := json.Marshal(r.Config)
-	if err != nil {
-		return err
-	}
-	err = e.state.tx(ctx, func(tx *sql.Tx) error {
-		for _, a := range r.Config.Networks {
-			var id, conf string
-			if err := old.db.QueryRowContext(ctx, `SELECT id, config FROM networks WHERE name = ?`, a.Name).Scan(&id, &conf); err != nil {
-				if errors.Is(err, sql.ErrNoRows) {
-					continue
-				}
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO networks (name, id, config) VALUES (?, ?, ?)`, a.Name, id, conf); err != nil {
-				return err
-			}
-		}
-		for _, a := range ips {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO network_ips (network, ip, container) VALUES (?, ?, ?)`, a.network, a.ip, r.ID); err != nil {
-				return err
-			}
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO containers (id, name, image, image_id, created, state, pid, exit_code, started_at, finished_at, monitor_pid, restart_count, user_stopped, config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.ID, r.Name, r.Image, r.ImageID, r.Created.UnixNano(), r.State, r.Pid, r.ExitCode, unixNano(r.StartedAt), unixNano(r.FinishedAt), r.MonitorPid, r.RestartCount, btoi(r.UserStopped), string(cfg))
-		return err
-	})
-	if err != nil {
+	if err := e.state.AdoptContainer(ctx, old, r); err != nil {
 		return err
 	}
 	from, to := filepath.Join(legacy, "containers", r.ID), e.containerDir(r.ID)
 	if err := moveDir(from, to); err != nil {
 		return err
 	}
-	if e.observedState(r) == StateRunning {
+	if e.observedState(r) == config.StateRunning {
 		// Its monitor writes the exit and the log where they were.
 		_ = os.Symlink(to, from)
 	}
@@ -151,14 +117,14 @@ func (e *Engine) adoptContainer(ctx context.Context, old *State, legacy string, 
 }
 
 // adoptVolume moves a volume's record and directory from old.
-func (e *Engine) adoptVolume(ctx context.Context, old *State, legacy, name string) error {
+func (e *Engine) adoptVolume(ctx context.Context, old *state.State, legacy, name string) error {
 	v, err := old.LookupVolume(ctx, name)
-	if errors.Is(err, ErrNoSuchVolume) {
+	if errors.Is(err, config.ErrNoSuchVolume) {
 		return nil
 	} else if err != nil {
 		return err
 	}
-	if err := e.state.AddVolume(ctx, v); err != nil && !errors.Is(err, ErrVolumeExists) {
+	if err := e.state.AddVolume(ctx, v); err != nil && !errors.Is(err, config.ErrVolumeExists) {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Join(e.dataDir, "volumes"), 0o700); err != nil {
@@ -201,8 +167,8 @@ func (e *Engine) checkDriver(ctx context.Context, graphRoot, driver string) erro
 		return nil
 	}
 	if err == nil && len(data) > 0 {
-		var n int
-		if err := e.state.db.QueryRowContext(ctx, `SELECT count(*) FROM containers`).Scan(&n); err != nil {
+		n, err := e.state.CountContainers(ctx)
+		if err != nil {
 			return err
 		}
 		if n > 0 {
@@ -210,10 +176,4 @@ func (e *Engine) checkDriver(ctx context.Context, graphRoot, driver string) erro
 		}
 	}
 	return writeFileAtomic(path, []byte(driver), 0o600)
-}
-
-func (s *State) userVersion(ctx context.Context) (int, error) {
-	var v int
-	err := s.db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v)
-	return v, err
 }

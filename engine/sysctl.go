@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/skiff-project/skiff/engine/config"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -62,7 +64,7 @@ func sysctlNamespace(k string) int {
 
 // sharesHostNetwork tells whether the container's network namespace is
 // not its own: the host's, or another container's.
-func sharesHostNetwork(c *ContainerConfig) (host, other bool) {
+func sharesHostNetwork(c *config.ContainerConfig) (host, other bool) {
 	return c.Network == network.ModeHost, strings.HasPrefix(c.Network, "container:")
 }
 
@@ -72,7 +74,7 @@ func sharesHostNetwork(c *ContainerConfig) (host, other bool) {
 // not set, for the namespaces the container has of its own: no net.* one
 // in the host's network namespace or another container's, as podman
 // leaves them out.
-func resolveSysctls(user []string, c *ContainerConfig) error {
+func resolveSysctls(user []string, c *config.ContainerConfig) error {
 	set, err := parseSysctls("--sysctl", user)
 	if err != nil {
 		return err
@@ -216,7 +218,7 @@ func setNetSysctls(path string, spec *specs.Spec) error {
 		}
 		for _, k := range slices.Sorted(maps.Keys(netSysctls)) {
 			if err := writeSysctl(k, netSysctls[k]); err != nil {
-				errc <- fmt.Errorf("%w: sysctl %s=%s of the container's network namespace: %v", ErrBadOption, k, netSysctls[k], err)
+				errc <- fmt.Errorf("%w: sysctl %s=%s of the container's network namespace: %v", config.ErrBadOption, k, netSysctls[k], err)
 				return
 			}
 		}

@@ -5,12 +5,14 @@ import (
 	"maps"
 	"testing"
 
+	"github.com/skiff-project/skiff/engine/config"
+
 	"github.com/skiff-project/skiff/network"
 )
 
 func TestParseSysctls(t *testing.T) {
 	for _, bad := range []string{"foo", "=1", "vm.swappiness=1", "net.ipv4/../../etc/x=1", "net..x=1", ".net.x=1", "net=1"} {
-		if _, err := parseSysctls("--sysctl", []string{bad}); !errors.Is(err, ErrBadOption) {
+		if _, err := parseSysctls("--sysctl", []string{bad}); !errors.Is(err, config.ErrBadOption) {
 			t.Errorf("%q: %v, want a bad option", bad, err)
 		}
 	}
@@ -51,7 +53,7 @@ func TestDefaultSysctlsByNetwork(t *testing.T) {
 		{network.ModeHost, []string{"kernel.shmmax=4096"}, map[string]string{"kernel.shmmax": "4096"}},
 		{network.ModePasta, []string{"net.ipv4.ping_group_range=1 1"}, map[string]string{"net.ipv4.ping_group_range": "1 1"}},
 	} {
-		cfg := ContainerConfig{Network: c.network}
+		cfg := config.ContainerConfig{Network: c.network}
 		if err := resolveSysctls(c.user, &cfg); err != nil {
 			t.Fatalf("%s %v: %v", c.network, c.user, err)
 		}
@@ -59,8 +61,8 @@ func TestDefaultSysctlsByNetwork(t *testing.T) {
 			t.Errorf("%s %v: %v, want %v", c.network, c.user, cfg.Security.Sysctls, c.want)
 		}
 	}
-	cfg := ContainerConfig{Network: network.ModeHost}
-	if err := resolveSysctls([]string{"net.ipv4.ip_forward=1"}, &cfg); !errors.Is(err, ErrBadOption) {
+	cfg := config.ContainerConfig{Network: network.ModeHost}
+	if err := resolveSysctls([]string{"net.ipv4.ip_forward=1"}, &cfg); !errors.Is(err, config.ErrBadOption) {
 		t.Fatalf("a net.* sysctl with --network host: %v", err)
 	}
 }

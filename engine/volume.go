@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,32 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
+	"github.com/skiff-project/skiff/engine/config"
+
 	"go.podman.io/storage/pkg/stringid"
-	"golang.org/x/sys/unix"
 )
-
-// Volume errors.
-var (
-	ErrNoSuchVolume = errors.New("no such volume")
-	ErrVolumeExists = errors.New("volume already exists")
-	ErrVolumeInUse  = errors.New("volume is in use")
-)
-
-// Volume is a named directory that outlives containers, docker's "local"
-// driver: its data is $XDG_DATA_HOME/skiff/volumes/NAME/_data.
-type Volume struct {
-	Name       string            `json:"Name"`
-	Driver     string            `json:"Driver"`
-	Mountpoint string            `json:"Mountpoint"`
-	CreatedAt  time.Time         `json:"CreatedAt"`
-	Labels     map[string]string `json:"Labels"`
-	Options    map[string]string `json:"Options"`
-	Scope      string            `json:"Scope"`
-	// Anonymous volumes are made for one container (-v /path, an image's
-	// VOLUME) and go with it on rm -v or --rm.
-	Anonymous bool `json:"Anonymous"`
-}
 
 // VolumeOptions describe a volume to create.
 type VolumeOptions struct {
@@ -56,7 +32,7 @@ type VolumeOptions struct {
 // system (type=, device=) needs privileges a rootless user lacks.
 func checkVolumeOptions(driver string, opts map[string]string) error {
 	if driver != "" && driver != "local" {
-		return fmt.Errorf("%w: volume driver %q: only local is available", ErrBadOption, driver)
+		return fmt.Errorf("%w: volume driver %q: only local is available", config.ErrBadOption, driver)
 	}
 	for k, v := range opts {
 		switch k {
@@ -64,16 +40,16 @@ func checkVolumeOptions(driver string, opts map[string]string) error {
 			for _, o := range strings.Split(v, ",") {
 				key, val, _ := strings.Cut(o, "=")
 				if key != "uid" && key != "gid" {
-					return fmt.Errorf("%w: volume option o=%s: only uid= and gid= are supported rootless", ErrBadOption, o)
+					return fmt.Errorf("%w: volume option o=%s: only uid= and gid= are supported rootless", config.ErrBadOption, o)
 				}
 				if _, err := strconv.ParseUint(val, 10, 32); err != nil {
-					return fmt.Errorf("%w: volume option o=%s: not a number", ErrBadOption, o)
+					return fmt.Errorf("%w: volume option o=%s: not a number", config.ErrBadOption, o)
 				}
 			}
 		case "type", "device":
-			return fmt.Errorf("%w: volume option %s=%s: mounting a device or file system needs root; rootless volumes are directories", ErrBadOption, k, v)
+			return fmt.Errorf("%w: volume option %s=%s: mounting a device or file system needs root; rootless volumes are directories", config.ErrBadOption, k, v)
 		default:
-			return fmt.Errorf("%w: unknown volume option %q (want o=uid=N,gid=N)", ErrBadOption, k)
+			return fmt.Errorf("%w: unknown volume option %q (want o=uid=N,gid=N)", config.ErrBadOption, k)
 		}
 	}
 	return nil
@@ -86,16 +62,16 @@ func (e *Engine) volumeDir(name string) string { return filepath.Join(e.dataDir,
 // made aside and renamed into place whole. A create killed in between
 // leaves a record without data, which the next look at the volume
 // completes (Volume, Volumes): no volume is ever listed without its data.
-func (e *Engine) CreateVolume(ctx context.Context, o VolumeOptions) (*Volume, error) {
+func (e *Engine) CreateVolume(ctx context.Context, o VolumeOptions) (*config.Volume, error) {
 	if o.Name == "" {
 		o.Name = stringid.GenerateRandomID()
-	} else if err := CheckName(o.Name); err != nil {
-		return nil, fmt.Errorf("%w: volume name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", ErrBadOption, o.Name)
+	} else if err := config.CheckName(o.Name); err != nil {
+		return nil, fmt.Errorf("%w: volume name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", config.ErrBadOption, o.Name)
 	}
 	if err := checkVolumeOptions(o.Driver, o.Options); err != nil {
 		return nil, err
 	}
-	v := &Volume{Name: o.Name, Driver: "local", CreatedAt: time.Now(), Labels: o.Labels, Options: o.Options, Scope: "local", Anonymous: o.Anonymous}
+	v := &config.Volume{Name: o.Name, Driver: "local", CreatedAt: time.Now(), Labels: o.Labels, Options: o.Options, Scope: "local", Anonymous: o.Anonymous}
 	if v.Labels == nil {
 		v.Labels = map[string]string{}
 	}
@@ -103,13 +79,13 @@ func (e *Engine) CreateVolume(ctx context.Context, o VolumeOptions) (*Volume, er
 		v.Options = map[string]string{}
 	}
 	v.Mountpoint = filepath.Join(e.volumeDir(v.Name), "_data")
-	lock, err := e.volumeLock(v.Name)
+	lock, err := e.state.VolumeLock(v.Name)
 	if err != nil {
 		return nil, err
 	}
 	if err := e.state.AddVolume(ctx, v); err != nil {
 		lock.Close()
-		if errors.Is(err, ErrVolumeExists) && o.IgnoreExisting {
+		if errors.Is(err, config.ErrVolumeExists) && o.IgnoreExisting {
 			return e.Volume(ctx, o.Name)
 		}
 		return nil, err
@@ -126,7 +102,7 @@ func (e *Engine) CreateVolume(ctx context.Context, o VolumeOptions) (*Volume, er
 // makeVolumeDir gives a recorded volume its directory, empty and owned as
 // its options say. The caller holds the volume's lock, so whatever is at
 // the volume's path is a leftover (of a create or rm killed half way).
-func (e *Engine) makeVolumeDir(v *Volume) error {
+func (e *Engine) makeVolumeDir(v *config.Volume) error {
 	dir := e.volumeDir(v.Name)
 	tmp := filepath.Join(filepath.Dir(dir), ".new-"+v.Name) // never a volume's name: those start with a letter or digit
 	_ = os.RemoveAll(tmp)
@@ -148,7 +124,7 @@ func (e *Engine) makeVolumeDir(v *Volume) error {
 	if uid >= 0 || gid >= 0 {
 		if err := os.Chown(data, uid, gid); err != nil {
 			_ = os.RemoveAll(tmp)
-			return fmt.Errorf("%w: volume owner uid=%d gid=%d: %v", ErrBadOption, uid, gid, err)
+			return fmt.Errorf("%w: volume owner uid=%d gid=%d: %v", config.ErrBadOption, uid, gid, err)
 		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
@@ -161,36 +137,14 @@ func (e *Engine) makeVolumeDir(v *Volume) error {
 	return nil
 }
 
-// volumeLock serialises what is done to one volume's directory: create,
-// completion, removal. The kernel drops it with its holder; a lock file
-// removed under a waiter (volume rm) is taken again on the new file.
-func (e *Engine) volumeLock(name string) (*os.File, error) {
-	path := filepath.Join(e.state.dir, "locks", "volume-"+name)
-	for {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("locking volume %s: %w", name, err)
-		}
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("locking volume %s: %w", name, err)
-		}
-		var held, now unix.Stat_t
-		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Stat(path, &now) == nil && held.Ino == now.Ino && held.Dev == now.Dev {
-			return f, nil
-		}
-		f.Close()
-	}
-}
-
 // complete makes sure a recorded volume has its data, finishing the work
 // of a create that was killed after it recorded the volume. A volume
 // removed meanwhile is ErrNoSuchVolume.
-func (e *Engine) complete(ctx context.Context, v *Volume) error {
+func (e *Engine) complete(ctx context.Context, v *config.Volume) error {
 	if _, err := os.Stat(v.Mountpoint); err == nil {
 		return nil
 	}
-	lock, err := e.volumeLock(v.Name)
+	lock, err := e.state.VolumeLock(v.Name)
 	if err != nil {
 		return err
 	}
@@ -206,7 +160,7 @@ func (e *Engine) complete(ctx context.Context, v *Volume) error {
 }
 
 // Volume looks a volume up by name.
-func (e *Engine) Volume(ctx context.Context, name string) (*Volume, error) {
+func (e *Engine) Volume(ctx context.Context, name string) (*config.Volume, error) {
 	v, err := e.state.LookupVolume(ctx, name)
 	if err != nil {
 		return nil, err
@@ -219,7 +173,7 @@ func (e *Engine) Volume(ctx context.Context, name string) (*Volume, error) {
 }
 
 // Volumes lists every volume, by name.
-func (e *Engine) Volumes(ctx context.Context) ([]*Volume, error) {
+func (e *Engine) Volumes(ctx context.Context) ([]*config.Volume, error) {
 	vols, err := e.state.ListVolumes(ctx)
 	if err != nil {
 		return nil, err
@@ -228,7 +182,7 @@ func (e *Engine) Volumes(ctx context.Context) ([]*Volume, error) {
 	for _, v := range vols {
 		v.Mountpoint = filepath.Join(e.volumeDir(v.Name), "_data")
 		if err := e.complete(ctx, v); err != nil {
-			if errors.Is(err, ErrNoSuchVolume) {
+			if errors.Is(err, config.ErrNoSuchVolume) {
 				continue
 			}
 			return nil, err
@@ -247,7 +201,7 @@ func (e *Engine) VolumeUsers(ctx context.Context, name string) ([]string, error)
 	var users []string
 	for _, r := range recs {
 		for _, m := range r.Config.Mounts {
-			if m.Type == MountVolume && m.Source == name {
+			if m.Type == config.MountVolume && m.Source == name {
 				users = append(users, r.Name)
 				break
 			}
@@ -269,10 +223,10 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string, force bool) erro
 	}
 	if len(users) > 0 {
 		if !force {
-			return fmt.Errorf("%w: %s is used by container(s) %s (remove them first, or use -f)", ErrVolumeInUse, v.Name, strings.Join(users, ", "))
+			return fmt.Errorf("%w: %s is used by container(s) %s (remove them first, or use -f)", config.ErrVolumeInUse, v.Name, strings.Join(users, ", "))
 		}
 		for _, c := range users {
-			if err := e.Remove(ctx, c, RemoveOptions{Force: true}); err != nil && !errors.Is(err, ErrNoSuchContainer) {
+			if err := e.Remove(ctx, c, RemoveOptions{Force: true}); err != nil && !errors.Is(err, config.ErrNoSuchContainer) {
 				return err
 			}
 		}
@@ -284,7 +238,7 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string, force bool) erro
 // crash in between leaves an unreferenced directory, never a record
 // without data; the next create of the name clears it.
 func (e *Engine) removeVolume(ctx context.Context, name string) error {
-	lock, err := e.volumeLock(name)
+	lock, err := e.state.VolumeLock(name)
 	if err != nil {
 		return err
 	}
@@ -313,7 +267,7 @@ func (e *Engine) PruneVolumes(ctx context.Context, labels []string) ([]string, e
 	used := map[string]bool{}
 	for _, r := range recs {
 		for _, m := range r.Config.Mounts {
-			if m.Type == MountVolume {
+			if m.Type == config.MountVolume {
 				used[m.Source] = true
 			}
 		}
@@ -345,61 +299,13 @@ func MatchLabels(labels map[string]string, want []string) bool {
 
 // removeAnonymousVolumes drops the container's anonymous volumes that no
 // other container uses (rm -v, --rm).
-func (e *Engine) removeAnonymousVolumes(ctx context.Context, rec *ContainerRecord) {
+func (e *Engine) removeAnonymousVolumes(ctx context.Context, rec *config.ContainerRecord) {
 	for _, m := range rec.Config.Mounts {
-		if m.Type != MountVolume || !m.Anonymous {
+		if m.Type != config.MountVolume || !m.Anonymous {
 			continue
 		}
 		if users, err := e.VolumeUsers(ctx, m.Source); err == nil && len(users) == 0 {
 			_ = e.removeVolume(ctx, m.Source)
 		}
 	}
-}
-
-// AddVolume inserts a volume record; the name's uniqueness is the
-// database's to decide.
-func (s *State) AddVolume(ctx context.Context, v *Volume) error {
-	labels, _ := json.Marshal(v.Labels)
-	opts, _ := json.Marshal(v.Options)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO volumes (name, created, labels, options, anonymous) VALUES (?, ?, ?, ?, ?)`,
-		v.Name, v.CreatedAt.UnixNano(), string(labels), string(opts), btoi(v.Anonymous))
-	var serr sqlite3.Error
-	if errors.As(err, &serr) && serr.ExtendedCode == sqlite3.ErrConstraintPrimaryKey {
-		return fmt.Errorf("%w: %s", ErrVolumeExists, v.Name)
-	}
-	return err
-}
-
-// RemoveVolume deletes a volume record.
-func (s *State) RemoveVolume(ctx context.Context, name string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM volumes WHERE name = ?`, name)
-	return err
-}
-
-func scanVolume(sc interface{ Scan(...any) error }) (*Volume, error) {
-	var v Volume
-	var created int64
-	var labels, opts string
-	var anon int
-	if err := sc.Scan(&v.Name, &created, &labels, &opts, &anon); err != nil {
-		return nil, err
-	}
-	v.Driver, v.Scope, v.CreatedAt, v.Anonymous = "local", "local", time.Unix(0, created), anon == 1
-	_ = json.Unmarshal([]byte(labels), &v.Labels)
-	_ = json.Unmarshal([]byte(opts), &v.Options)
-	return &v, nil
-}
-
-// LookupVolume finds a volume by exact name.
-func (s *State) LookupVolume(ctx context.Context, name string) (*Volume, error) {
-	v, err := scanVolume(s.db.QueryRowContext(ctx, `SELECT name, created, labels, options, anonymous FROM volumes WHERE name = ?`, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s", ErrNoSuchVolume, name)
-	}
-	return v, err
-}
-
-// ListVolumes returns every volume, by name.
-func (s *State) ListVolumes(ctx context.Context) ([]*Volume, error) {
-	return queryAll(ctx, s.db, scanVolume, `SELECT name, created, labels, options, anonymous FROM volumes ORDER BY name`)
 }

@@ -122,3 +122,13 @@ func readProcMap(path string) ([]IDMap, error) {
 	}
 	return out, nil
 }
+
+// MappedIDs is how many ids the current user namespace maps (65536 when
+// they cannot be read).
+func MappedIDs() uint32 {
+	uids, _, err := CurrentMappings()
+	if err != nil || len(uids) == 0 {
+		return 65536
+	}
+	return uint32(Total(uids))
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-project/skiff/engine"
+	"github.com/skiff-project/skiff/engine/config"
 )
 
 // forEach applies fn to every named container and reports each failure,
@@ -162,7 +163,7 @@ func (t *targets) resolve(c *cobra.Command, e *engine.Engine, args []string, all
 func (g *globalOptions) forEachTarget(t targets, names []string, fn func(string) error) error {
 	return g.forEach(names, func(n string) error {
 		err := fn(n)
-		if t.ignore && errors.Is(err, engine.ErrNoSuchContainer) {
+		if t.ignore && errors.Is(err, config.ErrNoSuchContainer) {
 			return errSkip
 		}
 		return err
@@ -186,7 +187,7 @@ func newKillCmd(g *globalOptions) *cobra.Command {
 		Short: "Send a signal to containers (SIGKILL by default)",
 		Args:  allOrNames(&all),
 		PreRunE: func(c *cobra.Command, args []string) error {
-			if _, err := engine.ParseSignal(sig); err != nil {
+			if _, err := config.ParseSignal(sig); err != nil {
 				return usagef("%v", err)
 			}
 			return nil
@@ -249,7 +250,7 @@ func newRmCmd(g *globalOptions) *cobra.Command {
 					stopped = err == nil
 				}
 				err := e.Remove(c.Context(), n, engine.RemoveOptions{Force: force, Volumes: volumes})
-				if stopped && errors.Is(err, engine.ErrNoSuchContainer) {
+				if stopped && errors.Is(err, config.ErrNoSuchContainer) {
 					return nil // a --rm container removed itself once stopped
 				}
 				return err
@@ -286,7 +287,7 @@ func rmStatus(err error) error {
 		switch {
 		case errors.Is(e, engine.ErrIsRunning):
 			running = true
-		case errors.Is(e, engine.ErrNoSuchContainer):
+		case errors.Is(e, config.ErrNoSuchContainer):
 			missing = true
 		default:
 			other = true

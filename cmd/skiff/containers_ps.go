@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-project/skiff/engine"
+	"github.com/skiff-project/skiff/engine/config"
 	"github.com/skiff-project/skiff/network"
 )
 
@@ -31,9 +32,9 @@ var psTitles = map[string]string{"ID": "CONTAINER ID", "RunningFor": "CREATED", 
 
 func statusText(s *engine.ContainerSummary) string {
 	switch s.State {
-	case engine.StateRunning:
+	case config.StateRunning:
 		return "Up " + humanDuration(time.Since(s.StartedAt))
-	case engine.StateExited:
+	case config.StateExited:
 		if s.FinishedAt.IsZero() {
 			return fmt.Sprintf("Exited (%d)", s.ExitCode)
 		}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/skiff-project/skiff/engine"
+	"github.com/skiff-project/skiff/engine/config"
 )
 
 // createFlags are the flags run and create share.
@@ -90,7 +91,7 @@ func (f *createFlags) bind(fs *pflag.FlagSet) {
 
 // create makes the container, writing its id to --cidfile; an existing
 // file is refused before anything is made, as docker does.
-func (f *createFlags) create(c *cobra.Command, e *engine.Engine, o engine.CreateOptions) (*engine.ContainerRecord, error) {
+func (f *createFlags) create(c *cobra.Command, e *engine.Engine, o engine.CreateOptions) (*config.ContainerRecord, error) {
 	var cid *os.File
 	if f.cidfile != "" {
 		var err error
@@ -122,7 +123,7 @@ func (f *createFlags) create(c *cobra.Command, e *engine.Engine, o engine.Create
 // undoRun undoes a run whose container failed to start: the engine removes
 // what the run made unless the container stays (exit 126 or 127 without
 // --rm), and so does the --cidfile.
-func (f *createFlags) undoRun(c *cobra.Command, e *engine.Engine, rec *engine.ContainerRecord, cause error) error {
+func (f *createFlags) undoRun(c *cobra.Command, e *engine.Engine, rec *config.ContainerRecord, cause error) error {
 	if !e.UndoRun(c.Context(), rec, cause) && f.cidfile != "" {
 		os.Remove(f.cidfile)
 	}
@@ -170,14 +171,14 @@ func (f *createFlags) options(c *cobra.Command, args []string, stderr *os.File) 
 		return o, usagef("%v", err)
 	}
 	if o.Name != "" {
-		if err := engine.CheckName(o.Name); err != nil {
+		if err := config.CheckName(o.Name); err != nil {
 			return o, usagef("%v", err)
 		}
 	}
 	for _, set := range []struct {
 		specs []string
-		parse func(string) (engine.Mount, error)
-	}{{f.volumes, engine.ParseVolume}, {f.mounts, engine.ParseMount}, {f.tmpfs, engine.ParseTmpfs}} {
+		parse func(string) (config.Mount, error)
+	}{{f.volumes, config.ParseVolume}, {f.mounts, config.ParseMount}, {f.tmpfs, config.ParseTmpfs}} {
 		for _, s := range set.specs {
 			m, err := set.parse(s)
 			if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-project/skiff/engine"
+	"github.com/skiff-project/skiff/engine/config"
 )
 
 func newCommitCmd(g *globalOptions) *cobra.Command {
@@ -371,7 +372,7 @@ func newPortCmd(g *globalOptions) *cobra.Command {
 				found = true
 			}
 			if len(args) == 2 && !found {
-				return fmt.Errorf("%w: no public port %s published for %s", engine.ErrBadOption, args[1], args[0])
+				return fmt.Errorf("%w: no public port %s published for %s", config.ErrBadOption, args[1], args[0])
 			}
 			return nil
 		},

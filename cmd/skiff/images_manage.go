@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/skiff-project/skiff/engine"
+	"github.com/skiff-project/skiff/engine/config"
 	"github.com/skiff-project/skiff/storage"
 )
 
@@ -96,13 +96,13 @@ func (g *globalOptions) inspect(c *cobra.Command, names []string, format, kind s
 		}
 		if kind != "image" {
 			// An id prefix of several containers says so.
-			if _, err := e.LookupContainer(c.Context(), n); errors.Is(err, engine.ErrAmbiguousID) {
+			if _, err := e.LookupContainer(c.Context(), n); errors.Is(err, config.ErrAmbiguousID) {
 				errs = append(errs, err)
 				continue
 			}
 		}
 		if kind == "container" {
-			errs = append(errs, fmt.Errorf("%w: %s", engine.ErrNoSuchContainer, n))
+			errs = append(errs, fmt.Errorf("%w: %s", config.ErrNoSuchContainer, n))
 			continue
 		}
 		info, err := e.Inspect(c.Context(), nil, n)

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-project/skiff/engine"
+	"github.com/skiff-project/skiff/engine/config"
 	"github.com/skiff-project/skiff/network"
 )
 
@@ -215,7 +216,7 @@ func newNetworkPruneCmd(g *globalOptions) *cobra.Command {
 }
 
 func newNetworkConnectCmd(g *globalOptions, connect bool) *cobra.Command {
-	var att engine.NetworkAttachment
+	var att config.NetworkAttachment
 	var force bool
 	use, short := "connect [flags] NETWORK CONTAINER", "Put a container on a network"
 	if !connect {

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-project/skiff/engine"
+	"github.com/skiff-project/skiff/engine/config"
 )
 
 func newVolumeCmd(g *globalOptions) *cobra.Command {
@@ -130,8 +131,8 @@ func newVolumeLsCmd(g *globalOptions) *cobra.Command {
 }
 
 // volumeFilter checks ls filters and returns the predicate they make.
-func volumeFilter(filters []string) (func(*engine.Engine, *cobra.Command, *engine.Volume) bool, error) {
-	var preds []func(*engine.Engine, *cobra.Command, *engine.Volume) bool
+func volumeFilter(filters []string) (func(*engine.Engine, *cobra.Command, *config.Volume) bool, error) {
+	var preds []func(*engine.Engine, *cobra.Command, *config.Volume) bool
 	for _, f := range filters {
 		key, val, ok := strings.Cut(f, "=")
 		if !ok {
@@ -139,18 +140,18 @@ func volumeFilter(filters []string) (func(*engine.Engine, *cobra.Command, *engin
 		}
 		switch key {
 		case "name":
-			preds = append(preds, func(_ *engine.Engine, _ *cobra.Command, v *engine.Volume) bool { return strings.Contains(v.Name, val) })
+			preds = append(preds, func(_ *engine.Engine, _ *cobra.Command, v *config.Volume) bool { return strings.Contains(v.Name, val) })
 		case "label":
-			preds = append(preds, func(_ *engine.Engine, _ *cobra.Command, v *engine.Volume) bool {
+			preds = append(preds, func(_ *engine.Engine, _ *cobra.Command, v *config.Volume) bool {
 				return engine.MatchLabels(v.Labels, []string{val})
 			})
 		case "driver":
-			preds = append(preds, func(_ *engine.Engine, _ *cobra.Command, v *engine.Volume) bool { return v.Driver == val })
+			preds = append(preds, func(_ *engine.Engine, _ *cobra.Command, v *config.Volume) bool { return v.Driver == val })
 		case "dangling":
 			if val != "true" && val != "false" {
 				return nil, usagef("invalid --filter dangling=%s: use true or false", val)
 			}
-			preds = append(preds, func(e *engine.Engine, c *cobra.Command, v *engine.Volume) bool {
+			preds = append(preds, func(e *engine.Engine, c *cobra.Command, v *config.Volume) bool {
 				users, _ := e.VolumeUsers(c.Context(), v.Name)
 				return (len(users) == 0) == (val == "true")
 			})
@@ -158,7 +159,7 @@ func volumeFilter(filters []string) (func(*engine.Engine, *cobra.Command, *engin
 			return nil, usagef("invalid --filter %q: use name, label, driver or dangling", f)
 		}
 	}
-	return func(e *engine.Engine, c *cobra.Command, v *engine.Volume) bool {
+	return func(e *engine.Engine, c *cobra.Command, v *config.Volume) bool {
 		for _, p := range preds {
 			if !p(e, c, v) {
 				return false
@@ -188,7 +189,7 @@ func newVolumeInspectCmd(g *globalOptions) *cobra.Command {
 					return err
 				}
 			}
-			return inspectEach(g.stdout, format, args, func(n string) (*engine.Volume, error) { return e.Volume(c.Context(), n) })
+			return inspectEach(g.stdout, format, args, func(n string) (*config.Volume, error) { return e.Volume(c.Context(), n) })
 		},
 	}
 	c.Flags().StringVarP(&format, "format", "f", "", "format output with a Go template")

@@ -1,4 +1,4 @@
-package engine
+package state
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/skiff-project/skiff/engine/config"
 )
 
 func TestStateNamesUniqueUnderConcurrency(t *testing.T) {
@@ -20,13 +22,13 @@ func TestStateNamesUniqueUnderConcurrency(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			// Separate connections, as separate processes would have.
-			st, err := OpenState(dir)
+			st, err := Open(dir)
 			if err != nil {
 				errs[i] = err
 				return
 			}
 			defer st.Close()
-			errs[i] = st.Add(ctx, &ContainerRecord{ID: fmt.Sprintf("%064d", i), Name: "same", Image: "img", ImageID: "x", Created: time.Now(), State: "created"})
+			errs[i] = st.Add(ctx, &config.ContainerRecord{ID: fmt.Sprintf("%064d", i), Name: "same", Image: "img", ImageID: "x", Created: time.Now(), State: "created"})
 		}(i)
 	}
 	wg.Wait()
@@ -35,7 +37,7 @@ func TestStateNamesUniqueUnderConcurrency(t *testing.T) {
 		switch {
 		case err == nil:
 			won++
-		case errors.Is(err, ErrNameInUse):
+		case errors.Is(err, config.ErrNameInUse):
 		default:
 			t.Fatalf("unexpected error (database locked?): %v", err)
 		}
@@ -46,14 +48,14 @@ func TestStateNamesUniqueUnderConcurrency(t *testing.T) {
 }
 
 func TestStateLookupAndUpdate(t *testing.T) {
-	st, err := OpenState(t.TempDir())
+	st, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	ctx := context.Background()
-	r := &ContainerRecord{ID: "abc123" + fmt.Sprintf("%058d", 1), Name: "web", Image: "busybox", ImageID: "i", Created: time.Now(), State: "created",
-		Config: ContainerConfig{Cmd: []string{"sh"}, Labels: map[string]string{"a": "b"}}}
+	r := &config.ContainerRecord{ID: "abc123" + fmt.Sprintf("%058d", 1), Name: "web", Image: "busybox", ImageID: "i", Created: time.Now(), State: "created",
+		Config: config.ContainerConfig{Cmd: []string{"sh"}, Labels: map[string]string{"a": "b"}}}
 	if err := st.Add(ctx, r); err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +65,7 @@ func TestStateLookupAndUpdate(t *testing.T) {
 			t.Fatalf("Lookup(%q) = %v, %v", key, got, err)
 		}
 	}
-	if _, err := st.Lookup(ctx, "nosuch"); !errors.Is(err, ErrNoSuchContainer) {
+	if _, err := st.Lookup(ctx, "nosuch"); !errors.Is(err, config.ErrNoSuchContainer) {
 		t.Fatalf("lookup of a missing container: %v", err)
 	}
 	r.State, r.Pid, r.StartedAt = "running", 42, time.Now()
@@ -74,7 +76,7 @@ func TestStateLookupAndUpdate(t *testing.T) {
 	if got.State != "running" || got.Pid != 42 || got.StartedAt.IsZero() {
 		t.Fatalf("after update: %+v", got)
 	}
-	if err := CheckName("bad name"); !errors.Is(err, ErrBadName) {
+	if err := config.CheckName("bad name"); !errors.Is(err, config.ErrBadName) {
 		t.Fatalf("CheckName: %v", err)
 	}
 }
