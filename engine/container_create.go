@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/spec"
 
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/stringid"
@@ -114,7 +115,7 @@ func mergeEnv(base []string, overrides ...[]string) []string {
 	out := append([]string(nil), base...)
 	for _, list := range overrides {
 		for _, kv := range list {
-			key := envKey(kv)
+			key := config.EnvKey(kv)
 			if !strings.Contains(kv, "=") {
 				v, ok := os.LookupEnv(kv)
 				if !ok {
@@ -124,7 +125,7 @@ func mergeEnv(base []string, overrides ...[]string) []string {
 			}
 			replaced := false
 			for i := range out {
-				if envKey(out[i]) == key {
+				if config.EnvKey(out[i]) == key {
 					out[i], replaced = kv, true
 				}
 			}
@@ -223,7 +224,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*config.Container
 	if err := e.resolveNetwork(ctx, o.Network, o.NetworkOptions, ic.ExposedPorts, &c); err != nil {
 		return nil, err
 	}
-	if err := resolveSysctls(o.Sysctls, &c); err != nil {
+	if err := spec.ResolveSysctls(o.Sysctls, &c); err != nil {
 		return nil, err
 	}
 	if c.Runtime, err = e.containerRuntime(o.Runtime, runtime, &c); err != nil {

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/skiff-project/skiff/engine/spec"
 	"github.com/skiff-project/skiff/engine/state"
 
 	"github.com/skiff-project/skiff/engine/config"
@@ -98,7 +99,7 @@ func (e *Engine) prepare(ctx context.Context, rec *config.ContainerRecord, runti
 		mounts = append(mounts, specs.Mount{Destination: inside, Type: "bind", Source: notifySocket, Options: []string{"bind"}})
 		env = mergeEnv(env, []string{"NOTIFY_SOCKET=" + inside})
 	}
-	opts := SpecOptions{
+	opts := spec.Options{
 		Rootfs: rootfs, Args: append(append([]string{}, c.Entrypoint...), c.Cmd...), Env: env,
 		Cwd: c.WorkingDir, UID: uint32(u.Uid), GID: uint32(u.Gid), Hostname: c.Hostname,
 		Terminal: c.Tty, ConsoleSize: console, Mounts: mounts, ReadOnly: c.ReadOnly,
@@ -107,16 +108,16 @@ func (e *Engine) prepare(ctx context.Context, rec *config.ContainerRecord, runti
 		opts.AdditionalGids = append(opts.AdditionalGids, uint32(g))
 	}
 	t := time.Now()
-	spec, err := NewSpec(opts)
+	rs, err := spec.New(opts)
 	phase("spec", t)
 	if err != nil {
 		return "", err
 	}
-	if err := applySecurity(spec, &c); err != nil {
+	if err := spec.Apply(rs, &c); err != nil {
 		return "", err
 	}
-	e.forRuntime(ctx, runtime, spec)
-	if err := e.setupNetwork(rec, spec); err != nil {
+	e.forRuntime(ctx, runtime, rs)
+	if err := e.setupNetwork(rec, rs); err != nil {
 		return "", err
 	}
 	defer func() {
@@ -124,13 +125,13 @@ func (e *Engine) prepare(ctx context.Context, rec *config.ContainerRecord, runti
 			e.teardownNetwork(rec)
 		}
 	}()
-	// The bundle layout the spec asks for: the root filesystem at
+	// The bundle layout the rs asks for: the root filesystem at
 	// bundle/rootfs, a bind mount of the mounted layer.
 	if err := bindRootfs(rootfs, filepath.Join(bundle, "rootfs")); err != nil {
 		return "", err
 	}
-	spec.Root.Path = "rootfs"
-	data, err := json.Marshal(spec)
+	rs.Root.Path = "rootfs"
+	data, err := json.Marshal(rs)
 	if err != nil {
 		return "", err
 	}
@@ -139,7 +140,7 @@ func (e *Engine) prepare(ctx context.Context, rec *config.ContainerRecord, runti
 
 func hasEnv(env []string, key string) bool {
 	for _, kv := range env {
-		if envKey(kv) == key {
+		if config.EnvKey(kv) == key {
 			return true
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/spec"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -36,7 +37,7 @@ type NetworkOptions struct {
 // [network] default_rootless_network_cmd (pasta or slirp4netns) when it
 // is installed, else pasta, else slirp4netns, else none.
 func DefaultNetwork() string {
-	mode := containersConf().networkCmd
+	mode := config.ContainersConf().NetworkCmd
 	for _, m := range []string{mode, network.ModePasta, network.ModeSlirp4netns} {
 		if m == network.ModePasta || m == network.ModeSlirp4netns {
 			if _, err := exec.LookPath(m); err == nil {
@@ -121,7 +122,7 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 	}
 	c.Network = mode
 	if mode == network.ModePasta && c.PastaOptions == nil {
-		c.PastaOptions = containersConf().pastaOptions
+		c.PastaOptions = config.ContainersConf().PastaOptions
 	}
 	var ports []network.PortMapping
 	for _, p := range o.Publish {
@@ -204,19 +205,19 @@ func (e *Engine) netnsPath(id string) string { return filepath.Join(e.nsDir, "ne
 // setupNetwork gives the container its network before the runtime starts
 // it: for pasta a namespace of its own, connected by a pasta process that
 // forwards the published ports and ends with the namespace.
-func (e *Engine) setupNetwork(rec *config.ContainerRecord, spec *specs.Spec) error {
+func (e *Engine) setupNetwork(rec *config.ContainerRecord, rs *specs.Spec) error {
 	c := rec.Config
 	setNetns := func(path string) {
-		for i, ns := range spec.Linux.Namespaces {
+		for i, ns := range rs.Linux.Namespaces {
 			if ns.Type == specs.NetworkNamespace {
-				spec.Linux.Namespaces[i].Path = path
+				rs.Linux.Namespaces[i].Path = path
 			}
 		}
 	}
 	switch {
 	case c.Network == network.ModeHost:
-		spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace })
-		bindHostSys(spec)
+		rs.Linux.Namespaces = slices.DeleteFunc(rs.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace })
+		bindHostSys(rs)
 	case strings.HasPrefix(c.Network, "container:"):
 		other, err := e.state.Lookup(context.Background(), strings.TrimPrefix(c.Network, "container:"))
 		if err != nil {
@@ -227,12 +228,12 @@ func (e *Engine) setupNetwork(rec *config.ContainerRecord, spec *specs.Spec) err
 			return fmt.Errorf("%w: %s, whose network this container shares", ErrNotRunning, other.Name)
 		}
 		path := fmt.Sprintf("/proc/%d/ns/net", pid)
-		if err := setNetSysctls(path, spec); err != nil {
+		if err := spec.SetNetSysctls(path, rs); err != nil {
 			return err
 		}
 		setNetns(path)
 		if len(c.Security.UIDMap) > 0 {
-			bindHostSys(spec)
+			bindHostSys(rs)
 		}
 	case config.OwnNetns(c.Network) && len(c.Security.UIDMap) > 0:
 		// A container with a user namespace of its own gets a network
@@ -244,10 +245,10 @@ func (e *Engine) setupNetwork(rec *config.ContainerRecord, spec *specs.Spec) err
 		if err != nil {
 			return err
 		}
-		if spec.Hooks == nil {
-			spec.Hooks = &specs.Hooks{}
+		if rs.Hooks == nil {
+			rs.Hooks = &specs.Hooks{}
 		}
-		spec.Hooks.CreateRuntime = append(spec.Hooks.CreateRuntime, specs.Hook{
+		rs.Hooks.CreateRuntime = append(rs.Hooks.CreateRuntime, specs.Hook{
 			Path: self, Args: []string{"skiff", "container", "network-hook", rec.ID},
 			Env: append(e.StoreEnv(), "_SKIFF_USERNS=1"),
 		})
@@ -261,7 +262,7 @@ func (e *Engine) setupNetwork(rec *config.ContainerRecord, spec *specs.Spec) err
 			network.RemoveNetns(path)
 			return err
 		}
-		if err := setNetSysctls(path, spec); err != nil {
+		if err := spec.SetNetSysctls(path, rs); err != nil {
 			e.teardownNetwork(rec)
 			return err
 		}
@@ -321,10 +322,10 @@ func (e *Engine) NetworkHook(ctx context.Context, id string, state io.Reader) er
 // sysfs can only be mounted by the user namespace that owns the network
 // namespace, which a container in the host's network, or with a user
 // namespace of its own in a network namespace skiff made, is not.
-func bindHostSys(spec *specs.Spec) {
-	for i, m := range spec.Mounts {
+func bindHostSys(rs *specs.Spec) {
+	for i, m := range rs.Mounts {
 		if m.Destination == "/sys" {
-			spec.Mounts[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+			rs.Mounts[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
 		}
 	}
 }

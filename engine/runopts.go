@@ -4,18 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/spec"
 
 	"github.com/moby/profiles/seccomp"
-	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"go.podman.io/storage/pkg/idtools"
 
@@ -51,10 +49,6 @@ type RunOptions struct {
 	Restart     string // no, always, unless-stopped, on-failure[:N]
 }
 
-func badf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", config.ErrBadOption, fmt.Sprintf(format, args...))
-}
-
 // resolveRunOptions checks the flags and turns them into the container's
 // Security; nothing is created here, so bad input changes nothing.
 func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *config.ContainerConfig) error {
@@ -65,7 +59,7 @@ func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *config.
 	}
 	s := &c.Security
 	s.Init, s.Privileged = o.Init, o.Privileged
-	caps, err := capabilitySet(o.CapAdd, o.CapDrop, o.Privileged)
+	caps, err := spec.CapabilitySet(o.CapAdd, o.CapDrop, o.Privileged)
 	if err != nil {
 		return err
 	}
@@ -78,7 +72,7 @@ func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *config.
 		switch key {
 		case "no-new-privileges":
 			if val != "" && val != "true" && val != "false" {
-				return badf("--security-opt %s: want no-new-privileges[=true|false]", opt)
+				return config.Badf("--security-opt %s: want no-new-privileges[=true|false]", opt)
 			}
 			s.NoNewPrivs = val != "false"
 		case "seccomp":
@@ -88,30 +82,30 @@ func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *config.
 			}
 			data, err := os.ReadFile(val)
 			if err != nil {
-				return badf("--security-opt seccomp=%s: %v", val, errors.Unwrap(err))
+				return config.Badf("--security-opt seccomp=%s: %v", val, errors.Unwrap(err))
 			}
 			if _, err := seccomp.LoadProfile(string(data), &specs.Spec{Process: &specs.Process{}}); err != nil {
-				return badf("--security-opt seccomp=%s: %v", val, err)
+				return config.Badf("--security-opt seccomp=%s: %v", val, err)
 			}
 			s.Seccomp = string(data)
 		case "mask":
 			for _, p := range strings.Split(val, ":") {
 				if !filepath.IsAbs(p) {
-					return badf("--security-opt mask=%s: %q is not an absolute path", val, p)
+					return config.Badf("--security-opt mask=%s: %q is not an absolute path", val, p)
 				}
 				s.Mask = append(s.Mask, p)
 			}
 		case "unmask":
 			for _, p := range strings.Split(val, ":") {
 				if p != "ALL" && !filepath.IsAbs(p) {
-					return badf("--security-opt unmask=%s: want ALL or absolute paths", val)
+					return config.Badf("--security-opt unmask=%s: want ALL or absolute paths", val)
 				}
 				s.Unmask = append(s.Unmask, p)
 			}
 		case "label", "apparmor":
 			// No SELinux or AppArmor profile is applied rootless here.
 		default:
-			return badf("--security-opt %q: use no-new-privileges, seccomp=unconfined|FILE, mask=PATHS, unmask=PATHS|ALL, label= or apparmor=", opt)
+			return config.Badf("--security-opt %q: use no-new-privileges, seccomp=unconfined|FILE, mask=PATHS, unmask=PATHS|ALL, label= or apparmor=", opt)
 		}
 	}
 	if err := e.resolveUserns(ctx, o, s); err != nil {
@@ -127,14 +121,14 @@ func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *config.
 	if o.ShmSize != "" {
 		n, err := config.ParseSize(o.ShmSize)
 		if err != nil || n == 0 {
-			return badf("--shm-size %q: want a size such as 64m", o.ShmSize)
+			return config.Badf("--shm-size %q: want a size such as 64m", o.ShmSize)
 		}
 		s.ShmSize = int64(n)
 	}
 	if o.StopSignal != "" {
 		sig, err := config.ParseSignal(o.StopSignal)
 		if err != nil {
-			return badf("--stop-signal %q: unknown signal", o.StopSignal)
+			return config.Badf("--stop-signal %q: unknown signal", o.StopSignal)
 		}
 		c.StopSignal = sig
 	}
@@ -142,17 +136,17 @@ func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *config.
 		return err
 	}
 	if c.AutoRemove && c.Restart.Name != config.RestartNo {
-		return badf("--restart %s and --rm exclude each other", o.Restart)
+		return config.Badf("--restart %s and --rm exclude each other", o.Restart)
 	}
 	if o.StopTimeout < -1 {
-		return badf("--stop-timeout %d: want seconds, 0 or more", o.StopTimeout)
+		return config.Badf("--stop-timeout %d: want seconds, 0 or more", o.StopTimeout)
 	}
 	if o.StopTimeout >= 0 {
 		t := o.StopTimeout
 		s.StopTimeout = &t
 	}
 	if slices.Contains(o.GroupAdd, "keep-groups") {
-		return badf("--group-add keep-groups: keeping the user's own groups needs crun with run.oci.keep_original_groups; runc cannot")
+		return config.Badf("--group-add keep-groups: keeping the user's own groups needs crun with run.oci.keep_original_groups; runc cannot")
 	}
 	s.GroupAdd = o.GroupAdd
 	for _, d := range o.Devices {
@@ -185,7 +179,7 @@ func checkLimits(o RunOptions) error {
 			_, err = strconv.ParseInt(v, 10, 64)
 		}
 		if err != nil {
-			return badf("%s %q: not a valid value", name, v)
+			return config.Badf("%s %q: not a valid value", name, v)
 		}
 	}
 	var why string
@@ -197,69 +191,6 @@ func checkLimits(o RunOptions) error {
 		why = fmt.Sprintf("cgroup v2 controllers %q are not delegated to this user by systemd", strings.TrimSpace(string(data)))
 	}
 	return fmt.Errorf("%w: %s; run without --memory, --cpus and --pids-limit", ErrNoCgroupLimits, why)
-}
-
-// capabilitySet is the final capability list: the defaults (or all of them
-// for --privileged), with --cap-add and --cap-drop applied; ALL works for
-// both. nil, with none of them, is the defaults; an empty list is no
-// capability at all (--cap-drop ALL), in every set the runtime has
-// (bounding, effective, permitted), as docker gives it.
-func capabilitySet(add, drop []string, privileged bool) ([]string, error) {
-	if len(add) == 0 && len(drop) == 0 && !privileged {
-		return nil, nil
-	}
-	known := map[string]bool{}
-	var all []string
-	for _, c := range capability.ListKnown() {
-		name := "CAP_" + strings.ToUpper(c.String())
-		known[name] = true
-		all = append(all, name)
-	}
-	norm := func(flag, c string) (string, error) {
-		c = strings.ToUpper(c)
-		if c == "ALL" {
-			return c, nil
-		}
-		if !strings.HasPrefix(c, "CAP_") {
-			c = "CAP_" + c
-		}
-		if !known[c] {
-			return "", badf("%s %s: unknown capability", flag, c)
-		}
-		return c, nil
-	}
-	set := slices.Clone(DefaultCapabilities)
-	if privileged {
-		set = slices.Clone(all)
-	}
-	for _, d := range drop {
-		c, err := norm("--cap-drop", d)
-		if err != nil {
-			return nil, err
-		}
-		if c == "ALL" {
-			set = nil
-			continue
-		}
-		set = slices.DeleteFunc(set, func(s string) bool { return s == c })
-	}
-	for _, a := range add {
-		c, err := norm("--cap-add", a)
-		if err != nil {
-			return nil, err
-		}
-		if c == "ALL" {
-			set = slices.Clone(all)
-			continue
-		}
-		if !slices.Contains(set, c) {
-			set = append(set, c)
-		}
-	}
-	if set == nil {
-		set = []string{}
-	}
-	return set, nil
 }
 
 // parseDevice reads HOST[:CONTAINER][:PERMS]. Rootless, a device is a bind
@@ -279,17 +210,17 @@ func parseDevice(s string) (config.Device, error) {
 	case 3:
 		d.Container, d.Perms = parts[1], parts[2]
 	default:
-		return d, badf("--device %q: want HOST[:CONTAINER][:PERMISSIONS]", s)
+		return d, config.Badf("--device %q: want HOST[:CONTAINER][:PERMISSIONS]", s)
 	}
 	if !filepath.IsAbs(d.Host) || !filepath.IsAbs(d.Container) || d.Perms == "" || strings.Trim(d.Perms, "rwm") != "" {
-		return d, badf("--device %q: want absolute paths and permissions of r, w and m", s)
+		return d, config.Badf("--device %q: want absolute paths and permissions of r, w and m", s)
 	}
 	st, err := os.Stat(d.Host)
 	if err != nil {
-		return d, badf("--device %s: %v", d.Host, errors.Unwrap(err))
+		return d, config.Badf("--device %s: %v", d.Host, errors.Unwrap(err))
 	}
 	if st.Mode()&os.ModeDevice == 0 {
-		return d, badf("--device %s: not a device node", d.Host)
+		return d, config.Badf("--device %s: not a device node", d.Host)
 	}
 	mode := os.O_RDONLY
 	if strings.Contains(d.Perms, "w") {
@@ -297,7 +228,7 @@ func parseDevice(s string) (config.Device, error) {
 	}
 	f, err := os.OpenFile(d.Host, mode, 0)
 	if err != nil {
-		return d, badf("--device %s: this user cannot open it (%v); rootless containers get only devices their user can use", d.Host, errors.Unwrap(err))
+		return d, config.Badf("--device %s: this user cannot open it (%v); rootless containers get only devices their user can use", d.Host, errors.Unwrap(err))
 	}
 	f.Close()
 	return d, nil
@@ -309,7 +240,7 @@ func (e *Engine) resolveUserns(ctx context.Context, o RunOptions, s *config.Secu
 	mode, arg, _ := strings.Cut(o.Userns, ":")
 	if len(o.UIDMap)+len(o.GIDMap) > 0 {
 		if mode != "" {
-			return badf("--userns and --uidmap/--gidmap exclude each other")
+			return config.Badf("--userns and --uidmap/--gidmap exclude each other")
 		}
 		var err error
 		if s.UIDMap, err = parseIDMaps("--uidmap", o.UIDMap); err != nil {
@@ -333,7 +264,7 @@ func (e *Engine) resolveUserns(ctx context.Context, o RunOptions, s *config.Secu
 		return nil
 	case "keep-id":
 		if arg != "" {
-			return badf("--userns keep-id takes no options here")
+			return config.Badf("--userns keep-id takes no options here")
 		}
 		uid, gid := uint32(rootless.UID()), uint32(rootless.GID())
 		s.UIDMap, s.GIDMap = keepIDMap(uid, total), keepIDMap(gid, total)
@@ -345,12 +276,12 @@ func (e *Engine) resolveUserns(ctx context.Context, o RunOptions, s *config.Secu
 			k, v, _ := strings.Cut(arg, "=")
 			n, err := strconv.ParseUint(v, 10, 32)
 			if k != "size" || err != nil || n == 0 {
-				return badf("--userns auto:%s: want auto[:size=N]", arg)
+				return config.Badf("--userns auto:%s: want auto[:size=N]", arg)
 			}
 			size = uint32(n)
 		}
 		if size >= total {
-			return badf("--userns auto: no %d free ids left in the %d this user's namespace maps", size, total)
+			return config.Badf("--userns auto: no %d free ids left in the %d this user's namespace maps", size, total)
 		}
 		// The range itself is chosen where the container is recorded, in
 		// the same transaction (State.Add): concurrent creates never
@@ -360,7 +291,7 @@ func (e *Engine) resolveUserns(ctx context.Context, o RunOptions, s *config.Secu
 		s.Userns = "auto"
 		return nil
 	}
-	return badf("--userns %q: use host, keep-id or auto[:size=N]", o.Userns)
+	return config.Badf("--userns %q: use host, keep-id or auto[:size=N]", o.Userns)
 }
 
 // keepIDMap maps the user's own id inside to 0 of skiff's namespace (the
@@ -384,18 +315,18 @@ func parseIDMaps(flag string, list []string) ([]config.IDMapping, error) {
 	for _, s := range list {
 		f := strings.Split(s, ":")
 		if len(f) != 3 {
-			return nil, badf("%s %q: want CONTAINER:HOST:SIZE", flag, s)
+			return nil, config.Badf("%s %q: want CONTAINER:HOST:SIZE", flag, s)
 		}
 		var n [3]uint64
 		for i := range f {
 			v, err := strconv.ParseUint(f[i], 10, 32)
 			if err != nil {
-				return nil, badf("%s %q: %q is not a number", flag, s, f[i])
+				return nil, config.Badf("%s %q: %q is not a number", flag, s, f[i])
 			}
 			n[i] = v
 		}
 		if n[2] == 0 || n[1]+n[2] > uint64(total) {
-			return nil, badf("%s %q: host ids %d..%d are outside the %d this user's namespace maps", flag, s, n[1], n[1]+n[2]-1, total)
+			return nil, config.Badf("%s %q: host ids %d..%d are outside the %d this user's namespace maps", flag, s, n[1], n[1]+n[2]-1, total)
 		}
 		out = append(out, config.IDMapping{ContainerID: uint32(n[0]), HostID: uint32(n[1]), Size: uint32(n[2])})
 	}
@@ -413,75 +344,4 @@ func storageMappings(s config.Security) idtools.IDMappings {
 		return out
 	}
 	return *idtools.NewIDMappingsFromMaps(conv(s.UIDMap), conv(s.GIDMap))
-}
-
-// initPath is where --init's init sits in the container.
-const initPath = "/run/skiff-init"
-
-// applySecurity adds to a default spec what the container's Security asks.
-func applySecurity(spec *specs.Spec, c *config.ContainerConfig) error {
-	s := c.Security
-	caps := spec.Process.Capabilities
-	if s.Caps != nil {
-		caps.Bounding, caps.Effective, caps.Permitted = slices.Clone(s.Caps), slices.Clone(s.Caps), slices.Clone(s.Caps)
-	}
-	spec.Process.NoNewPrivileges = s.NoNewPrivs
-	switch {
-	case s.Privileged || s.Seccomp == "unconfined":
-		spec.Linux.Seccomp = nil
-	case s.Seccomp != "":
-		profile, err := seccomp.LoadProfile(s.Seccomp, spec)
-		if err != nil {
-			return badf("seccomp profile: %v", err)
-		}
-		profile.Architectures = runnableArchitectures(profile.Architectures)
-		spec.Linux.Seccomp = profile
-	}
-	if s.Privileged || slices.Contains(s.Unmask, "ALL") {
-		spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths = nil, nil
-	} else {
-		keep := func(p string) bool { return slices.Contains(s.Unmask, p) }
-		spec.Linux.MaskedPaths = slices.DeleteFunc(spec.Linux.MaskedPaths, keep)
-		spec.Linux.ReadonlyPaths = slices.DeleteFunc(spec.Linux.ReadonlyPaths, keep)
-	}
-	spec.Linux.MaskedPaths = append(spec.Linux.MaskedPaths, s.Mask...)
-	if len(s.UIDMap) > 0 {
-		spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-		for _, m := range s.UIDMap {
-			spec.Linux.UIDMappings = append(spec.Linux.UIDMappings, specs.LinuxIDMapping{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
-		}
-		for _, m := range s.GIDMap {
-			spec.Linux.GIDMappings = append(spec.Linux.GIDMappings, specs.LinuxIDMapping{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
-		}
-	}
-	for _, u := range s.Ulimits {
-		spec.Process.Rlimits = append(spec.Process.Rlimits, specs.POSIXRlimit{Type: u.Rlimit(), Hard: u.Hard, Soft: u.Soft})
-	}
-	if s.ShmSize > 0 {
-		for i, m := range spec.Mounts {
-			if m.Destination == "/dev/shm" {
-				opts := slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return strings.HasPrefix(o, "size=") })
-				spec.Mounts[i].Options = append(opts, fmt.Sprintf("size=%d", s.ShmSize))
-			}
-		}
-	}
-	for _, d := range s.Devices {
-		opts := []string{"bind", "nosuid", "noexec"}
-		if !strings.Contains(d.Perms, "w") {
-			opts = append(opts, "ro")
-		}
-		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: d.Container, Type: "bind", Source: d.Host, Options: opts})
-	}
-	if len(s.Sysctls) > 0 {
-		spec.Linux.Sysctl = maps.Clone(s.Sysctls)
-	}
-	if s.Init {
-		path, err := exec.LookPath("catatonit")
-		if err != nil {
-			return fmt.Errorf("%w: --init needs catatonit (apt-get install catatonit)", config.ErrBadOption)
-		}
-		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: initPath, Type: "bind", Source: path, Options: []string{"bind", "ro", "nosuid", "nodev"}})
-		spec.Process.Args = append([]string{initPath, "--"}, spec.Process.Args...)
-	}
-	return nil
 }

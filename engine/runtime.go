@@ -12,11 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/skiff-project/skiff/engine/config"
 
-	"github.com/BurntSushi/toml"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/rootless"
@@ -33,60 +31,6 @@ var (
 	// in the container (127, as docker and podman give).
 	ErrNoWorkdir = errors.New("working directory not found in the container")
 )
-
-// containersConf is what skiff takes from containers.conf, read once per
-// process: [engine] runtime, [network] default_rootless_network_cmd and
-// pasta_options, and [containers] default_sysctls (nil when no file sets
-// it; empty when one sets none).
-// Later files override earlier ones; CONTAINERS_CONF replaces them all.
-var containersConf = sync.OnceValue(func() (c struct {
-	runtime, networkCmd string
-	pastaOptions        []string
-	defaultSysctls      []string
-}) {
-	type file struct {
-		path string
-		user bool
-	}
-	files := []file{{"/usr/share/containers/containers.conf", false}, {"/etc/containers/containers.conf", false}}
-	if cfg, err := rootless.ConfigHome(); err == nil {
-		files = append(files, file{filepath.Join(cfg, "containers", "containers.conf"), true})
-	}
-	if p := os.Getenv("CONTAINERS_CONF"); p != "" {
-		files = []file{{p, false}}
-	}
-	for _, f := range files {
-		var conf struct {
-			Containers struct {
-				DefaultSysctls []string `toml:"default_sysctls"`
-			} `toml:"containers"`
-			Engine struct {
-				Runtime string `toml:"runtime"`
-			} `toml:"engine"`
-			Network struct {
-				Cmd          string   `toml:"default_rootless_network_cmd"`
-				PastaOptions []string `toml:"pasta_options"`
-			} `toml:"network"`
-		}
-		if _, err := toml.DecodeFile(f.path, &conf); err != nil {
-			continue
-		}
-		// The user's own file names the runtime only for a rootless user.
-		if conf.Engine.Runtime != "" && (!f.user || rootless.IsRootless()) {
-			c.runtime = conf.Engine.Runtime
-		}
-		if conf.Network.Cmd != "" {
-			c.networkCmd = conf.Network.Cmd
-		}
-		if conf.Network.PastaOptions != nil {
-			c.pastaOptions = conf.Network.PastaOptions
-		}
-		if conf.Containers.DefaultSysctls != nil {
-			c.defaultSysctls = conf.Containers.DefaultSysctls
-		}
-	}
-	return c
-})
 
 // hybridCgroups tells whether the host mounts cgroup v1 with a v2 hierarchy
 // beside it, which crun refuses.
@@ -131,7 +75,7 @@ func (e *Engine) runtimeOf(rec *config.ContainerRecord) (string, error) {
 // configuredRuntime is the runtime name asked for: name, else the global
 // --runtime, else containers.conf; "" when none names one.
 func (e *Engine) configuredRuntime(name string) string {
-	return cmp.Or(name, e.runtimeName, containersConf().runtime)
+	return cmp.Or(name, e.runtimeName, config.ContainersConf().Runtime)
 }
 
 // isCrun tells whether the runtime at path is crun.

@@ -45,7 +45,7 @@ var (
 	ErrVolumeInUse  = errors.New("volume is in use")
 )
 
-// badf is an ErrBadOption with a message.
-func badf(format string, args ...any) error {
+// Badf is an ErrBadOption with a message.
+func Badf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadOption, fmt.Sprintf(format, args...))
 }

@@ -37,11 +37,11 @@ func ParseRestart(s string) (Restart, error) {
 		if hasMax {
 			n, err := strconv.Atoi(max)
 			if err != nil || n < 0 {
-				return r, badf("--restart %s: the retry count must be a number, 0 or more", s)
+				return r, Badf("--restart %s: the retry count must be a number, 0 or more", s)
 			}
 			r.MaximumRetryCount = n
 		}
 		return r, nil
 	}
-	return Restart{}, badf("--restart %q: use no, always, unless-stopped or on-failure[:N]", s)
+	return Restart{}, Badf("--restart %q: use no, always, unless-stopped or on-failure[:N]", s)
 }

@@ -79,7 +79,7 @@ var ulimitNames = map[string]string{
 func ParseUlimit(s string) (Ulimit, error) {
 	name, val, ok := strings.Cut(s, "=")
 	if _, known := ulimitNames[name]; !ok || !known {
-		return Ulimit{}, badf("--ulimit %q: want NAME=SOFT[:HARD] with NAME one of nofile, nproc, core, stack, memlock, ...", s)
+		return Ulimit{}, Badf("--ulimit %q: want NAME=SOFT[:HARD] with NAME one of nofile, nproc, core, stack, memlock, ...", s)
 	}
 	num := func(v string) (uint64, error) {
 		if v == "-1" || v == "unlimited" {
@@ -90,16 +90,16 @@ func ParseUlimit(s string) (Ulimit, error) {
 	softS, hardS, hasHard := strings.Cut(val, ":")
 	soft, err := num(softS)
 	if err != nil {
-		return Ulimit{}, badf("--ulimit %q: %q is not a number", s, softS)
+		return Ulimit{}, Badf("--ulimit %q: %q is not a number", s, softS)
 	}
 	hard := soft
 	if hasHard {
 		if hard, err = num(hardS); err != nil {
-			return Ulimit{}, badf("--ulimit %q: %q is not a number", s, hardS)
+			return Ulimit{}, Badf("--ulimit %q: %q is not a number", s, hardS)
 		}
 	}
 	if soft > hard {
-		return Ulimit{}, badf("--ulimit %q: the soft limit is above the hard one", s)
+		return Ulimit{}, Badf("--ulimit %q: the soft limit is above the hard one", s)
 	}
 	return Ulimit{Name: name, Soft: soft, Hard: hard}, nil
 }

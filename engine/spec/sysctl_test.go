@@ -1,4 +1,4 @@
-package engine
+package spec
 
 import (
 	"errors"
@@ -38,7 +38,7 @@ func TestTrialName(t *testing.T) {
 // TestDefaultSysctlsByNetwork: the defaults go to a container with a
 // network namespace of its own only, and never over the user's value.
 func TestDefaultSysctlsByNetwork(t *testing.T) {
-	if containersConf().defaultSysctls != nil {
+	if config.ContainersConf().DefaultSysctls != nil {
 		t.Skip("a containers.conf on this machine sets default_sysctls")
 	}
 	for _, c := range []struct {
@@ -54,7 +54,7 @@ func TestDefaultSysctlsByNetwork(t *testing.T) {
 		{network.ModePasta, []string{"net.ipv4.ping_group_range=1 1"}, map[string]string{"net.ipv4.ping_group_range": "1 1"}},
 	} {
 		cfg := config.ContainerConfig{Network: c.network}
-		if err := resolveSysctls(c.user, &cfg); err != nil {
+		if err := ResolveSysctls(c.user, &cfg); err != nil {
 			t.Fatalf("%s %v: %v", c.network, c.user, err)
 		}
 		if !maps.Equal(cfg.Security.Sysctls, c.want) {
@@ -62,7 +62,7 @@ func TestDefaultSysctlsByNetwork(t *testing.T) {
 		}
 	}
 	cfg := config.ContainerConfig{Network: network.ModeHost}
-	if err := resolveSysctls([]string{"net.ipv4.ip_forward=1"}, &cfg); !errors.Is(err, config.ErrBadOption) {
+	if err := ResolveSysctls([]string{"net.ipv4.ip_forward=1"}, &cfg); !errors.Is(err, config.ErrBadOption) {
 		t.Fatalf("a net.* sysctl with --network host: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package engine
+package spec
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // capability, read back from the state database as none, and the spec
 // has none in any set; without flags the defaults stay.
 func TestDroppedCapabilitiesStayDropped(t *testing.T) {
-	caps, err := capabilitySet(nil, []string{"all"}, false)
+	caps, err := CapabilitySet(nil, []string{"all"}, false)
 	if err != nil || caps == nil || len(caps) != 0 {
 		t.Fatalf("--cap-drop ALL: %#v, %v", caps, err)
 	}
@@ -40,12 +40,12 @@ func TestDroppedCapabilitiesStayDropped(t *testing.T) {
 		caps []string
 		want []string
 	}{{got.Config.Security.Caps, []string{}}, {nil, DefaultCapabilities}} {
-		spec, err := NewSpec(SpecOptions{Args: []string{"true"}})
+		spec, err := New(Options{Args: []string{"true"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg := config.ContainerConfig{Security: config.Security{Caps: c.caps}}
-		if err := applySecurity(spec, &cfg); err != nil {
+		if err := Apply(spec, &cfg); err != nil {
 			t.Fatal(err)
 		}
 		p := spec.Process.Capabilities

@@ -1,15 +1,25 @@
-package engine
+// Package spec writes the OCI runtime configuration of a process and its
+// security profile: the 11 default capabilities and what --cap-add,
+// --cap-drop and --privileged make of them, the default seccomp profile
+// (moby's, for the architectures this kernel runs), masked and read-only
+// /proc and /sys paths, id mappings of a user namespace of the container's
+// own, rlimits, devices, --init, and the namespaced sysctls (containers.conf
+// defaults, and the user's, tried first in throwaway namespaces). It reads
+// records of engine/config and knows nothing of the state or the runtime.
+package spec
 
 import (
 	"fmt"
+	"log/slog"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
+	"time"
 
 	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-tools/generate"
+	"github.com/skiff-project/skiff/engine/config"
 	"golang.org/x/sys/unix"
 )
 
@@ -35,8 +45,8 @@ var (
 	}
 )
 
-// SpecOptions describe the process and environment of one container.
-type SpecOptions struct {
+// Options describe the process and environment of one container.
+type Options struct {
 	Rootfs         string
 	Args           []string
 	Env            []string
@@ -52,13 +62,13 @@ type SpecOptions struct {
 	Mounts []specs.Mount
 }
 
-// NewSpec generates a runtime configuration with the default security
+// New generates a runtime configuration with the default security
 // profile: the default capabilities, the default seccomp profile, masked and
 // read-only /proc and /sys paths, new pid, ipc, uts, mount and network
 // namespaces. Rootless, the container runs in skiff's user namespace, so it
 // sees the user's whole id mapping; there is no cgroup path and there are no
 // resource limits, which rootless runc cannot apply on cgroup v1.
-func NewSpec(o SpecOptions) (*specs.Spec, error) {
+func New(o Options) (*specs.Spec, error) {
 	if len(o.Args) == 0 {
 		return nil, fmt.Errorf("no command: the image has no CMD or ENTRYPOINT and none was given")
 	}
@@ -72,7 +82,7 @@ func NewSpec(o SpecOptions) (*specs.Spec, error) {
 	g.SetProcessArgs(o.Args)
 	g.ClearProcessEnv()
 	for _, e := range o.Env {
-		g.AddProcessEnv(envKey(e), envValue(e))
+		g.AddProcessEnv(config.EnvKey(e), config.EnvValue(e))
 	}
 	cwd := o.Cwd
 	if cwd == "" {
@@ -144,12 +154,7 @@ var kernelHasX32 = sync.OnceValue(func() bool {
 	return errno != unix.ENOSYS
 })
 
-func envKey(kv string) string {
-	k, _, _ := strings.Cut(kv, "=")
-	return k
-}
-
-func envValue(kv string) string {
-	_, v, _ := strings.Cut(kv, "=")
-	return v
+// phase logs how long a step took, at debug level.
+func phase(name string, start time.Time) {
+	slog.Debug("phase", "step", name, "took", time.Since(start).Round(10*time.Microsecond))
 }

@@ -1,4 +1,4 @@
-package engine
+package spec
 
 import (
 	"os"
@@ -14,12 +14,12 @@ import (
 	"github.com/skiff-project/skiff/test/specvalidate"
 )
 
-func testSpecOptions(t *testing.T) SpecOptions {
+func testSpecOptions(t *testing.T) Options {
 	rootfs := filepath.Join(t.TempDir(), "rootfs")
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return SpecOptions{Rootfs: rootfs, Args: []string{"sh", "-c", "true"}, Env: []string{"PATH=/bin", "A=b=c"}, Hostname: "box"}
+	return Options{Rootfs: rootfs, Args: []string{"sh", "-c", "true"}, Env: []string{"PATH=/bin", "A=b=c"}, Hostname: "box"}
 }
 
 // TestSpecPassesRuntimeToolsValidation runs every check of
@@ -28,7 +28,7 @@ func testSpecOptions(t *testing.T) SpecOptions {
 // module on disk.
 func TestSpecPassesRuntimeToolsValidation(t *testing.T) {
 	o := testSpecOptions(t)
-	spec, err := NewSpec(o)
+	spec, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestSpecPassesRuntimeToolsValidation(t *testing.T) {
 }
 
 func TestSpecSecurityDefaults(t *testing.T) {
-	spec, err := NewSpec(testSpecOptions(t))
+	spec, err := New(testSpecOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestSpecSecurityDefaults(t *testing.T) {
 	if got := spec.Process.Env; !slices.Contains(got, "A=b=c") {
 		t.Fatalf("env %v", got)
 	}
-	if _, err := NewSpec(SpecOptions{}); err == nil {
+	if _, err := New(Options{}); err == nil {
 		t.Fatal("a spec without a command must be refused")
 	}
 }
@@ -71,7 +71,7 @@ func TestSeccompArchitecturesThisKernelRuns(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("x86-64 only")
 	}
-	spec, err := NewSpec(testSpecOptions(t))
+	spec, err := New(testSpecOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestSeccompArchitecturesThisKernelRuns(t *testing.T) {
 func TestSpecConsoleSize(t *testing.T) {
 	o := testSpecOptions(t)
 	o.Terminal, o.ConsoleSize = true, &specs.Box{Height: 33, Width: 99}
-	spec, err := NewSpec(o)
+	spec, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestSpecConsoleSize(t *testing.T) {
 		t.Fatalf("consoleSize: %+v", cs)
 	}
 	o.Terminal = false
-	if spec, err = NewSpec(o); err != nil || spec.Process.ConsoleSize != nil {
+	if spec, err = New(o); err != nil || spec.Process.ConsoleSize != nil {
 		t.Fatalf("no terminal, consoleSize %+v (%v)", spec.Process.ConsoleSize, err)
 	}
 }

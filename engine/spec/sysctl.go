@@ -1,4 +1,4 @@
-package engine
+package spec
 
 import (
 	"errors"
@@ -35,13 +35,13 @@ func parseSysctls(source string, list []string) (map[string]string, error) {
 	for _, kv := range list {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, badf("%s %q: want NAME=VALUE", source, kv)
+			return nil, config.Badf("%s %q: want NAME=VALUE", source, kv)
 		}
 		if !sysctlName.MatchString(k) {
-			return nil, badf("%s %q: %q is not a dotted sysctl name such as net.ipv4.ip_forward", source, kv, k)
+			return nil, config.Badf("%s %q: %q is not a dotted sysctl name such as net.ipv4.ip_forward", source, kv, k)
 		}
 		if sysctlNamespace(k) == 0 {
-			return nil, badf("%s %s: not a namespaced sysctl (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, kernel.domainname)", source, k)
+			return nil, config.Badf("%s %s: not a namespaced sysctl (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, kernel.domainname)", source, k)
 		}
 		out[k] = v
 	}
@@ -68,13 +68,13 @@ func sharesHostNetwork(c *config.ContainerConfig) (host, other bool) {
 	return c.Network == network.ModeHost, strings.HasPrefix(c.Network, "container:")
 }
 
-// resolveSysctls sets the container's sysctls, once its network mode is
+// ResolveSysctls sets the container's sysctls, once its network mode is
 // known: the user's --sysctl, tried first (trySysctls), and the defaults
 // (containers.conf's default_sysctls, else DefaultSysctls) the user did
 // not set, for the namespaces the container has of its own: no net.* one
 // in the host's network namespace or another container's, as podman
 // leaves them out.
-func resolveSysctls(user []string, c *config.ContainerConfig) error {
+func ResolveSysctls(user []string, c *config.ContainerConfig) error {
 	set, err := parseSysctls("--sysctl", user)
 	if err != nil {
 		return err
@@ -82,13 +82,13 @@ func resolveSysctls(user []string, c *config.ContainerConfig) error {
 	host, other := sharesHostNetwork(c)
 	for _, k := range slices.Sorted(maps.Keys(set)) {
 		if host && sysctlNamespace(k) == unix.CLONE_NEWNET {
-			return badf("--sysctl %s: with --network host the network namespace is the host's, whose sysctls a container may not set", k)
+			return config.Badf("--sysctl %s: with --network host the network namespace is the host's, whose sysctls a container may not set", k)
 		}
 	}
 	if err := trySysctls("--sysctl", set); err != nil {
 		return err
 	}
-	defaults, source := containersConf().defaultSysctls, "containers.conf default_sysctls"
+	defaults, source := config.ContainersConf().DefaultSysctls, "containers.conf default_sysctls"
 	if defaults == nil {
 		defaults, source = DefaultSysctls, ""
 	}
@@ -181,17 +181,17 @@ func sysctlError(source, k, v string, err error) error {
 	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
 		why = fmt.Sprintf("a container of this user may not set it (%v)", err)
 	}
-	return badf("%s %s=%s: %s", source, k, v, why)
+	return config.Badf("%s %s=%s: %s", source, k, v, why)
 }
 
-// setNetSysctls writes the spec's net.* sysctls in the network namespace at
+// SetNetSysctls writes the spec's net.* sysctls in the network namespace at
 // path (one skiff made, or another container's), which the container
 // joins by its path, and takes them out of the spec. The runtime would
 // write them as well, but a spec that sets net.* sysctls for a network
 // namespace it does not create is one runtime-tools' validator refuses.
 // Per-interface ones need the interfaces: call it once the namespace is
 // connected.
-func setNetSysctls(path string, spec *specs.Spec) error {
+func SetNetSysctls(path string, spec *specs.Spec) error {
 	netSysctls := map[string]string{}
 	for k, v := range spec.Linux.Sysctl {
 		if sysctlNamespace(k) == unix.CLONE_NEWNET {
