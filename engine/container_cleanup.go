@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/oci"
 
 	cstorage "go.podman.io/storage"
 	"golang.org/x/sys/unix"
@@ -156,7 +157,7 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	}
 	// The directory of a seccomp compile that a killed command left goes
 	// here too: cleanup is what runs after a killed start.
-	defer sweepSeccompCompiles(e.seccompDir())
+	defer oci.SweepSeccompCompiles(e.seccompDir())
 	// An attached `runc run` deletes its own state; a monitored container's
 	// state is deleted here.
 	e.deleteRuntimeState(ctx, rec)
@@ -164,7 +165,7 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 		return e.removeContainer(ctx, rec, true) // the network too
 	}
 	e.teardownNetwork(rec)
-	removeBundle(e.bundleDir(rec))
+	oci.RemoveBundle(e.bundleDir(rec))
 	_, _ = e.Unmount(rec.ID, true)
 	if rec.State == config.StateRunning {
 		if e.neverStarted(rec.ID) {
@@ -294,7 +295,7 @@ func (e *Engine) killRuntimeLeftovers(id string) {
 func (e *Engine) removeContainer(ctx context.Context, rec *config.ContainerRecord, volumes bool) error {
 	e.killRuntimeLeftovers(rec.ID)
 	e.teardownNetwork(rec)
-	removeBundle(e.bundleDir(rec))
+	oci.RemoveBundle(e.bundleDir(rec))
 	_, _ = e.Unmount(rec.ID, true)
 	if err := e.DeleteContainer(rec.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) && !errors.Is(err, cstorage.ErrNotAContainer) {
 		return fmt.Errorf("removing the container's layer: %w", err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/oci"
 
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -92,7 +93,7 @@ func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int,
 	// /dev/null for all three, or a script's $(...) would wait for it, and
 	// its output is discarded, as docker's. An attached one's children
 	// that outlive it get a moment to finish writing, as with docker.
-	gate := newStartGate(o.Stderr, pidPath)
+	gate := oci.NewStartGate(o.Stderr, pidPath)
 	if !o.Detach {
 		cmd.Stderr = gate
 		cmd.WaitDelay = 200 * time.Millisecond
@@ -103,19 +104,19 @@ func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int,
 		err = nil
 	}
 	if err == nil {
-		gate.finish(false)
+		gate.Finish(false)
 		return 0, nil
 	}
 	var exitErr *exec.ExitError
 	if !errors.As(err, &exitErr) {
-		gate.finish(false)
+		gate.Finish(false)
 		return 0, err
 	}
-	if rerr := runtimeError(logPath, nil); rerr != nil {
-		gate.finish(true)
+	if rerr := oci.LogError(logPath, nil); rerr != nil {
+		gate.Finish(true)
 		return 0, rerr
 	}
-	gate.finish(false)
+	gate.Finish(false)
 	return exitErr.ExitCode(), nil
 }
 
@@ -199,7 +200,7 @@ func (e *Engine) execTerminal(ctx context.Context, rec *config.ContainerRecord, 
 		"--console-socket", cs.path(), "--pid-file", pidFile, "--process", procPath, rec.ID)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return 0, runtimeError(logPath, fmt.Errorf("%s exec: %v: %s", filepath.Base(runtime), err, strings.TrimSpace(string(out))))
+		return 0, oci.LogError(logPath, fmt.Errorf("%s exec: %v: %s", filepath.Base(runtime), err, strings.TrimSpace(string(out))))
 	}
 	master, err := cs.receive(2 * time.Second)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/skiff-project/skiff/engine/oci"
 	"github.com/skiff-project/skiff/engine/spec"
 	"github.com/skiff-project/skiff/engine/state"
 
@@ -116,7 +117,7 @@ func (e *Engine) prepare(ctx context.Context, rec *config.ContainerRecord, runti
 	if err := spec.Apply(rs, &c); err != nil {
 		return "", err
 	}
-	e.forRuntime(ctx, runtime, rs)
+	oci.FitConfig(ctx, runtime, e.seccompDir(), rs)
 	if err := e.setupNetwork(rec, rs); err != nil {
 		return "", err
 	}
@@ -127,7 +128,7 @@ func (e *Engine) prepare(ctx context.Context, rec *config.ContainerRecord, runti
 	}()
 	// The bundle layout the rs asks for: the root filesystem at
 	// bundle/rootfs, a bind mount of the mounted layer.
-	if err := bindRootfs(rootfs, filepath.Join(bundle, "rootfs")); err != nil {
+	if err := oci.BindRootfs(rootfs, filepath.Join(bundle, "rootfs")); err != nil {
 		return "", err
 	}
 	rs.Root.Path = "rootfs"
@@ -427,7 +428,7 @@ func (e *Engine) startDetached(ctx context.Context, rec *config.ContainerRecord,
 	mon.report.Close()
 	line := strings.TrimSpace(string(reply))
 	if !strings.HasPrefix(line, "ok ") {
-		err := runtimeError(filepath.Join(bundle, "runtime.log"), fmt.Errorf("the monitor failed: %s", strings.TrimPrefix(line, "err ")))
+		err := oci.LogError(filepath.Join(bundle, "runtime.log"), fmt.Errorf("the monitor failed: %s", strings.TrimPrefix(line, "err ")))
 		e.deleteRuntimeState(ctx, rec)
 		return e.abortStart(rec, err)
 	}
@@ -447,10 +448,10 @@ func btoi(b bool) int {
 // abortStart undoes a start that failed before the container ran.
 func (e *Engine) abortStart(rec *config.ContainerRecord, cause error) error {
 	e.teardownNetwork(rec)
-	removeBundle(e.bundleDir(rec))
+	oci.RemoveBundle(e.bundleDir(rec))
 	_, _ = e.Unmount(rec.ID, true)
 	rec.State, rec.Pid = config.StateExited, 0
-	if code := runtimeExitCode(cause); code != 125 {
+	if code := oci.ExitCode(cause); code != 125 {
 		rec.ExitCode = code
 	}
 	_ = e.state.Update(context.Background(), rec)
@@ -471,9 +472,9 @@ func (e *Engine) runAttached(ctx context.Context, rec *config.ContainerRecord, r
 		cmd.Stdin = o.Stdin
 	}
 	var logW *logWriter
-	var gate *startGate
+	var gate *oci.StartGate
 	if rec.Config.Tty {
-		gate = newStartGate(o.Stderr, e.pidPath(rec.ID))
+		gate = oci.NewStartGate(o.Stderr, e.pidPath(rec.ID))
 		cmd.Stdout, cmd.Stderr = o.Stdout, gate
 	} else {
 		var err error
@@ -482,12 +483,12 @@ func (e *Engine) runAttached(ctx context.Context, rec *config.ContainerRecord, r
 			return 0, err
 		}
 		defer logW.Close()
-		gate = newStartGate(logW.stream("stderr", o.Stderr), e.pidPath(rec.ID))
+		gate = oci.NewStartGate(logW.stream("stderr", o.Stderr), e.pidPath(rec.ID))
 		cmd.Stdout, cmd.Stderr = logW.stream("stdout", o.Stdout), gate
 	}
 	t := time.Now()
 	if err := cmd.Start(); err != nil {
-		gate.finish(false)
+		gate.Finish(false)
 		lock.Unlock()
 		return 0, e.abortStart(rec, err)
 	}
@@ -519,7 +520,7 @@ func (e *Engine) runAttached(ctx context.Context, rec *config.ContainerRecord, r
 	if err != nil {
 		var exitErr *exec.ExitError
 		if !errors.As(err, &exitErr) {
-			gate.finish(false)
+			gate.Finish(false)
 			return 0, err
 		}
 		code = exitErr.ExitCode()
@@ -529,12 +530,12 @@ func (e *Engine) runAttached(ctx context.Context, rec *config.ContainerRecord, r
 	}
 	var runErr error
 	if code != 0 {
-		if rerr := runtimeError(filepath.Join(bundle, "runtime.log"), nil); rerr != nil {
+		if rerr := oci.LogError(filepath.Join(bundle, "runtime.log"), nil); rerr != nil {
 			runErr = rerr
-			code = runtimeExitCode(rerr)
+			code = oci.ExitCode(rerr)
 		}
 	}
-	gate.finish(runErr != nil)
+	gate.Finish(runErr != nil)
 	if logW != nil {
 		logW.exit(code)
 		logW.Close()

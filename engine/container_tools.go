@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/oci"
 
 	"go.podman.io/storage/pkg/archive"
 
@@ -165,7 +166,7 @@ func (e *Engine) Pause(ctx context.Context, nameOrID string, pause bool) error {
 		return fmt.Errorf("%w: %s", ErrNotRunning, rec.Name)
 	}
 	why := "the container has no cgroup of its own: rootless containers get one only from a cgroup v2 hierarchy that systemd delegates"
-	if hybridCgroups() {
+	if oci.HybridCgroups() {
 		why = "this host mounts cgroup v1 (hybrid mode), whose freezer a rootless user cannot use"
 	}
 	verb := "pause"

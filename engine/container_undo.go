@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/oci"
 
 	"github.com/moby/sys/user"
 
@@ -53,7 +54,7 @@ func (e *Engine) RemoveCreated(ctx context.Context, rec *config.ContainerRecord)
 // removed with everything its Create made. It tells whether the container
 // stays.
 func (e *Engine) UndoRun(ctx context.Context, rec *config.ContainerRecord, cause error) (kept bool) {
-	if errors.Is(cause, ErrCommandNotFound) || errors.Is(cause, ErrCannotInvoke) {
+	if errors.Is(cause, oci.ErrCommandNotFound) || errors.Is(cause, oci.ErrCannotInvoke) {
 		if !rec.Config.AutoRemove {
 			return true
 		}

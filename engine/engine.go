@@ -281,3 +281,6 @@ func (e *Engine) MonitorPidPath(id string) string {
 // pidPath is where the runtime writes the container's pid: kept with the
 // container, so the pid is known from any namespace (a killed `run`).
 func (e *Engine) pidPath(id string) string { return filepath.Join(e.containerDir(id), "pid") }
+
+// seccompDir keeps the user's compiled seccomp profiles.
+func (e *Engine) seccompDir() string { return filepath.Join(filepath.Dir(e.nsDir), "seccomp") }

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/skiff-project/skiff/engine/oci"
 	"github.com/skiff-project/skiff/rootless"
 )
 
@@ -113,7 +114,7 @@ func cgroupVersion() string {
 // FindRuntimes lists the OCI runtimes on PATH, in the order of preference.
 func FindRuntimes() []RuntimeInfo {
 	var out []RuntimeInfo
-	for _, name := range defaultRuntimes {
+	for _, name := range oci.DefaultRuntimes {
 		path, err := exec.LookPath(name)
 		if err != nil {
 			continue

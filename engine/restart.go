@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/oci"
 
 	"github.com/skiff-project/skiff/rootless"
 )
@@ -66,7 +67,7 @@ func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
 	}
 	e.deleteRuntimeState(ctx, rec)
 	e.teardownNetwork(rec)
-	removeBundle(e.bundleDir(rec))
+	oci.RemoveBundle(e.bundleDir(rec))
 	_, _ = e.Unmount(rec.ID, true)
 	if at.IsZero() {
 		at = time.Now()

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/oci"
 	"github.com/skiff-project/skiff/engine/spec"
 
 	"github.com/moby/profiles/seccomp"
@@ -183,7 +184,7 @@ func checkLimits(o RunOptions) error {
 		}
 	}
 	var why string
-	if hybridCgroups() {
+	if oci.HybridCgroups() {
 		why = "this host mounts cgroup v1 (hybrid mode)"
 	} else if data, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err != nil {
 		why = "this host has no cgroup v2 hierarchy"

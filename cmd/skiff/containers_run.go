@@ -14,6 +14,7 @@ import (
 
 	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/oci"
 )
 
 // createFlags are the flags run and create share.
@@ -323,9 +324,9 @@ func undoStartError(err error, undo func(error) error) error {
 // containerExitCode maps errors about a container's command to 126 and 127.
 func containerExitCode(err error) (int, bool) {
 	switch {
-	case errors.Is(err, engine.ErrCommandNotFound), errors.Is(err, engine.ErrNoWorkdir):
+	case errors.Is(err, oci.ErrCommandNotFound), errors.Is(err, oci.ErrNoWorkdir):
 		return exitNotFound, true
-	case errors.Is(err, engine.ErrCannotInvoke):
+	case errors.Is(err, oci.ErrCannotInvoke):
 		return exitCannotInvoke, true
 	}
 	return 0, false

@@ -1,4 +1,4 @@
-package engine
+package oci
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"go.podman.io/storage/pkg/ioutils"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,19 +34,21 @@ const seccompBPFAnnotation = "run.oci.seccomp_bpf_data"
 // writes needs more than 1.1 (the configuration is otherwise the same).
 const crunSpecVersion = "1.1.0"
 
-// forRuntime fits a configuration to the runtime that will read it.
-func (e *Engine) forRuntime(ctx context.Context, runtime string, spec *specs.Spec) {
-	if !isCrun(runtime) {
+// FitConfig fits a configuration to the runtime that will read it: for
+// crun, the spec version it takes and the compiled seccomp program, kept
+// in seccompCache.
+func FitConfig(ctx context.Context, runtime, seccompCache string, spec *specs.Spec) {
+	if !IsCrun(runtime) {
 		return
 	}
 	spec.Version = crunSpecVersion
-	e.precompileSeccomp(ctx, runtime, spec)
+	precompileSeccomp(ctx, runtime, seccompCache, spec)
 }
 
 // precompileSeccomp adds to spec the compiled form of its seccomp profile
 // for crun. Any failure leaves the spec as it was: crun then compiles the
 // profile itself, as it always can.
-func (e *Engine) precompileSeccomp(ctx context.Context, runtime string, spec *specs.Spec) {
+func precompileSeccomp(ctx context.Context, runtime, dir string, spec *specs.Spec) {
 	if spec.Linux == nil || spec.Linux.Seccomp == nil {
 		return
 	}
@@ -54,7 +57,6 @@ func (e *Engine) precompileSeccomp(ctx context.Context, runtime string, spec *sp
 	if err != nil {
 		return
 	}
-	dir := e.seccompDir()
 	path := filepath.Join(dir, key+".bpf")
 	prog, err := os.ReadFile(path)
 	if err != nil {
@@ -62,7 +64,7 @@ func (e *Engine) precompileSeccomp(ctx context.Context, runtime string, spec *sp
 			slog.Debug("seccomp profile not precompiled", "err", err)
 			return
 		}
-		_ = writeFileAtomic(path, prog, 0o600)
+		_ = ioutils.AtomicWriteFileWithOpts(path, prog, 0o600, &ioutils.AtomicFileWriterOptions{NoSync: true})
 	}
 	if !validBPF(prog) {
 		_ = os.Remove(path)
@@ -116,7 +118,7 @@ func compileSeccomp(ctx context.Context, runtime, cacheDir string, profile *spec
 	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
 		return nil, err
 	}
-	sweepSeccompCompiles(cacheDir)
+	SweepSeccompCompiles(cacheDir)
 	dir, err := os.MkdirTemp(cacheDir, "compile-")
 	if err != nil {
 		return nil, err
@@ -178,10 +180,10 @@ func compileSeccomp(ctx context.Context, runtime, cacheDir string, profile *spec
 // seccompCompileID names the container a compile creates and never starts.
 const seccompCompileID = "seccomp-compile"
 
-// sweepSeccompCompiles removes the directories of compiles killed half
+// SweepSeccompCompiles removes the directories of compiles killed half
 // way. A compile holds the flock of its directory's lock file for its whole
 // life, so one whose lock is free lost its owner.
-func sweepSeccompCompiles(cacheDir string) {
+func SweepSeccompCompiles(cacheDir string) {
 	entries, err := os.ReadDir(cacheDir)
 	if err != nil {
 		return
@@ -209,5 +211,7 @@ func sweepSeccompCompiles(cacheDir string) {
 	}
 }
 
-// seccompDir keeps the user's compiled profiles.
-func (e *Engine) seccompDir() string { return filepath.Join(filepath.Dir(e.nsDir), "seccomp") }
+// phase logs how long a step took, at debug level.
+func phase(name string, start time.Time) {
+	slog.Debug("phase", "step", name, "took", time.Since(start).Round(10*time.Microsecond))
+}

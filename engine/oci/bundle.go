@@ -1,4 +1,4 @@
-package engine
+package oci
 
 import (
 	"errors"
@@ -9,8 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// bindRootfs mounts the container's root filesystem at bundle/rootfs.
-func bindRootfs(rootfs, target string) error {
+// BindRootfs mounts the container's root filesystem at bundle/rootfs.
+func BindRootfs(rootfs, target string) error {
 	_ = unix.Unmount(target, unix.MNT_DETACH)
 	if err := os.MkdirAll(target, 0o700); err != nil {
 		return err
@@ -21,9 +21,9 @@ func bindRootfs(rootfs, target string) error {
 	return nil
 }
 
-// removeBundle takes a bundle apart without ever descending into the root
+// RemoveBundle takes a bundle apart without ever descending into the root
 // filesystem: unmount it, then remove the bundle's own files one by one.
-func removeBundle(bundle string) {
+func RemoveBundle(bundle string) {
 	rootfs := filepath.Join(bundle, "rootfs")
 	_ = unix.Unmount(rootfs, unix.MNT_DETACH)
 	entries, err := os.ReadDir(bundle)

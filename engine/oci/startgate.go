@@ -1,4 +1,4 @@
-package engine
+package oci
 
 import (
 	"bytes"
@@ -8,14 +8,14 @@ import (
 	"time"
 )
 
-// startGate stands between the runtime's standard error and the user's.
+// StartGate stands between the runtime's standard error and the user's.
 // Until the container's process runs, everything written there is the
 // runtime's own complaint (runc and crun print their error there as well
 // as in their log): the gate holds it back, and the error the command
 // returns carries the runtime's words instead, so the user sees one line.
 // Once the runtime has written its pid file the process runs, and the gate
 // passes on what it held and everything after.
-type startGate struct {
+type StartGate struct {
 	mu   sync.Mutex
 	w    io.Writer
 	held bytes.Buffer
@@ -24,12 +24,12 @@ type startGate struct {
 	once sync.Once
 }
 
-// newStartGate holds what is written for w until pidfile has a pid in it.
-func newStartGate(w io.Writer, pidfile string) *startGate {
+// NewStartGate holds what is written for w until pidfile has a pid in it.
+func NewStartGate(w io.Writer, pidfile string) *StartGate {
 	if w == nil {
 		w = io.Discard
 	}
-	g := &startGate{w: w, done: make(chan struct{})}
+	g := &StartGate{w: w, done: make(chan struct{})}
 	go func() {
 		for delay := time.Millisecond; ; delay = min(2*delay, 20*time.Millisecond) {
 			if data, err := os.ReadFile(pidfile); err == nil && len(bytes.TrimSpace(data)) > 0 {
@@ -46,7 +46,7 @@ func newStartGate(w io.Writer, pidfile string) *startGate {
 	return g
 }
 
-func (g *startGate) Write(p []byte) (int, error) {
+func (g *StartGate) Write(p []byte) (int, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.open {
@@ -57,7 +57,7 @@ func (g *startGate) Write(p []byte) (int, error) {
 }
 
 // release passes on what was held and opens the gate.
-func (g *startGate) release() {
+func (g *StartGate) release() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.open && g.held.Len() > 0 {
@@ -70,7 +70,7 @@ func (g *startGate) release() {
 // finish ends the gate once the runtime has exited: what it still holds is
 // dropped when the runtime's error explains the failure (runtimeFailed),
 // and passed on otherwise.
-func (g *startGate) finish(runtimeFailed bool) {
+func (g *StartGate) Finish(runtimeFailed bool) {
 	g.once.Do(func() { close(g.done) })
 	g.mu.Lock()
 	if runtimeFailed && !g.open {

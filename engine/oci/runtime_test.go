@@ -1,4 +1,4 @@
-package engine
+package oci
 
 import (
 	"encoding/json"
@@ -32,7 +32,7 @@ func TestRuntimeErrorCodes(t *testing.T) {
 		if err := os.WriteFile(log, append(line, '\n'), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		err := runtimeError(log, nil)
+		err := LogError(log, nil)
 		if err == nil {
 			t.Fatalf("%q: no error", c.msg)
 		}
