@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/monitor"
 )
 
 // AttachOptions control attach.
@@ -35,10 +36,6 @@ type AttachOptions struct {
 
 // ErrDetached is Attach's error when the detach keys ended it.
 var ErrDetached = errors.New("detached")
-
-// exitStream is the log record a monitor writes when the container ended,
-// with its exit code: `logs` never shows it, attach ends on it.
-const exitStream = "exit"
 
 // ParseDetachKeys reads docker's --detach-keys: comma-separated keys, each
 // a single character or ctrl-X (X a letter or one of @[\]^_); "" is none.
@@ -75,7 +72,7 @@ func ParseDetachKeys(spec string) ([]byte, error) {
 // created with -i (through its monitor's FIFO). It returns the container's
 // exit code once it ends, ErrDetached when the detach keys come first, or
 // ctx's error when ctx ends first (the container runs on).
-func (e *Engine) Attach(ctx context.Context, nameOrID string, o AttachOptions, fn func(LogEntry)) (int, error) {
+func (e *Engine) Attach(ctx context.Context, nameOrID string, o AttachOptions, fn func(monitor.LogEntry)) (int, error) {
 	rec, err := e.state.Lookup(ctx, nameOrID)
 	if err != nil {
 		return 0, err
@@ -97,7 +94,7 @@ func logSize(path string) int64 {
 
 // attach follows rec's log from o.from until the container's exit record
 // (or, with no monitor left to write one, until it is recorded as ended).
-func (e *Engine) attach(ctx context.Context, rec *config.ContainerRecord, o AttachOptions, fn func(LogEntry)) (int, error) {
+func (e *Engine) attach(ctx context.Context, rec *config.ContainerRecord, o AttachOptions, fn func(monitor.LogEntry)) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	detached := make(chan struct{})
@@ -133,8 +130,8 @@ func (e *Engine) attach(ctx context.Context, rec *config.ContainerRecord, o Atta
 		line, err := rd.ReadString('\n')
 		if err == nil {
 			idle = 0
-			if en, ok := parseLogLine(partial + strings.TrimSuffix(line, "\n")); ok {
-				if en.Stream == exitStream {
+			if en, ok := monitor.ParseLogLine(partial + strings.TrimSuffix(line, "\n")); ok {
+				if en.Stream == monitor.ExitStream {
 					// Ended when its end is recorded (and a --rm
 					// container gone), as after a foreground run.
 					code, _ := strconv.Atoi(strings.TrimSpace(en.Text))
@@ -176,13 +173,13 @@ func (e *Engine) attach(ctx context.Context, rec *config.ContainerRecord, o Atta
 
 // attachFallback ends an attach whose container ended without an exit
 // record (its monitor was killed): the rest of the log, then the state.
-func (e *Engine) attachFallback(ctx context.Context, rec *config.ContainerRecord, rd *bufio.Reader, partial string, fn func(LogEntry)) (int, error) {
+func (e *Engine) attachFallback(ctx context.Context, rec *config.ContainerRecord, rd *bufio.Reader, partial string, fn func(monitor.LogEntry)) (int, error) {
 	for {
 		line, err := rd.ReadString('\n')
 		if err != nil {
 			break
 		}
-		if en, ok := parseLogLine(partial + strings.TrimSuffix(line, "\n")); ok && en.Stream != exitStream {
+		if en, ok := monitor.ParseLogLine(partial + strings.TrimSuffix(line, "\n")); ok && en.Stream != monitor.ExitStream {
 			fn(en)
 		}
 		partial = ""

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/monitor"
 	"github.com/skiff-project/skiff/engine/oci"
 
 	cstorage "go.podman.io/storage"
@@ -71,7 +72,7 @@ func (e *Engine) startedBy(rec *config.ContainerRecord) time.Time {
 
 // observedExit fills in the exit code of a container found dead.
 func (e *Engine) observedExit(rec *config.ContainerRecord) (int, time.Time) {
-	if code, at, ok := readExitFile(e.exitPath(rec.ID)); ok {
+	if code, at, ok := monitor.ReadExitFile(e.exitPath(rec.ID)); ok {
 		return code, at
 	}
 	if rec.State == config.StateExited {

@@ -2,114 +2,20 @@ package engine
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/monitor"
 )
 
 // The log format is the one the monitor writes (monitor.c), podman's
 // k8s-file: "TIMESTAMP STREAM F|P TEXT" per line, P for a partial line.
-
-// logWriter writes container output to the log from Go (attached runs).
-type logWriter struct {
-	mu sync.Mutex
-	f  *os.File
-}
-
-func openLog(path string) (*logWriter, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	return &logWriter{f: f}, nil
-}
-
-func (l *logWriter) Close() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.f != nil {
-		l.f.Close()
-		l.f = nil
-	}
-}
-
-type logStream struct {
-	l    *logWriter
-	name string
-	echo io.Writer
-	buf  []byte
-}
-
-// stream returns a writer that copies to echo and logs each line.
-func (l *logWriter) stream(name string, echo io.Writer) io.Writer {
-	return &logStream{l: l, name: name, echo: echo}
-}
-
-func (s *logStream) Write(p []byte) (int, error) {
-	if s.echo != nil {
-		_, _ = s.echo.Write(p)
-	}
-	s.buf = append(s.buf, p...)
-	for {
-		i := bytes.IndexByte(s.buf, '\n')
-		if i < 0 {
-			break
-		}
-		s.emit(s.buf[:i], 'F')
-		s.buf = s.buf[i+1:]
-	}
-	if len(s.buf) >= 16384 {
-		s.emit(s.buf, 'P')
-		s.buf = nil
-	}
-	return len(p), nil
-}
-
-func (s *logStream) emit(line []byte, kind byte) {
-	s.l.mu.Lock()
-	defer s.l.mu.Unlock()
-	if s.l.f == nil {
-		return
-	}
-	fmt.Fprintf(s.l.f, "%s %s %c %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000000000Z"), s.name, kind, line)
-}
-
-// exit records the container's end for attach, as the monitor does.
-func (l *logWriter) exit(code int) {
-	(&logStream{l: l, name: exitStream}).emit([]byte(strconv.Itoa(code)), 'F')
-}
-
-// LogEntry is one line of container output.
-type LogEntry struct {
-	Time   time.Time
-	Stream string
-	Text   string
-	Full   bool
-}
-
-func parseLogLine(line string) (LogEntry, bool) {
-	parts := strings.SplitN(line, " ", 4)
-	if len(parts) < 3 {
-		return LogEntry{}, false
-	}
-	t, err := time.Parse(time.RFC3339Nano, parts[0])
-	if err != nil {
-		return LogEntry{}, false
-	}
-	e := LogEntry{Time: t, Stream: parts[1], Full: parts[2] == "F"}
-	if len(parts) == 4 {
-		e.Text = parts[3]
-	}
-	return e, true
-}
 
 // LogsOptions select what `logs` prints.
 type LogsOptions struct {
@@ -124,7 +30,7 @@ type LogsOptions struct {
 
 // Logs sends the container's log entries to fn, following the log while the
 // container runs when asked.
-func (e *Engine) Logs(ctx context.Context, nameOrID string, o LogsOptions, fn func(LogEntry)) error {
+func (e *Engine) Logs(ctx context.Context, nameOrID string, o LogsOptions, fn func(monitor.LogEntry)) error {
 	rec, err := e.state.Lookup(ctx, nameOrID)
 	if err != nil {
 		return err
@@ -144,13 +50,13 @@ func (e *Engine) Logs(ctx context.Context, nameOrID string, o LogsOptions, fn fu
 			return err
 		}
 	}
-	keep := func(en LogEntry) bool {
-		return en.Stream != exitStream && (o.Since.IsZero() || !en.Time.Before(o.Since)) && (o.Until.IsZero() || en.Time.Before(o.Until))
+	keep := func(en monitor.LogEntry) bool {
+		return en.Stream != monitor.ExitStream && (o.Since.IsZero() || !en.Time.Before(o.Since)) && (o.Until.IsZero() || en.Time.Before(o.Until))
 	}
-	var entries []LogEntry
+	var entries []monitor.LogEntry
 	var rd *bufio.Reader
 	var partial string
-	readAll := func(sink func(LogEntry)) {
+	readAll := func(sink func(monitor.LogEntry)) {
 		if f == nil {
 			if f, err = os.Open(e.LogPath(rec.ID)); err != nil {
 				f = nil
@@ -168,12 +74,12 @@ func (e *Engine) Logs(ctx context.Context, nameOrID string, o LogsOptions, fn fu
 			}
 			line = partial + strings.TrimSuffix(line, "\n")
 			partial = ""
-			if en, ok := parseLogLine(line); ok && keep(en) {
+			if en, ok := monitor.ParseLogLine(line); ok && keep(en) {
 				sink(en)
 			}
 		}
 	}
-	readAll(func(en LogEntry) { entries = append(entries, en) })
+	readAll(func(en monitor.LogEntry) { entries = append(entries, en) })
 	if o.Tail >= 0 && len(entries) > o.Tail {
 		entries = entries[len(entries)-o.Tail:]
 	}

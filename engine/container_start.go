@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/skiff-project/skiff/engine/monitor"
 	"github.com/skiff-project/skiff/engine/oci"
 	"github.com/skiff-project/skiff/engine/spec"
 	"github.com/skiff-project/skiff/engine/state"
@@ -245,7 +246,7 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 	if o.Stdin != nil && rec.Config.OpenStdin { // a monitor keeps input for -i containers only
 		a.Stdin = o.Stdin
 	}
-	return e.attach(ctx, rec, a, func(en LogEntry) {
+	return e.attach(ctx, rec, a, func(en monitor.LogEntry) {
 		text := en.Text
 		if en.Full {
 			text += "\n"
@@ -471,20 +472,20 @@ func (e *Engine) runAttached(ctx context.Context, rec *config.ContainerRecord, r
 	if o.Stdin != nil && (rec.Config.OpenStdin || rec.Config.Tty || o.Interactive) {
 		cmd.Stdin = o.Stdin
 	}
-	var logW *logWriter
+	var logW *monitor.LogWriter
 	var gate *oci.StartGate
 	if rec.Config.Tty {
 		gate = oci.NewStartGate(o.Stderr, e.pidPath(rec.ID))
 		cmd.Stdout, cmd.Stderr = o.Stdout, gate
 	} else {
 		var err error
-		if logW, err = openLog(e.LogPath(rec.ID)); err != nil {
+		if logW, err = monitor.OpenLog(e.LogPath(rec.ID)); err != nil {
 			lock.Unlock()
 			return 0, err
 		}
 		defer logW.Close()
-		gate = oci.NewStartGate(logW.stream("stderr", o.Stderr), e.pidPath(rec.ID))
-		cmd.Stdout, cmd.Stderr = logW.stream("stdout", o.Stdout), gate
+		gate = oci.NewStartGate(logW.Stream("stderr", o.Stderr), e.pidPath(rec.ID))
+		cmd.Stdout, cmd.Stderr = logW.Stream("stdout", o.Stdout), gate
 	}
 	t := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -537,10 +538,10 @@ func (e *Engine) runAttached(ctx context.Context, rec *config.ContainerRecord, r
 	}
 	gate.Finish(runErr != nil)
 	if logW != nil {
-		logW.exit(code)
+		logW.Exit(code)
 		logW.Close()
 	}
-	writeExitFile(e.exitPath(rec.ID), code)
+	monitor.WriteExitFile(e.exitPath(rec.ID), code)
 	if err := e.Cleanup(context.Background(), rec.ID); err != nil && runErr == nil {
 		runErr = err
 	}
@@ -568,32 +569,9 @@ func (e *Engine) recordPid(rec *config.ContainerRecord, pidfile string, runtime 
 	}
 }
 
-// writeExitFile records an exit status the way the monitor does.
-func writeExitFile(path string, code int) {
-	_ = writeFileAtomic(path, []byte(fmt.Sprintf("%d %d\n", code, time.Now().UnixNano())), 0o600)
-}
-
 // writeFileAtomic replaces path with data in one step, without fsync:
 // readers see the old file or the new one, never a part, whatever the
 // writers running at once (each writes its own temporary file).
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return ioutils.AtomicWriteFileWithOpts(path, data, perm, &ioutils.AtomicFileWriterOptions{NoSync: true})
-}
-
-// readExitFile returns the recorded exit status and time, if any.
-func readExitFile(path string) (int, time.Time, bool) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0, time.Time{}, false
-	}
-	f := strings.Fields(string(data))
-	if len(f) != 2 {
-		return 0, time.Time{}, false
-	}
-	code, err1 := strconv.Atoi(f[0])
-	ns, err2 := strconv.ParseInt(f[1], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, time.Time{}, false
-	}
-	return code, time.Unix(0, ns), true
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/monitor"
 
 	"github.com/moby/sys/signal"
 )
@@ -128,7 +129,7 @@ func (e *Engine) Wait(ctx context.Context, nameOrID string) (int, error) {
 		cur, err := e.state.Lookup(ctx, rec.ID)
 		if err != nil {
 			if errors.Is(err, config.ErrNoSuchContainer) {
-				if code, _, ok := readExitFile(e.exitPath(rec.ID)); ok {
+				if code, _, ok := monitor.ReadExitFile(e.exitPath(rec.ID)); ok {
 					return code, nil
 				}
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/monitor"
 )
 
 // forEach applies fn to every named container and reports each failure,
@@ -352,7 +353,7 @@ func newLogsCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.Logs(c.Context(), args[0], o, func(en engine.LogEntry) {
+			return e.Logs(c.Context(), args[0], o, func(en monitor.LogEntry) {
 				w := g.stdout
 				if en.Stream == "stderr" {
 					w = g.stderr

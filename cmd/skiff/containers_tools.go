@@ -16,6 +16,7 @@ import (
 
 	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/monitor"
 )
 
 func newCommitCmd(g *globalOptions) *cobra.Command {
@@ -427,7 +428,7 @@ func newAttachCmd(g *globalOptions) *cobra.Command {
 			if tty {
 				o.Resize = windowSizes(ctx, g.stdin, g.stdout)
 			}
-			code, err := e.Attach(ctx, rec.ID, o, func(en engine.LogEntry) {
+			code, err := e.Attach(ctx, rec.ID, o, func(en monitor.LogEntry) {
 				w := g.stdout
 				if en.Stream == "stderr" {
 					w = g.stderr
