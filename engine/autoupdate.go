@@ -88,7 +88,7 @@ func (e *Engine) newerImage(ctx context.Context, rec *config.ContainerRecord, po
 		if err != nil {
 			return false, err
 		}
-		img, err := e.Image(rec.ImageID)
+		img, err := e.store.Image(rec.ImageID)
 		if err != nil {
 			return true, nil // the container's image is gone: anything is newer
 		}
@@ -98,7 +98,7 @@ func (e *Engine) newerImage(ctx context.Context, rec *config.ContainerRecord, po
 		if err != nil {
 			return false, err
 		}
-		img, err := e.Lookup(sys, rec.Image)
+		img, err := e.store.Lookup(sys, rec.Image)
 		if err != nil {
 			return false, err
 		}
@@ -113,7 +113,7 @@ func (e *Engine) update(ctx context.Context, rec *config.ContainerRecord, unit, 
 		return fmt.Errorf("not run by a systemd unit (%s label): nothing to restart", SystemdUnitLabel)
 	}
 	if policy == "registry" {
-		if _, err := e.Pull(ctx, storage.PullOptions{RegistryOptions: reg, Reference: rec.Image}); err != nil {
+		if _, err := e.store.Pull(ctx, storage.PullOptions{RegistryOptions: reg, Reference: rec.Image}); err != nil {
 			return err
 		}
 	}

@@ -167,7 +167,7 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	}
 	e.teardownNetwork(rec)
 	oci.RemoveBundle(e.bundleDir(rec))
-	_, _ = e.Unmount(rec.ID, true)
+	_ = e.store.UnmountContainer(rec.ID, true)
 	if rec.State == config.StateRunning {
 		if e.neverStarted(rec.ID) {
 			// Recorded as starting, but its start was killed before the
@@ -297,8 +297,8 @@ func (e *Engine) removeContainer(ctx context.Context, rec *config.ContainerRecor
 	e.killRuntimeLeftovers(rec.ID)
 	e.teardownNetwork(rec)
 	oci.RemoveBundle(e.bundleDir(rec))
-	_, _ = e.Unmount(rec.ID, true)
-	if err := e.DeleteContainer(rec.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) && !errors.Is(err, cstorage.ErrNotAContainer) {
+	_ = e.store.UnmountContainer(rec.ID, true)
+	if err := e.store.DeleteContainerLayer(rec.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) && !errors.Is(err, cstorage.ErrNotAContainer) {
 		return fmt.Errorf("removing the container's layer: %w", err)
 	}
 	if len(rec.Config.Security.UIDMap) > 0 {
@@ -306,7 +306,7 @@ func (e *Engine) removeContainer(ctx context.Context, rec *config.ContainerRecor
 		// copy of its image's layers: the copy goes with it (and any
 		// other that a crash left unused). A failure costs only space,
 		// and the next removal or image prune retries.
-		_, _ = e.ReleaseMappedLayers()
+		_, _ = e.store.ReleaseMappedLayers()
 	}
 	if err := e.state.Remove(ctx, rec.ID); err != nil {
 		return err

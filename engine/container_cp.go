@@ -178,7 +178,7 @@ func (e *Engine) copySide(ctx context.Context, nameOrID string) (*cpSide, func()
 			}
 		}
 	}
-	rootfs, err := e.Mount(rec.ID, "")
+	rootfs, err := e.store.MountContainer(rec.ID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mounting %s: %w", rec.Name, err)
 	}
@@ -199,7 +199,7 @@ func (e *Engine) copySide(ctx context.Context, nameOrID string) (*cpSide, func()
 		}
 	}
 	sort.Slice(side.mounts, func(i, j int) bool { return len(side.mounts[i].dest) > len(side.mounts[j].dest) })
-	return side, func() { _, _ = e.Unmount(rec.ID, false) }, nil
+	return side, func() { _ = e.store.UnmountContainer(rec.ID, false) }, nil
 }
 
 // cpMount is a directory a stopped container would have mounted.

@@ -170,7 +170,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*config.Container
 	if err != nil {
 		return nil, err
 	}
-	_, cfg, err := e.ConfigOf(ctx, nil, img.ID)
+	_, cfg, err := e.store.ConfigOf(ctx, nil, img.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +257,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*config.Container
 		m := storageMappings(c.Security)
 		copts.UIDMap, copts.GIDMap = m.UIDs(), m.GIDs()
 	}
-	_, err = e.CreateContainer(id, nil, img.ID, "", "", copts)
+	err = e.store.CreateContainerLayer(id, img.ID, copts)
 	phase("create layer", t)
 	if err != nil {
 		return nil, e.undoCreate(ctx, rec, fmt.Errorf("creating the container's layer: %w", err))
@@ -321,7 +321,7 @@ func (e *Engine) imageFor(ctx context.Context, o CreateOptions) (*cstorage.Image
 		return nil, err
 	}
 	if o.Pull != PullAlways {
-		img, err := e.Lookup(sys, o.Image)
+		img, err := e.store.Lookup(sys, o.Image)
 		if err == nil {
 			return img, nil
 		}
@@ -329,9 +329,9 @@ func (e *Engine) imageFor(ctx context.Context, o CreateOptions) (*cstorage.Image
 			return nil, err
 		}
 	}
-	reports, err := e.Pull(ctx, storage.PullOptions{RegistryOptions: o.Registry, Reference: o.Image, Progress: o.PullOutput})
+	reports, err := e.store.Pull(ctx, storage.PullOptions{RegistryOptions: o.Registry, Reference: o.Image, Progress: o.PullOutput})
 	if err != nil {
 		return nil, err
 	}
-	return e.Image(reports[0].ID)
+	return e.store.Image(reports[0].ID)
 }

@@ -90,7 +90,7 @@ func (e *Engine) InspectContainer(ctx context.Context, nameOrID string) (*Contai
 	s := e.summary(rec)
 	c := rec.Config
 	out := &ContainerInspect{Id: rec.ID, Name: rec.Name, Created: rec.Created, Image: "sha256:" + rec.ImageID,
-		LogPath: e.LogPath(rec.ID), Driver: e.GraphDriverName(), Mounts: e.inspectMounts(rec)}
+		LogPath: e.LogPath(rec.ID), Driver: e.store.GraphDriverName(), Mounts: e.inspectMounts(rec)}
 	args := append(append([]string{}, c.Entrypoint...), c.Cmd...)
 	if len(args) > 0 {
 		out.Path, out.Args = args[0], args[1:]

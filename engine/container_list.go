@@ -103,8 +103,8 @@ func (e *Engine) summary(rec *config.ContainerRecord) *ContainerSummary {
 	return s
 }
 
-// Containers lists containers, newest first.
-func (e *Engine) Containers(ctx context.Context, o ListContainersOptions) ([]*ContainerSummary, error) {
+// ListContainers lists containers, newest first.
+func (e *Engine) ListContainers(ctx context.Context, o ListContainersOptions) ([]*ContainerSummary, error) {
 	filters, err := ParseContainerFilters(o.Filters)
 	if err != nil {
 		return nil, err

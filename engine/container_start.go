@@ -45,13 +45,13 @@ var (
 // its NOTIFY_SOCKET.
 func (e *Engine) prepare(ctx context.Context, rec *config.ContainerRecord, runtime string, console *specs.Box, notifySocket string) (bundle string, err error) {
 	defer phase("prepare (mount, config.json)", time.Now())
-	rootfs, err := e.Mount(rec.ID, "")
+	rootfs, err := e.store.MountContainer(rec.ID)
 	if err != nil {
 		return "", fmt.Errorf("mounting the root filesystem: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			_, _ = e.Unmount(rec.ID, true)
+			_ = e.store.UnmountContainer(rec.ID, true)
 		}
 	}()
 	bundle = e.bundleDir(rec)
@@ -450,7 +450,7 @@ func btoi(b bool) int {
 func (e *Engine) abortStart(rec *config.ContainerRecord, cause error) error {
 	e.teardownNetwork(rec)
 	oci.RemoveBundle(e.bundleDir(rec))
-	_, _ = e.Unmount(rec.ID, true)
+	_ = e.store.UnmountContainer(rec.ID, true)
 	rec.State, rec.Pid = config.StateExited, 0
 	if code := oci.ExitCode(cause); code != 125 {
 		rec.ExitCode = code

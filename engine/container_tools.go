@@ -33,8 +33,8 @@ type CommitOptions struct {
 	Changes   []string
 }
 
-// Commit makes an image of a container: its image plus its changes.
-func (e *Engine) Commit(ctx context.Context, nameOrID string, o CommitOptions) (string, error) {
+// CommitContainer makes an image of a container: its image plus its changes.
+func (e *Engine) CommitContainer(ctx context.Context, nameOrID string, o CommitOptions) (string, error) {
 	if err := storage.CheckChanges(o.Changes); err != nil {
 		return "", fmt.Errorf("%w: %v", config.ErrBadOption, err)
 	}
@@ -42,11 +42,11 @@ func (e *Engine) Commit(ctx context.Context, nameOrID string, o CommitOptions) (
 	if err != nil {
 		return "", err
 	}
-	ctr, err := e.Container(rec.ID)
+	ctr, err := e.store.ContainerLayer(rec.ID)
 	if err != nil {
 		return "", fmt.Errorf("the container's layer: %w", err)
 	}
-	return e.Store.Commit(ctx, storage.CommitOptions{Layer: ctr.LayerID, BaseImage: rec.ImageID, Reference: o.Reference, Author: o.Author, Message: o.Message, Changes: o.Changes})
+	return e.store.Commit(ctx, storage.CommitOptions{Layer: ctr.LayerID, BaseImage: rec.ImageID, Reference: o.Reference, Author: o.Author, Message: o.Message, Changes: o.Changes})
 }
 
 // Change is one path a container changed: A added, C changed, D deleted.
@@ -61,11 +61,11 @@ func (e *Engine) Diff(ctx context.Context, nameOrID string) ([]Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctr, err := e.Container(rec.ID)
+	ctr, err := e.store.ContainerLayer(rec.ID)
 	if err != nil {
 		return nil, err
 	}
-	changes, err := e.Changes("", ctr.LayerID)
+	changes, err := e.store.LayerChanges("", ctr.LayerID)
 	if err != nil {
 		return nil, err
 	}
@@ -84,11 +84,11 @@ func (e *Engine) withRootfs(ctx context.Context, nameOrID string, fn func(rec *c
 	if err != nil {
 		return err
 	}
-	rootfs, err := e.Mount(rec.ID, "")
+	rootfs, err := e.store.MountContainer(rec.ID)
 	if err != nil {
 		return fmt.Errorf("mounting %s: %w", rec.Name, err)
 	}
-	defer func() { _, _ = e.Unmount(rec.ID, false) }()
+	defer func() { _ = e.store.UnmountContainer(rec.ID, false) }()
 	return fn(rec, rootfs)
 }
 

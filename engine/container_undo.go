@@ -116,11 +116,11 @@ func (e *Engine) checkUser(rec *config.ContainerRecord) error {
 		_, err := resolveUser("", c)
 		return err
 	}
-	rootfs, err := e.Mount(rec.ID, "")
+	rootfs, err := e.store.MountContainer(rec.ID)
 	if err != nil {
 		return fmt.Errorf("mounting the root filesystem: %w", err)
 	}
-	defer func() { _, _ = e.Unmount(rec.ID, false) }()
+	defer func() { _ = e.store.UnmountContainer(rec.ID, false) }()
 	_, err = resolveUser(rootfs, c)
 	return err
 }

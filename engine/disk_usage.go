@@ -42,7 +42,7 @@ func (e *Engine) DiskUsage(ctx context.Context) ([]DiskUsageRow, error) {
 			}
 		}
 	}
-	du, err := e.Store.DiskUsage(usedImages)
+	du, err := e.store.DiskUsage(usedImages)
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ type Options struct {
 
 // Engine is one command's handle on the user's images and containers.
 type Engine struct {
-	*storage.Store
+	store *storage.Store
 	state *state.State
 	// dataDir keeps what outlives a namespace: the state database, locks,
 	// logs and exit files. nsDir keeps what belongs to the current user
@@ -68,11 +68,11 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 			return nil, err
 		}
 	}
-	if e.Store, err = storage.Open(cfg); err != nil {
+	if e.store, err = storage.Open(cfg); err != nil {
 		e.Close()
 		return nil, err
 	}
-	if err := e.checkDriver(ctx, cfg.GraphRoot, e.GraphDriverName()); err != nil {
+	if err := e.checkDriver(ctx, cfg.GraphRoot, e.store.GraphDriverName()); err != nil {
 		e.Close()
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func stateDir(legacy, graphRoot string) string {
 // starts (the monitor's cleanup, the runtime's network hook) opens the same
 // store: see StoreFromEnv.
 func (e *Engine) StoreEnv() []string {
-	data, _ := json.Marshal(storeEnv{GraphRoot: e.Config.GraphRoot, RunRoot: e.Config.RunRoot, Driver: e.Config.Driver})
+	data, _ := json.Marshal(storeEnv{GraphRoot: e.store.Config.GraphRoot, RunRoot: e.store.Config.RunRoot, Driver: e.store.Config.Driver})
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, storeEnvVar+"=") {
@@ -191,8 +191,8 @@ func (e *Engine) Close() {
 	if e.state != nil {
 		e.state.Close()
 	}
-	if e.Store != nil {
-		e.Store.Close()
+	if e.store != nil {
+		e.store.Close()
 	}
 }
 

@@ -95,9 +95,9 @@ func (e *Engine) Info() (*Info, error) {
 			}
 		}
 	}
-	cfg := e.Store.Config
-	info.Store = StoreInfo{GraphRoot: e.GraphRoot(), RunRoot: e.RunRoot(), GraphDriverName: e.GraphDriverName(), ConfigFile: cfg.ConfFile}
-	if imgs, err := e.Images(); err == nil {
+	cfg := e.store.Config
+	info.Store = StoreInfo{GraphRoot: e.store.GraphRoot(), RunRoot: e.store.RunRoot(), GraphDriverName: e.store.GraphDriverName(), ConfigFile: cfg.ConfFile}
+	if imgs, err := e.store.AllImages(); err == nil {
 		info.Store.ImageCount = len(imgs)
 	}
 	return info, nil

@@ -68,7 +68,7 @@ func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
 	e.deleteRuntimeState(ctx, rec)
 	e.teardownNetwork(rec)
 	oci.RemoveBundle(e.bundleDir(rec))
-	_, _ = e.Unmount(rec.ID, true)
+	_ = e.store.UnmountContainer(rec.ID, true)
 	if at.IsZero() {
 		at = time.Now()
 	}

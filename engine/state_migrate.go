@@ -61,7 +61,7 @@ func (e *Engine) adoptFrom(ctx context.Context, old *state.State, legacy string)
 	}
 	volumes := map[string]bool{}
 	for _, r := range recs {
-		if _, err := e.Container(r.ID); err != nil {
+		if _, err := e.store.ContainerLayer(r.ID); err != nil {
 			continue // not this store's
 		}
 		if err := e.adoptContainer(ctx, old, legacy, r); err != nil {

@@ -36,7 +36,7 @@ func (s *Store) Save(ctx context.Context, o SaveOptions) error {
 	sys := &types.SystemContext{}
 	if o.Output == "" {
 		// The archive writers want a path: spool, then copy out.
-		dir := filepath.Join(s.GraphRoot(), "tmp")
+		dir := filepath.Join(s.lib.GraphRoot(), "tmp")
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
@@ -123,7 +123,7 @@ func (s *Store) saveDocker(ctx context.Context, sys *types.SystemContext, o Save
 			w.Close()
 			return err
 		}
-		src, err := istorage.Transport.NewStoreReference(s.Store, nil, it.id)
+		src, err := istorage.Transport.NewStoreReference(s.lib, nil, it.id)
 		if err != nil {
 			w.Close()
 			return err
@@ -220,7 +220,7 @@ func (s *Store) loadImage(ctx context.Context, sys *types.SystemContext, src typ
 	}
 	id := img.ConfigInfo().Digest.Encoded()
 	img.Close()
-	dest, err := istorage.Transport.NewStoreReference(s.Store, nil, id)
+	dest, err := istorage.Transport.NewStoreReference(s.lib, nil, id)
 	if err != nil {
 		return LoadReport{}, err
 	}
@@ -237,7 +237,7 @@ func (s *Store) loadImage(ctx context.Context, sys *types.SystemContext, src typ
 		}
 	}
 	if len(add) > 0 {
-		if err := s.AddNames(id, add); err != nil {
+		if err := s.lib.AddNames(id, add); err != nil {
 			return LoadReport{}, err
 		}
 	}
@@ -247,7 +247,7 @@ func (s *Store) loadImage(ctx context.Context, sys *types.SystemContext, src typ
 // SpoolStdin copies a stream (stdin) to a temporary file under the store, for
 // load and import, and returns its path and a cleanup.
 func (s *Store) SpoolStdin(r io.Reader) (string, func(), error) {
-	dir := filepath.Join(s.GraphRoot(), "tmp")
+	dir := filepath.Join(s.lib.GraphRoot(), "tmp")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", nil, err
 	}

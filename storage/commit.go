@@ -74,7 +74,7 @@ func (s *Store) Commit(ctx context.Context, o CommitOptions) (string, error) {
 		Config:    imgspec.Descriptor{MediaType: imgspec.MediaTypeImageConfig, Digest: cfgDigest, Size: int64(len(cfgBlob))},
 	}
 	for id := layer.ID; id != ""; {
-		l, err := s.Layer(id)
+		l, err := s.lib.Layer(id)
 		if err != nil {
 			return "", err
 		}
@@ -88,7 +88,7 @@ func (s *Store) Commit(ctx context.Context, o CommitOptions) (string, error) {
 	}
 	id, err := s.commitImage(named, layer.ID, cfgDigest, cfgBlob, &now, manBlob, manBlob)
 	if err != nil {
-		_ = s.DeleteLayer(layer.ID)
+		_ = s.lib.DeleteLayer(layer.ID)
 		return "", err
 	}
 	return id, nil
@@ -98,7 +98,7 @@ func (s *Store) Commit(ctx context.Context, o CommitOptions) (string, error) {
 func (s *Store) commitLayer(from, parent string) (*layerInfo, error) {
 	// Spooled first: the store holds its layer lock until the diff is
 	// closed, and storing the new layer needs that lock.
-	tmp, err := os.CreateTemp(s.GraphRoot(), ".commit-")
+	tmp, err := os.CreateTemp(s.lib.GraphRoot(), ".commit-")
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func (s *Store) commitLayer(from, parent string) (*layerInfo, error) {
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	l, _, err := s.PutLayer("", parent, nil, "", false, nil, tmp)
+	l, _, err := s.lib.PutLayer("", parent, nil, "", false, nil, tmp)
 	if err != nil {
 		return nil, fmt.Errorf("storing the new layer: %w", err)
 	}
@@ -118,7 +118,7 @@ func (s *Store) commitLayer(from, parent string) (*layerInfo, error) {
 }
 
 func (s *Store) spoolDiff(layer string, w io.Writer) error {
-	rc, err := s.Diff("", layer, nil)
+	rc, err := s.lib.Diff("", layer, nil)
 	if err != nil {
 		return err
 	}

@@ -117,13 +117,13 @@ func (s *Store) List(ctx context.Context, o ListOptions) ([]ImageSummary, error)
 	if err != nil {
 		return nil, err
 	}
-	images, err := s.Images()
+	images, err := s.lib.Images()
 	if err != nil {
 		return nil, err
 	}
 	parents := map[string]bool{} // layers that are the top layer of another image's parent chain
 	if !o.All {
-		layers, err := s.Layers()
+		layers, err := s.lib.Layers()
 		if err != nil {
 			return nil, err
 		}
@@ -236,7 +236,7 @@ func (s *Store) summarize(img *cstorage.Image) ImageSummary {
 		sum.Names = append(sum.Names, n)
 	}
 	sum.Dangling = len(sum.Names) == 0 && len(sum.Repos) == 0
-	if size, err := s.ImageSize(img.ID); err == nil {
+	if size, err := s.lib.ImageSize(img.ID); err == nil {
 		sum.Size = size - s.mappedCopiesSize(img)
 	}
 	return sum
@@ -244,7 +244,7 @@ func (s *Store) summarize(img *cstorage.Image) ImageSummary {
 
 // imageSource opens a stored image through the image library.
 func (s *Store) imageRef(img *cstorage.Image) (types.ImageReference, error) {
-	return istorage.Transport.NewStoreReference(s.Store, nil, img.ID)
+	return istorage.Transport.NewStoreReference(s.lib, nil, img.ID)
 }
 
 // RepoDigests lists name@digest for every repository the image is named in.

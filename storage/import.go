@@ -56,7 +56,7 @@ func (s *Store) Import(ctx context.Context, o ImportOptions) (string, error) {
 	}
 	id := img.ConfigInfo().Digest.Encoded()
 	img.Close()
-	dest, err := istorage.Transport.NewStoreReference(s.Store, nil, id)
+	dest, err := istorage.Transport.NewStoreReference(s.lib, nil, id)
 	if err != nil {
 		return "", err
 	}
@@ -64,7 +64,7 @@ func (s *Store) Import(ctx context.Context, o ImportOptions) (string, error) {
 		return "", fmt.Errorf("importing %s: %w", o.Path, err)
 	}
 	if len(names) > 0 {
-		if err := s.AddNames(id, names); err != nil {
+		if err := s.lib.AddNames(id, names); err != nil {
 			return "", err
 		}
 	}

@@ -115,7 +115,7 @@ func (s *Store) Inspect(ctx context.Context, sys *types.SystemContext, name stri
 	if n := len(cfg.History); n > 0 {
 		out.Comment = cfg.History[n-1].Comment
 	}
-	out.GraphDriver.Name = s.GraphDriverName()
+	out.GraphDriver.Name = s.lib.GraphDriverName()
 	out.GraphDriver.Data = map[string]string{}
 	if img.TopLayer != "" {
 		if meta, err := s.layerMetadata(img.TopLayer); err == nil {
@@ -135,18 +135,18 @@ func (s *Store) Inspect(ctx context.Context, sys *types.SystemContext, name stri
 // layerMetadata gives the driver's directories of a layer, as docker shows
 // them: UpperDir is the layer itself, LowerDir its parents top down.
 func (s *Store) layerMetadata(id string) (map[string]string, error) {
-	driver := s.GraphDriverName()
+	driver := s.lib.GraphDriverName()
 	if driver != "overlay" {
 		return map[string]string{}, nil
 	}
-	dir := func(l string) string { return filepath.Join(s.GraphRoot(), driver, l, "diff") }
+	dir := func(l string) string { return filepath.Join(s.lib.GraphRoot(), driver, l, "diff") }
 	var lower []string
-	l, err := s.Layer(id)
+	l, err := s.lib.Layer(id)
 	if err != nil {
 		return nil, err
 	}
 	for p := l.Parent; p != ""; {
-		pl, err := s.Layer(p)
+		pl, err := s.lib.Layer(p)
 		if err != nil {
 			return nil, err
 		}
@@ -197,7 +197,7 @@ func (s *Store) History(ctx context.Context, sys *types.SystemContext, name stri
 	// Sizes of the real layers, bottom up.
 	var sizes []int64
 	for id := img.TopLayer; id != ""; {
-		l, err := s.Layer(id)
+		l, err := s.lib.Layer(id)
 		if err != nil {
 			return nil, err
 		}

@@ -66,7 +66,7 @@ func (s *Store) Lookup(sys *types.SystemContext, name string) (*cstorage.Image, 
 		return nil, fmt.Errorf("%w: empty image name", ErrBadReference)
 	}
 	if idPrefix.MatchString(name) {
-		img, err := s.Image(strings.TrimPrefix(name, "sha256:"))
+		img, err := s.lib.Image(strings.TrimPrefix(name, "sha256:"))
 		if err == nil && complete(img) {
 			return img, nil
 		}
@@ -106,7 +106,7 @@ func (s *Store) byIDPrefix(prefix string) (*cstorage.Image, error) {
 	if prefix == "" || strings.Trim(prefix, "0123456789abcdef") != "" {
 		return nil, nil
 	}
-	images, err := s.Images()
+	images, err := s.lib.Images()
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +161,7 @@ func (s *Store) candidates(sys *types.SystemContext, name string) ([]reference.N
 
 func (s *Store) byReference(named reference.Named) (*cstorage.Image, error) {
 	if dig, ok := named.(reference.Digested); ok {
-		images, err := s.Images()
+		images, err := s.lib.Images()
 		if err != nil {
 			return nil, err
 		}
@@ -182,7 +182,7 @@ func (s *Store) byReference(named reference.Named) (*cstorage.Image, error) {
 		}
 		return nil, cstorage.ErrImageUnknown
 	}
-	return s.Image(named.String())
+	return s.lib.Image(named.String())
 }
 
 func hasRepo(names []string, repo string) bool {

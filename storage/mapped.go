@@ -25,7 +25,7 @@ import (
 // store checks for children under its write lock, so a container being made
 // on a copy at the same time keeps it.
 func (s *Store) ReleaseMappedLayers() ([]string, error) {
-	images, err := s.Images()
+	images, err := s.lib.Images()
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +40,7 @@ func (s *Store) ReleaseMappedLayers() ([]string, error) {
 	if len(mapped) == 0 {
 		return nil, nil
 	}
-	layers, err := s.Layers()
+	layers, err := s.lib.Layers()
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func (s *Store) ReleaseMappedLayers() ([]string, error) {
 		if used[id] {
 			continue
 		}
-		err := s.DeleteLayer(id)
+		err := s.lib.DeleteLayer(id)
 		switch {
 		case err == nil:
 			released = append(released, id)
@@ -77,13 +77,13 @@ func (s *Store) mappedCopiesSize(img *cstorage.Image) int64 {
 		if id == img.TopLayer {
 			continue
 		}
-		l, err := s.Layer(id)
+		l, err := s.lib.Layer(id)
 		if err != nil {
 			continue
 		}
 		size := l.UncompressedSize
 		if l.UncompressedDigest == "" || size < 0 {
-			if size, err = s.DiffSize("", id); err != nil {
+			if size, err = s.lib.DiffSize("", id); err != nil {
 				continue
 			}
 		}
@@ -105,11 +105,11 @@ type DiskUsage struct {
 // DiskUsage counts images (active: used by one of usedImages) and the
 // layers of the store's containers.
 func (s *Store) DiskUsage(usedImages map[string]bool) (*DiskUsage, error) {
-	images, err := s.Images()
+	images, err := s.lib.Images()
 	if err != nil {
 		return nil, err
 	}
-	layers, err := s.Layers()
+	layers, err := s.lib.Layers()
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func (s *Store) DiskUsage(usedImages map[string]bool) (*DiskUsage, error) {
 		if l.UncompressedDigest != "" && l.UncompressedSize >= 0 {
 			return l.UncompressedSize
 		}
-		n, err := s.DiffSize("", l.ID)
+		n, err := s.lib.DiffSize("", l.ID)
 		if err != nil {
 			return 0
 		}
@@ -169,7 +169,7 @@ func (s *Store) DiskUsage(usedImages map[string]bool) (*DiskUsage, error) {
 			du.ImagesReclaimable += n
 		}
 	}
-	containers, err := s.Containers()
+	containers, err := s.lib.Containers()
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func (s *Store) DiskUsage(usedImages map[string]bool) (*DiskUsage, error) {
 		if l == nil {
 			continue
 		}
-		n, err := s.DiffSize("", l.ID)
+		n, err := s.lib.DiffSize("", l.ID)
 		if err != nil {
 			n = 0
 		}
@@ -201,11 +201,11 @@ func (s *Store) DiskUsage(usedImages map[string]bool) (*DiskUsage, error) {
 // point, never counted.
 func (s *Store) layerOnDisk(id string) int64 {
 	var dir string
-	switch s.GraphDriverName() {
+	switch s.lib.GraphDriverName() {
 	case "overlay":
-		dir = filepath.Join(s.GraphRoot(), "overlay", id)
+		dir = filepath.Join(s.lib.GraphRoot(), "overlay", id)
 	case "vfs":
-		dir = filepath.Join(s.GraphRoot(), "vfs", "dir", id)
+		dir = filepath.Join(s.lib.GraphRoot(), "vfs", "dir", id)
 	default:
 		return 0
 	}

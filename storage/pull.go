@@ -142,7 +142,7 @@ func (s *Store) pullWatched(ctx context.Context, sys *types.SystemContext, named
 	if r, err := s.pullStreaming(ctx, sys, named, progress, w); !errors.Is(err, errNotStreamable) {
 		return r, err
 	}
-	dest, err := istorage.Transport.NewStoreReference(s.Store, named, "")
+	dest, err := istorage.Transport.NewStoreReference(s.lib, named, "")
 	if err != nil {
 		return PullReport{}, err
 	}

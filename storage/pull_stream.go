@@ -35,7 +35,7 @@ var errNotStreamable = errors.New("image needs the general copy path")
 // the way the image library writes it, so every other verb reads it alike.
 func (s *Store) pullStreaming(ctx context.Context, sys *types.SystemContext, named reference.Named, progress io.Writer, w *stallWatch) (PullReport, error) {
 	// Staged extraction needs a driver that takes a differ (overlay does).
-	if d, err := s.GraphDriver(); err != nil {
+	if d, err := s.lib.GraphDriver(); err != nil {
 		return PullReport{}, err
 	} else if _, ok := d.(drivers.DriverWithDiffer); !ok {
 		return PullReport{}, errNotStreamable
@@ -135,7 +135,7 @@ func (s *Store) pullStreaming(ctx context.Context, sys *types.SystemContext, nam
 	defer func() {
 		for _, out := range staged {
 			if out != nil {
-				_ = s.CleanupStagedLayer(out)
+				_ = s.lib.CleanupStagedLayer(out)
 			}
 		}
 	}()
@@ -150,13 +150,13 @@ func (s *Store) pullStreaming(ctx context.Context, sys *types.SystemContext, nam
 		if i > 0 {
 			parent = ids[i-1]
 		}
-		_, err := s.ApplyStagedLayer(cstorage.ApplyStagedLayerOptions{
+		_, err := s.lib.ApplyStagedLayer(cstorage.ApplyStagedLayerOptions{
 			ID: ids[i], ParentLayer: parent, DiffOutput: out,
 			DiffOptions: &drivers.ApplyDiffWithDifferOpts{},
 		})
 		staged[i] = nil
 		if err != nil && !errors.Is(err, cstorage.ErrDuplicateID) {
-			_ = s.CleanupStagedLayer(out)
+			_ = s.lib.CleanupStagedLayer(out)
 			return PullReport{}, fmt.Errorf("committing layer %s: %w", layers[i].Digest, err)
 		}
 	}
@@ -181,7 +181,7 @@ func (s *Store) stageLayers(ctx context.Context, w *stallWatch, src types.ImageS
 	var wg sync.WaitGroup
 	errs := make([]error, len(layers))
 	for i := range layers {
-		if l, err := s.Layer(ids[i]); err == nil && l.UncompressedDigest == diffIDs[i] {
+		if l, err := s.lib.Layer(ids[i]); err == nil && l.UncompressedDigest == diffIDs[i] {
 			addDoneBar(bars, layers[i].Digest, "skipped: already exists")
 			continue
 		}
@@ -222,15 +222,15 @@ func (s *Store) stageLayer(ctx context.Context, w *stallWatch, src types.ImageSo
 			body = pr
 		}
 	}
-	out, err := s.PrepareStagedLayer(&drivers.ApplyDiffWithDifferOpts{}, &streamDiffer{ctx: ctx, blob: body})
+	out, err := s.lib.PrepareStagedLayer(&drivers.ApplyDiffWithDifferOpts{}, &streamDiffer{ctx: ctx, blob: body})
 	if err != nil {
 		if out != nil {
-			_ = s.CleanupStagedLayer(out)
+			_ = s.lib.CleanupStagedLayer(out)
 		}
 		return nil, err
 	}
 	if out.CompressedDigest != info.Digest || out.UncompressedDigest != diffID {
-		_ = s.CleanupStagedLayer(out)
+		_ = s.lib.CleanupStagedLayer(out)
 		return nil, fmt.Errorf("content does not match: blob %s (want %s), uncompressed %s (want %s)",
 			out.CompressedDigest, info.Digest, out.UncompressedDigest, diffID)
 	}
@@ -270,11 +270,11 @@ func (s *Store) commitImage(named reference.Named, topLayer string, cfgDigest di
 		cstorage.ImageBigDataOption{Key: cstorage.ImageDigestBigDataKey, Data: manBlob, Digest: manDigest},
 	)
 	id := cfgDigest.Encoded()
-	if _, err := s.CreateImage(id, nil, topLayer, "", opts); err != nil {
+	if _, err := s.lib.CreateImage(id, nil, topLayer, "", opts); err != nil {
 		if !errors.Is(err, cstorage.ErrDuplicateID) {
 			return "", fmt.Errorf("creating image %s: %w", id, err)
 		}
-		img, err := s.Image(id)
+		img, err := s.lib.Image(id)
 		if err != nil {
 			return "", err
 		}
@@ -282,13 +282,13 @@ func (s *Store) commitImage(named reference.Named, topLayer string, cfgDigest di
 			return "", fmt.Errorf("image %s exists with other layers: %w", id, cstorage.ErrDuplicateID)
 		}
 		for _, bd := range opts.BigData {
-			if err := s.SetImageBigData(id, bd.Key, bd.Data, manifest.Digest); err != nil {
+			if err := s.lib.SetImageBigData(id, bd.Key, bd.Data, manifest.Digest); err != nil {
 				return "", err
 			}
 		}
 	}
 	if named != nil {
-		if err := s.AddNames(id, []string{named.String()}); err != nil {
+		if err := s.lib.AddNames(id, []string{named.String()}); err != nil {
 			return "", err
 		}
 	}

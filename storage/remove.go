@@ -39,7 +39,7 @@ func (s *Store) removeOne(sys *types.SystemContext, name string, force bool) ([]
 	if !byID && len(names) > 1 {
 		// Remove just the name that was given.
 		named := s.nameFor(sys, img, name)
-		if err := s.RemoveNames(img.ID, []string{named}); err != nil {
+		if err := s.lib.RemoveNames(img.ID, []string{named}); err != nil {
 			return nil, "", err
 		}
 		return []string{named}, "", nil
@@ -47,7 +47,7 @@ func (s *Store) removeOne(sys *types.SystemContext, name string, force bool) ([]
 	if byID && len(names) > 1 && !force {
 		return nil, "", fmt.Errorf("%w: image %s has %d names; remove them by name or use -f", ErrAmbiguous, shortID(img.ID), len(names))
 	}
-	if _, err := s.DeleteImage(img.ID, true); err != nil {
+	if _, err := s.lib.DeleteImage(img.ID, true); err != nil {
 		if errors.Is(err, cstorage.ErrImageUsedByContainer) {
 			return nil, "", fmt.Errorf("%w: %s", ErrImageInUse, name)
 		}
@@ -94,7 +94,7 @@ func (s *Store) Tag(sys *types.SystemContext, name string, targets []string) err
 	if err != nil {
 		return err
 	}
-	return s.AddNames(img.ID, add)
+	return s.lib.AddNames(img.ID, add)
 }
 
 // Untag removes names from an image, or every name when none is given.
@@ -124,7 +124,7 @@ func (s *Store) Untag(sys *types.SystemContext, name string, targets []string) e
 			remove = append(remove, found)
 		}
 	}
-	return s.RemoveNames(img.ID, remove)
+	return s.lib.RemoveNames(img.ID, remove)
 }
 
 func contains(list []string, v string) bool {
@@ -144,7 +144,7 @@ func (s *Store) Prune(all bool) ([]string, error) {
 	if _, err := s.ReleaseMappedLayers(); err != nil {
 		return nil, err
 	}
-	containers, err := s.Containers()
+	containers, err := s.lib.Containers()
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func (s *Store) Prune(all bool) ([]string, error) {
 	}
 	var removed []string
 	for {
-		images, err := s.Images()
+		images, err := s.lib.Images()
 		if err != nil {
 			return removed, err
 		}
@@ -164,7 +164,7 @@ func (s *Store) Prune(all bool) ([]string, error) {
 			if used[img.ID] || (!all && len(s.summarize(img).Names) > 0) {
 				continue
 			}
-			if _, err := s.DeleteImage(img.ID, true); err != nil {
+			if _, err := s.lib.DeleteImage(img.ID, true); err != nil {
 				if errors.Is(err, cstorage.ErrImageUsedByContainer) || errors.Is(err, cstorage.ErrLayerHasChildren) {
 					continue
 				}

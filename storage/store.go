@@ -96,9 +96,10 @@ func storageConfPath() (string, error) {
 	return "", nil
 }
 
-// Store is an open image store.
+// Store is an open image store. It holds the storage library's store and
+// offers what skiff does with it as methods of its own.
 type Store struct {
-	cstorage.Store
+	lib    cstorage.Store
 	Config Config
 }
 
@@ -125,7 +126,7 @@ func Open(c Config) (*Store, error) {
 		return nil, fmt.Errorf("opening the image store at %s: %w", c.GraphRoot, err)
 	}
 	c.Driver = s.GraphDriverName()
-	return &Store{Store: s, Config: c}, nil
+	return &Store{lib: s, Config: c}, nil
 }
 
 // checkMountProgramLock refuses, with the fix, a store that the storage
@@ -157,7 +158,7 @@ func checkMountProgramLock(c Config) error {
 
 // Close releases the store; layers mounted by this process stay mounted.
 func (s *Store) Close() {
-	_, _ = s.Shutdown(false)
+	_, _ = s.lib.Shutdown(false)
 }
 
 // CheckGraphRoot refuses a graph root that the user's namespace does not see

@@ -213,7 +213,7 @@ func newKillCmd(g *globalOptions) *cobra.Command {
 }
 
 func runningIDs(c *cobra.Command, e *engine.Engine) ([]string, error) {
-	list, err := e.Containers(c.Context(), engine.ListContainersOptions{})
+	list, err := e.ListContainers(c.Context(), engine.ListContainersOptions{})
 	if err != nil {
 		return nil, err
 	}

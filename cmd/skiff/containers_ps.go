@@ -79,7 +79,7 @@ func newPsCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			list, err := e.Containers(c.Context(), o)
+			list, err := e.ListContainers(c.Context(), o)
 			if err != nil {
 				return err
 			}

@@ -34,7 +34,7 @@ func newCommitCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			id, err := e.Commit(c.Context(), args[0], o)
+			id, err := e.CommitContainer(c.Context(), args[0], o)
 			if err != nil {
 				return err
 			}

@@ -104,7 +104,7 @@ func newImagesCmd(g *globalOptions, use string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			list, err := e.List(c.Context(), o)
+			list, err := e.ListImages(c.Context(), o)
 			if err != nil {
 				return err
 			}

@@ -105,7 +105,7 @@ func (g *globalOptions) inspect(c *cobra.Command, names []string, format, kind s
 			errs = append(errs, fmt.Errorf("%w: %s", config.ErrNoSuchContainer, n))
 			continue
 		}
-		info, err := e.Inspect(c.Context(), nil, n)
+		info, err := e.InspectImage(c.Context(), n)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -136,7 +136,7 @@ func newRmiCmd(g *globalOptions, use string) *cobra.Command {
 				return err
 			}
 			if all {
-				list, err := e.List(c.Context(), storage.ListOptions{All: true})
+				list, err := e.ListImages(c.Context(), storage.ListOptions{All: true})
 				if err != nil {
 					return err
 				}
@@ -145,7 +145,7 @@ func newRmiCmd(g *globalOptions, use string) *cobra.Command {
 				}
 			}
 			var errs []error
-			for _, r := range e.RemoveImages(nil, args, force || all) {
+			for _, r := range e.RemoveImages(c.Context(), args, force || all) {
 				for _, u := range r.Untagged {
 					fmt.Fprintf(g.stdout, "Untagged: %s\n", u)
 				}
@@ -183,7 +183,7 @@ func newTagCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.Tag(nil, args[0], args[1:])
+			return e.TagImage(c.Context(), args[0], args[1:])
 		},
 	}
 	c.ValidArgsFunction = completeImages(g)
@@ -200,7 +200,7 @@ func newUntagCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.Untag(nil, args[0], args[1:])
+			return e.UntagImage(c.Context(), args[0], args[1:])
 		},
 	}
 	c.ValidArgsFunction = completeImages(g)
@@ -225,7 +225,7 @@ func newHistoryCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			hist, err := e.History(c.Context(), nil, args[0])
+			hist, err := e.ImageHistory(c.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -299,7 +299,7 @@ func newSaveCmd(g *globalOptions) *cobra.Command {
 			if o.Output == "" || o.Output == "-" {
 				o.Output, o.Writer, o.Progress = "", g.stdout, nil
 			}
-			return e.Save(c.Context(), o)
+			return e.SaveImages(c.Context(), o)
 		},
 	}
 	c.Flags().StringVarP(&o.Output, "output", "o", "", "write to this file (default: standard output)")
@@ -337,7 +337,7 @@ func newLoadCmd(g *globalOptions) *cobra.Command {
 				defer cleanup()
 				path = p
 			}
-			reports, err := e.Load(c.Context(), path, progressWriter(g.stderr, quiet))
+			reports, err := e.LoadImages(c.Context(), path, progressWriter(g.stderr, quiet))
 			if err != nil {
 				return err
 			}
@@ -393,7 +393,7 @@ func newImportCmd(g *globalOptions) *cobra.Command {
 			if len(args) == 2 {
 				o.Reference = args[1]
 			}
-			id, err := e.Import(c.Context(), o)
+			id, err := e.ImportImage(c.Context(), o)
 			if err != nil {
 				return err
 			}
@@ -423,7 +423,7 @@ func newImagePruneCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ids, err := e.Prune(all)
+			ids, err := e.PruneImages(c.Context(), all)
 			for _, id := range ids {
 				fmt.Fprintln(g.stdout, id)
 			}

@@ -73,7 +73,7 @@ func newPullCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			reports, err := e.Pull(c.Context(), storage.PullOptions{
+			reports, err := e.PullImage(c.Context(), storage.PullOptions{
 				RegistryOptions: reg.resolve(), Reference: args[0], AllTags: allTags,
 				Progress: progressWriter(g.stderr, quiet),
 			})
@@ -109,7 +109,7 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 			if len(args) == 2 {
 				o.Destination = args[1]
 			}
-			return e.Push(c.Context(), o)
+			return e.PushImage(c.Context(), o)
 		},
 	}
 	reg.bind(c.Flags(), false)
