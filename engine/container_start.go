@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,19 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/skiff-project/skiff/engine/monitor"
 	"github.com/skiff-project/skiff/engine/oci"
 	"github.com/skiff-project/skiff/engine/spec"
-	"github.com/skiff-project/skiff/engine/state"
 
 	"github.com/skiff-project/skiff/engine/config"
 
@@ -280,45 +273,6 @@ func sdNotify(socket, mode string, mainPid int) error {
 	return nil
 }
 
-// etcFiles are the files of /etc skiff writes for a container.
-var etcFiles = []string{"hostname", "hosts", "resolv.conf"}
-
-// etcFilesOf are the etcFiles skiff writes for container c: all but
-// resolv.conf with --dns none, which keeps the image's.
-func etcFilesOf(c config.ContainerConfig) []string {
-	if ownResolvConf(c) {
-		return slices.DeleteFunc(slices.Clone(etcFiles), func(name string) bool { return name == "resolv.conf" })
-	}
-	return etcFiles
-}
-
-// filesDir holds the container's etcFiles: with a user namespace of its
-// own, the bundle, which the container's root can reach.
-func (e *Engine) filesDir(rec *config.ContainerRecord) string {
-	if len(rec.Config.Security.UIDMap) > 0 {
-		return e.bundleDir(rec)
-	}
-	return e.containerDir(rec.ID)
-}
-
-// writeEtcFiles writes the container's hostname, hosts and resolv.conf;
-// in place, so that a running container sees them change (network
-// connect and disconnect).
-func (e *Engine) writeEtcFiles(rec *config.ContainerRecord) error {
-	c := rec.Config
-	content := map[string]string{
-		"hostname":    c.Hostname + "\n",
-		"hosts":       hostsFile(c, rec.Name),
-		"resolv.conf": resolvConf(c, e.networkDNS(context.Background(), c)),
-	}
-	for _, name := range etcFilesOf(c) {
-		if err := os.WriteFile(filepath.Join(e.filesDir(rec), name), []byte(content[name]), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // terminalSize is the window size of r when it is a terminal, else nil.
 func terminalSize(r io.Reader) *specs.Box {
 	f, ok := r.(*os.File)
@@ -330,113 +284,6 @@ func terminalSize(r io.Reader) *specs.Box {
 		return nil
 	}
 	return &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
-}
-
-// gatedMonitor is a container's monitor that waits at its gate for the
-// start to be recorded (see monitor.c).
-type gatedMonitor struct {
-	cmd          *exec.Cmd
-	gate, report *os.File // our ends: "go" goes in, the report comes out
-	done         chan struct{}
-}
-
-// startMonitored starts the container under a monitor of its own. The
-// monitor comes first: from then on, whatever becomes of this process, it
-// undoes what prepare makes or runs the container.
-func (e *Engine) startMonitored(ctx context.Context, rec *config.ContainerRecord, runtime string, console *specs.Box, notifySocket string) error {
-	mon, err := e.spawnMonitor(rec)
-	if err != nil {
-		return err
-	}
-	bundle, err := e.prepare(ctx, rec, runtime, console, notifySocket)
-	if err != nil {
-		mon.abandon()
-		return err
-	}
-	return e.startDetached(ctx, rec, runtime, bundle, mon)
-}
-
-// spawnMonitor starts the container's monitor, waiting at its gate. It
-// reads its configuration, in the bundle, only once past the gate.
-func (e *Engine) spawnMonitor(rec *config.ContainerRecord) (*gatedMonitor, error) {
-	reportR, reportW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	gateR, gateW, err := os.Pipe()
-	if err != nil {
-		reportR.Close()
-		reportW.Close()
-		return nil, err
-	}
-	mon := exec.Command("/proc/self/exe")
-	mon.Args = []string{"skiff-monitor", rec.ID}
-	mon.Env = append(e.StoreEnv(), "_SKIFF_MONITOR="+filepath.Join(e.bundleDir(rec), "monitor.conf"),
-		"_SKIFF_MONITOR_GATE=4:"+rec.ID, "_SKIFF_USERNS=1")
-	mon.ExtraFiles = []*os.File{reportW, gateR} // 3 and 4
-	mon.Dir = "/"
-	err = mon.Start()
-	reportW.Close()
-	gateR.Close()
-	if err != nil {
-		reportR.Close()
-		gateW.Close()
-		return nil, fmt.Errorf("starting the monitor: %w", err)
-	}
-	m := &gatedMonitor{cmd: mon, gate: gateW, report: reportR, done: make(chan struct{})}
-	go func() { _ = mon.Wait(); close(m.done) }() // it outlives this command; no zombie meanwhile
-	return m, nil
-}
-
-// abandon ends a monitor that was never let through its gate: there is
-// nothing of the container for it to look after or undo.
-func (m *gatedMonitor) abandon() {
-	_ = m.cmd.Process.Kill()
-	m.gate.Close()
-	m.report.Close()
-	<-m.done
-}
-
-// startDetached records the container as running under its monitor, lets
-// the monitor through its gate, and waits for its report: the monitor
-// creates and starts the container itself. The record comes before the
-// "go", so a SIGKILL of this process in any window leaves state that says
-// what runs: before the record the monitor cleans up, after it the monitor
-// runs the container it is recorded with.
-func (e *Engine) startDetached(ctx context.Context, rec *config.ContainerRecord, runtime, bundle string, mon *gatedMonitor) error {
-	if _, err := e.monitorConf(rec, runtime, bundle, "sync=3\n"); err != nil {
-		mon.abandon()
-		return e.abortStart(rec, err)
-	}
-	monPid := mon.cmd.Process.Pid
-	// FinishedAt stays the last run's until this one ends, as docker's: a
-	// start that never got to run (its monitor ended at the gate) is
-	// recorded created again, or exited (Cleanup).
-	rec.State, rec.Pid, rec.StartedAt, rec.MonitorPid, rec.ExitCode = config.StateRunning, 0, time.Now(), monPid, 0
-	err := e.state.SetUserStopped(ctx, rec.ID, false)
-	if err == nil {
-		err = e.state.Update(ctx, rec)
-	}
-	if err != nil {
-		mon.abandon()
-		return e.abortStart(rec, err)
-	}
-	// For systemd units of Type=forking (generate systemd without --new).
-	_ = os.WriteFile(e.MonitorPidPath(rec.ID), []byte(strconv.Itoa(monPid)), 0o644)
-	_, _ = mon.gate.Write([]byte("go\n"))
-	mon.gate.Close()
-	reply, _ := io.ReadAll(bufio.NewReader(mon.report))
-	mon.report.Close()
-	line := strings.TrimSpace(string(reply))
-	if !strings.HasPrefix(line, "ok ") {
-		err := oci.LogError(filepath.Join(bundle, "runtime.log"), fmt.Errorf("the monitor failed: %s", strings.TrimPrefix(line, "err ")))
-		e.deleteRuntimeState(ctx, rec)
-		return e.abortStart(rec, err)
-	}
-	// The database keeps pid 0, which stands for the runtime's pid file
-	// (containerPid), as after a restart: one write per start.
-	rec.Pid, _ = strconv.Atoi(strings.TrimPrefix(line, "ok "))
-	return nil
 }
 
 func btoi(b bool) int {
@@ -460,113 +307,6 @@ func (e *Engine) abortStart(rec *config.ContainerRecord, cause error) error {
 		_ = e.removeContainer(context.Background(), rec, true)
 	}
 	return cause
-}
-
-// runAttached runs the container in the foreground: this process owns its
-// stdio, copies its output to the log as the monitor would, passes on
-// signals, and cleans up when it ends.
-func (e *Engine) runAttached(ctx context.Context, rec *config.ContainerRecord, runtime, bundle string, lock *state.ContainerLock, o StartOptions) (int, error) {
-	cmd := e.runtimeCmd(context.Background(), runtime, "--log", filepath.Join(bundle, "runtime.log"), "--log-format", "json",
-		"run", "--bundle", bundle, "--pid-file", e.pidPath(rec.ID), rec.ID)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if o.Stdin != nil && (rec.Config.OpenStdin || rec.Config.Tty || o.Interactive) {
-		cmd.Stdin = o.Stdin
-	}
-	var logW *monitor.LogWriter
-	var gate *oci.StartGate
-	if rec.Config.Tty {
-		gate = oci.NewStartGate(o.Stderr, e.pidPath(rec.ID))
-		cmd.Stdout, cmd.Stderr = o.Stdout, gate
-	} else {
-		var err error
-		if logW, err = monitor.OpenLog(e.LogPath(rec.ID)); err != nil {
-			lock.Unlock()
-			return 0, err
-		}
-		defer logW.Close()
-		gate = oci.NewStartGate(logW.Stream("stderr", o.Stderr), e.pidPath(rec.ID))
-		cmd.Stdout, cmd.Stderr = logW.Stream("stdout", o.Stdout), gate
-	}
-	t := time.Now()
-	if err := cmd.Start(); err != nil {
-		gate.Finish(false)
-		lock.Unlock()
-		return 0, e.abortStart(rec, err)
-	}
-	defer phase("runtime run", t)
-	rec.State, rec.StartedAt, rec.MonitorPid, rec.ExitCode = config.StateRunning, time.Now(), os.Getpid(), 0
-	rec.FinishedAt = time.Time{}
-	_ = e.state.Update(ctx, rec)
-	lock.Unlock()
-	if err := sdNotify(o.NotifySocket, rec.Config.SdNotify, os.Getpid()); err != nil {
-		slog.Warn("systemd was not told", "container", rec.Name, "err", err)
-	}
-	if !rec.Config.AutoRemove {
-		// Kept with the record too; a --rm container lives for this run
-		// only, and its pid file (containerPid) serves meanwhile.
-		go e.recordPid(rec, e.pidPath(rec.ID), cmd.Process)
-	}
-
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
-	go func() {
-		for s := range sigs {
-			_ = cmd.Process.Signal(s)
-		}
-	}()
-	err := cmd.Wait()
-	signal.Stop(sigs)
-	close(sigs)
-	code := 0
-	if err != nil {
-		var exitErr *exec.ExitError
-		if !errors.As(err, &exitErr) {
-			gate.Finish(false)
-			return 0, err
-		}
-		code = exitErr.ExitCode()
-		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			code = 128 + int(ws.Signal())
-		}
-	}
-	var runErr error
-	if code != 0 {
-		if rerr := oci.LogError(filepath.Join(bundle, "runtime.log"), nil); rerr != nil {
-			runErr = rerr
-			code = oci.ExitCode(rerr)
-		}
-	}
-	gate.Finish(runErr != nil)
-	if logW != nil {
-		logW.Exit(code)
-		logW.Close()
-	}
-	monitor.WriteExitFile(e.exitPath(rec.ID), code)
-	if err := e.Cleanup(context.Background(), rec.ID); err != nil && runErr == nil {
-		runErr = err
-	}
-	return code, runErr
-}
-
-// recordPid stores the container's pid once the runtime has written it.
-func (e *Engine) recordPid(rec *config.ContainerRecord, pidfile string, runtime *os.Process) {
-	for i := 0; i < 200; i++ {
-		if data, err := os.ReadFile(pidfile); err == nil && len(data) > 0 {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
-				lock, err := e.state.Lock(rec.ID)
-				if err != nil {
-					return
-				}
-				if cur, err := e.state.Lookup(context.Background(), rec.ID); err == nil && cur.State == config.StateRunning && cur.Pid == 0 {
-					cur.Pid = pid
-					_ = e.state.Update(context.Background(), cur)
-				}
-				lock.Unlock()
-			}
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // writeFileAtomic replaces path with data in one step, without fsync:
