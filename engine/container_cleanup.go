@@ -276,8 +276,8 @@ func (e *Engine) deleteRuntimeState(ctx context.Context, rec *config.ContainerRe
 // got to run the container (its `run` was killed before the pid was
 // written) keeps waiting otherwise.
 func (e *Engine) killRuntimeLeftovers(id string) {
-	states, _ := filepath.Glob(filepath.Join(filepath.Dir(e.nsDir), "ns-*", "runtime", id, "state.json"))
-	for _, path := range states {
+	for _, ns := range e.layout.Namespaces() {
+		path := filepath.Join(ns.RuntimeRoot(), id, "state.json")
 		data, err := os.ReadFile(path)
 		if err != nil {
 			continue

@@ -28,11 +28,13 @@ type Options struct {
 type Engine struct {
 	store *storage.Store
 	state *state.State
-	// dataDir keeps what outlives a namespace: the state database, locks,
-	// logs and exit files. nsDir keeps what belongs to the current user
-	// namespace: bundles and the runtime's state.
-	dataDir, nsDir string
-	runtimeName    string
+	// layout is the user's; paths are the store's state (what outlives a
+	// namespace: the database, locks, logs and exit files), ns what
+	// belongs to the current user namespace (bundles, the runtime's state).
+	layout      rootless.Layout
+	paths       rootless.StatePaths
+	ns          rootless.NamespacePaths
+	runtimeName string
 }
 
 // New opens the user's store and state. Rootless, the caller must already
@@ -44,20 +46,19 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{runtimeName: o.Runtime}
-	legacy, nsDir, err := userDirs(fmt.Sprintf("ns-%d", rootless.NamespaceID()))
-	if err != nil {
+	if e.layout, err = rootless.UserLayout(); err != nil {
 		return nil, err
 	}
 	if err := storage.CheckGraphRoot(cfg.GraphRoot); err != nil {
 		return nil, err
 	}
-	e.dataDir, e.nsDir = stateDir(legacy, cfg.GraphRoot), nsDir
-	for _, dir := range []string{filepath.Join(e.dataDir, "containers"), filepath.Join(e.nsDir, "containers")} {
+	e.paths, e.ns = e.layout.State(cfg.GraphRoot), e.layout.Namespace(rootless.NamespaceID())
+	for _, dir := range []string{e.paths.Containers(), e.ns.Bundles()} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
 		}
 	}
-	if e.state, err = state.Open(e.dataDir); err != nil {
+	if e.state, err = state.Open(e.paths); err != nil {
 		return nil, err
 	}
 	// A driver asked for is checked before the store is opened with it:
@@ -76,10 +77,10 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		e.Close()
 		return nil, err
 	}
-	if e.dataDir != legacy {
+	if legacy := e.layout.LegacyState(); e.paths != legacy {
 		if err := e.adoptLegacyState(ctx, legacy); err != nil {
 			e.Close()
-			return nil, fmt.Errorf("moving this store's containers out of %s: %w", filepath.Join(legacy, "state.db"), err)
+			return nil, fmt.Errorf("moving this store's containers out of %s: %w", legacy.DB(), err)
 		}
 	}
 	return e, nil
@@ -94,15 +95,14 @@ func NewStateOnly(c storage.Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{}
-	legacy, nsDir, err := userDirs("ns-none")
-	if err != nil {
+	if e.layout, err = rootless.UserLayout(); err != nil {
 		return nil, err
 	}
-	e.dataDir, e.nsDir = stateDir(legacy, cfg.GraphRoot), nsDir
-	if err := os.MkdirAll(e.dataDir, 0o700); err != nil {
+	e.paths, e.ns = e.layout.State(cfg.GraphRoot), e.layout.Namespace(0)
+	if err := os.MkdirAll(e.paths.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	if e.state, err = state.Open(e.dataDir); err != nil {
+	if e.state, err = state.Open(e.paths); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -123,19 +123,6 @@ func storeConfig(c storage.Config) (storage.Config, error) {
 	}
 	c.GraphRoot = abs
 	return c, nil
-}
-
-// stateDir is where the state of the store at graphRoot lives (its
-// database, locks, containers' logs and volumes): the state belongs to its
-// store. It is kept in the store, graphRoot/skiff, as podman keeps its
-// database and volumes in its graph root; the store in skiff's default
-// place (legacy/storage) keeps it where skiff always kept it, beside the
-// store in legacy.
-func stateDir(legacy, graphRoot string) string {
-	if filepath.Clean(graphRoot) == filepath.Join(legacy, "storage") {
-		return legacy
-	}
-	return filepath.Join(graphRoot, "skiff")
 }
 
 // StoreEnv is the environment by which a copy of skiff that the engine
@@ -166,23 +153,6 @@ func StoreFromEnv() (root, runRoot, driver string, ok bool) {
 	return s.GraphRoot, s.RunRoot, s.Driver, true
 }
 
-// userDirs are the user's data directory and the directory of namespace ns
-// ($XDG_DATA_HOME/skiff and $XDG_RUNTIME_DIR/skiff/ns rootless).
-func userDirs(ns string) (dataDir, nsDir string, err error) {
-	if !rootless.IsRootless() {
-		return "/var/lib/skiff", "/run/skiff", nil
-	}
-	data, err := rootless.DataHome()
-	if err != nil {
-		return "", "", err
-	}
-	run, err := rootless.RuntimeDir()
-	if err != nil {
-		return "", "", err
-	}
-	return filepath.Join(data, "skiff"), filepath.Join(run, "skiff", ns), nil
-}
-
 // Close releases the engine's resources.
 func (e *Engine) Close() {
 	if e == nil {
@@ -197,16 +167,16 @@ func (e *Engine) Close() {
 }
 
 // containerDir keeps a container's log and exit status across namespaces.
-func (e *Engine) containerDir(id string) string { return filepath.Join(e.dataDir, "containers", id) }
+func (e *Engine) containerDir(id string) string { return e.paths.Container(id) }
 
 // bundleDir is the OCI bundle of a container in the current namespace. A
 // container with a user namespace of its own has it where that
 // namespace's root can reach it (nestedBundleRoot).
 func (e *Engine) bundleDir(rec *config.ContainerRecord) string {
 	if len(rec.Config.Security.UIDMap) > 0 {
-		return filepath.Join(os.TempDir(), fmt.Sprintf("skiff-nested-%d", rootless.UID()), filepath.Base(e.nsDir), rec.ID)
+		return filepath.Join(e.layout.NestedBundles(e.ns), rec.ID)
 	}
-	return filepath.Join(e.nsDir, "containers", rec.ID)
+	return e.ns.Bundle(rec.ID)
 }
 
 // nestedBundleRoot makes the parent of the bundles of containers with a
@@ -265,22 +235,27 @@ func containerRoot(m []config.IDMapping) uint32 {
 }
 
 // runtimeRoot is where the OCI runtime keeps its state for this namespace.
-func (e *Engine) runtimeRoot() string { return filepath.Join(e.nsDir, "runtime") }
+func (e *Engine) runtimeRoot() string { return e.ns.RuntimeRoot() }
 
 // LogPath is the container's log file.
-func (e *Engine) LogPath(id string) string { return filepath.Join(e.containerDir(id), "ctr.log") }
+func (e *Engine) LogPath(id string) string { return e.paths.Log(id) }
 
-func (e *Engine) exitPath(id string) string { return filepath.Join(e.containerDir(id), "exit") }
+func (e *Engine) exitPath(id string) string { return e.paths.Exit(id) }
 
 // MonitorPidPath is where a detached container's monitor pid is kept,
 // the same path in every namespace of the user's.
 func (e *Engine) MonitorPidPath(id string) string {
-	return filepath.Join(e.containerDir(id), "monitor.pid")
+	return e.paths.MonitorPid(id)
 }
 
 // pidPath is where the runtime writes the container's pid: kept with the
 // container, so the pid is known from any namespace (a killed `run`).
-func (e *Engine) pidPath(id string) string { return filepath.Join(e.containerDir(id), "pid") }
+func (e *Engine) pidPath(id string) string { return e.paths.Pid(id) }
 
 // seccompDir keeps the user's compiled seccomp profiles.
-func (e *Engine) seccompDir() string { return filepath.Join(filepath.Dir(e.nsDir), "seccomp") }
+func (e *Engine) seccompDir() string { return e.layout.SeccompDir() }
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -200,7 +199,7 @@ func ownResolvConf(c config.ContainerConfig) bool {
 	return slices.Equal(c.DNS, []string{config.DNSNone})
 }
 
-func (e *Engine) netnsPath(id string) string { return filepath.Join(e.nsDir, "netns", id) }
+func (e *Engine) netnsPath(id string) string { return e.ns.Netns(id) }
 
 // setupNetwork gives the container its network before the runtime starts
 // it: for pasta a namespace of its own, connected by a pasta process that
@@ -339,12 +338,13 @@ func (e *Engine) teardownNetwork(rec *config.ContainerRecord) {
 	// Also when it left its last network while it ran: it kept its place
 	// on the hub.
 	e.detachNetworks(context.Background(), rec)
-	pids, _ := filepath.Glob(filepath.Join(filepath.Dir(e.nsDir), "ns-*", "netns", rec.ID+".pid"))
 	path := e.netnsPath(rec.ID)
 	_, err := os.Stat(path)
 	unseen := err == nil && config.HasHelper(rec.Config.Network) && !network.HelperPid(path+".pid")
-	for _, p := range pids {
-		network.StopHelper(p, len(rec.Config.Ports) > 0)
+	for _, ns := range e.layout.Namespaces() {
+		if p := ns.Netns(rec.ID) + ".pid"; fileExists(p) {
+			network.StopHelper(p, len(rec.Config.Ports) > 0)
+		}
 	}
 	network.RemoveNetns(path)
 	if unseen {

@@ -253,7 +253,7 @@ func checkAliases(aliases []string) error {
 // and DNS needs no throughput. The helper is looked for only when the hub
 // is made, not on every detach.
 func (e *Engine) hub() network.Hub {
-	return network.Hub{Dir: e.nsDir + "/hub", Outbound: func(ns, pidfile string) error {
+	return network.Hub{Dir: e.ns.Hub(), Outbound: func(ns, pidfile string) error {
 		h := network.Helper{Netns: ns, Pidfile: pidfile}
 		if _, err := exec.LookPath(network.ModeSlirp4netns); err == nil {
 			return network.StartSlirp4netns(h)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/skiff-project/skiff/engine/config"
 	"github.com/skiff-project/skiff/engine/state"
+	"github.com/skiff-project/skiff/rootless"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,12 +25,12 @@ import (
 // taken its containers from the legacy database.
 const adoptedVersion = 1
 
-func (e *Engine) adoptLegacyState(ctx context.Context, legacy string) error {
+func (e *Engine) adoptLegacyState(ctx context.Context, legacy rootless.StatePaths) error {
 	if v, err := e.state.UserVersion(ctx); err != nil || v >= adoptedVersion {
 		return err
 	}
 	// One adopter at a time (the kernel drops the lock of a killed one).
-	f, err := os.OpenFile(filepath.Join(e.dataDir, "locks", "adopt"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(e.paths.Locks(), "adopt"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return err
 	}
@@ -40,7 +41,7 @@ func (e *Engine) adoptLegacyState(ctx context.Context, legacy string) error {
 	if v, err := e.state.UserVersion(ctx); err != nil || v >= adoptedVersion {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(legacy, "state.db")); err == nil {
+	if _, err := os.Stat(legacy.DB()); err == nil {
 		old, err := state.Open(legacy)
 		if err != nil {
 			return err
@@ -54,7 +55,7 @@ func (e *Engine) adoptLegacyState(ctx context.Context, legacy string) error {
 }
 
 // adoptFrom moves this store's containers out of the legacy state old.
-func (e *Engine) adoptFrom(ctx context.Context, old *state.State, legacy string) error {
+func (e *Engine) adoptFrom(ctx context.Context, old *state.State, legacy rootless.StatePaths) error {
 	recs, err := old.List(ctx)
 	if err != nil {
 		return err
@@ -92,7 +93,7 @@ func (e *Engine) adoptFrom(ctx context.Context, old *state.State, legacy string)
 
 // adoptContainer moves one container's record, addresses, networks and
 // files from old into this store's state, under its lock there.
-func (e *Engine) adoptContainer(ctx context.Context, old *state.State, legacy string, r *config.ContainerRecord) error {
+func (e *Engine) adoptContainer(ctx context.Context, old *state.State, legacy rootless.StatePaths, r *config.ContainerRecord) error {
 	lock, err := old.Lock(r.ID)
 	if err != nil {
 		return err
@@ -101,7 +102,7 @@ func (e *Engine) adoptContainer(ctx context.Context, old *state.State, legacy st
 	if err := e.state.AdoptContainer(ctx, old, r); err != nil {
 		return err
 	}
-	from, to := filepath.Join(legacy, "containers", r.ID), e.containerDir(r.ID)
+	from, to := legacy.Container(r.ID), e.containerDir(r.ID)
 	if err := moveDir(from, to); err != nil {
 		return err
 	}
@@ -117,7 +118,7 @@ func (e *Engine) adoptContainer(ctx context.Context, old *state.State, legacy st
 }
 
 // adoptVolume moves a volume's record and directory from old.
-func (e *Engine) adoptVolume(ctx context.Context, old *state.State, legacy, name string) error {
+func (e *Engine) adoptVolume(ctx context.Context, old *state.State, legacy rootless.StatePaths, name string) error {
 	v, err := old.LookupVolume(ctx, name)
 	if errors.Is(err, config.ErrNoSuchVolume) {
 		return nil
@@ -127,10 +128,10 @@ func (e *Engine) adoptVolume(ctx context.Context, old *state.State, legacy, name
 	if err := e.state.AddVolume(ctx, v); err != nil && !errors.Is(err, config.ErrVolumeExists) {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(e.dataDir, "volumes"), 0o700); err != nil {
+	if err := os.MkdirAll(e.paths.Volumes(), 0o700); err != nil {
 		return err
 	}
-	if err := moveDir(filepath.Join(legacy, "volumes", name), e.volumeDir(name)); err != nil {
+	if err := moveDir(legacy.Volume(name), e.volumeDir(name)); err != nil {
 		return err
 	}
 	return old.RemoveVolume(ctx, name)
@@ -161,7 +162,7 @@ var ErrOtherDriver = errors.New("the store's containers belong to another storag
 // those layers, so its rm would leave them behind. With no container, the
 // state passes to the new driver.
 func (e *Engine) checkDriver(ctx context.Context, graphRoot, driver string) error {
-	path := filepath.Join(e.dataDir, "driver")
+	path := e.paths.Driver()
 	data, err := os.ReadFile(path)
 	if err == nil && string(data) == driver {
 		return nil

@@ -55,7 +55,7 @@ func checkVolumeOptions(driver string, opts map[string]string) error {
 	return nil
 }
 
-func (e *Engine) volumeDir(name string) string { return filepath.Join(e.dataDir, "volumes", name) }
+func (e *Engine) volumeDir(name string) string { return e.paths.Volume(name) }
 
 // CreateVolume makes a volume, under the name's lock: its record first
 // (the name is claimed by the database's constraint), then its directory,

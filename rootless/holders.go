@@ -22,11 +22,11 @@ import (
 // nsDir is where the holder records and the lock live, outside any
 // namespace: $XDG_RUNTIME_DIR/skiff/ns.
 func nsDir() (string, error) {
-	run, err := RuntimeDir()
+	l, err := UserLayout()
 	if err != nil {
 		return "", err
 	}
-	d := filepath.Join(run, "skiff", "ns")
+	d := l.HoldersDir()
 	if err := os.MkdirAll(d, 0o700); err != nil {
 		return "", err
 	}

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 )
 
 // UID is the id of the user skiff acts for: the caller's own uid outside the
@@ -66,40 +65,4 @@ func ConfigHome() (string, error) {
 		return "", err
 	}
 	return filepath.Join(h, ".config"), nil
-}
-
-// RuntimeDir is $XDG_RUNTIME_DIR when it is set and usable; otherwise a
-// private directory /tmp/skiff-run-UID (mode 0700, owned by the user), as
-// podman does on hosts without logind. It is created when missing.
-func RuntimeDir() (string, error) {
-	uid := UID()
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		if st, err := os.Stat(d); err == nil && st.IsDir() && ownedBy(st, uid) {
-			return d, nil
-		}
-	}
-	if uid == 0 {
-		return "/run", nil
-	}
-	d := filepath.Join(os.TempDir(), fmt.Sprintf("skiff-run-%d", uid))
-	if err := os.Mkdir(d, 0o700); err != nil && !os.IsExist(err) {
-		return "", fmt.Errorf("%w: creating %s: %v; set XDG_RUNTIME_DIR to a directory you own", ErrRuntimeDir, d, err)
-	}
-	st, err := os.Lstat(d)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrRuntimeDir, err)
-	}
-	if !st.IsDir() || !ownedBy(st, uid) || st.Mode().Perm() != 0o700 {
-		return "", fmt.Errorf("%w: %s is not a directory of mode 0700 owned by uid %d; remove it or set XDG_RUNTIME_DIR", ErrRuntimeDir, d, uid)
-	}
-	return d, nil
-}
-
-// ownedBy compares against the host uid; inside the namespace the user is 0.
-func ownedBy(st os.FileInfo, uid int) bool {
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok {
-		return false
-	}
-	return int(sys.Uid) == uid || (InNamespace() && sys.Uid == 0)
 }

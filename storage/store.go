@@ -30,24 +30,13 @@ type Config struct {
 // /etc/containers/storage.conf as root) overrides paths, driver and options.
 func DefaultConfig() (Config, error) {
 	var c Config
-	if rootless.IsRootless() {
-		data, err := rootless.DataHome()
-		if err != nil {
-			return c, err
-		}
-		run, err := rootless.RuntimeDir()
-		if err != nil {
-			return c, err
-		}
-		c.GraphRoot = filepath.Join(data, "skiff", "storage")
-		// Mounts live in the user's namespace, so the store's record of
-		// them does too: a new namespace starts with none, as after a
-		// reboot.
-		c.RunRoot = filepath.Join(run, "skiff", fmt.Sprintf("ns-%d", rootless.NamespaceID()), "storage")
-	} else {
-		c.GraphRoot = "/var/lib/skiff/storage"
-		c.RunRoot = "/run/skiff/storage"
+	l, err := rootless.UserLayout()
+	if err != nil {
+		return c, err
 	}
+	// Mounts live in the user's namespace, so the store's record of them
+	// does too: a new namespace starts with none, as after a reboot.
+	c.GraphRoot, c.RunRoot = l.DefaultGraphRoot(), l.Namespace(rootless.NamespaceID()).StorageRunRoot()
 	conf, err := storageConfPath()
 	if err != nil || conf == "" {
 		return c, err

@@ -86,11 +86,11 @@ func hideUnifiedControllers() error {
 	if !rootless.InNamespace() {
 		return fmt.Errorf("the unified hierarchy has controllers (%s)", strings.TrimSpace(string(data)))
 	}
-	runDir, err := rootless.RuntimeDir()
+	l, err := rootless.UserLayout()
 	if err != nil {
 		return err
 	}
-	empty := filepath.Join(runDir, "skiff", "no-controllers")
+	empty := l.NoControllers()
 	f, err := os.OpenFile(empty, os.O_CREATE|os.O_RDONLY, 0o444)
 	if err != nil {
 		return err

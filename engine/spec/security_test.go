@@ -8,6 +8,7 @@ import (
 
 	"github.com/skiff-project/skiff/engine/config"
 	"github.com/skiff-project/skiff/engine/state"
+	"github.com/skiff-project/skiff/rootless"
 )
 
 // TestDroppedCapabilitiesStayDropped: --cap-drop ALL is stored as no
@@ -18,7 +19,7 @@ func TestDroppedCapabilitiesStayDropped(t *testing.T) {
 	if err != nil || caps == nil || len(caps) != 0 {
 		t.Fatalf("--cap-drop ALL: %#v, %v", caps, err)
 	}
-	st, err := state.Open(t.TempDir())
+	st, err := state.Open(rootless.StatePaths{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

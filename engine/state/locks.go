@@ -14,7 +14,7 @@ type ContainerLock struct{ f *os.File }
 
 // Lock takes the container's lock, waiting for it.
 func (s *State) Lock(id string) (*ContainerLock, error) {
-	f, err := os.OpenFile(filepath.Join(s.dir, "locks", id), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(s.paths.Locks(), id), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -34,13 +34,13 @@ func (l *ContainerLock) Unlock() {
 }
 
 // RemoveLockFile drops the lock file of a removed container.
-func (s *State) RemoveLockFile(id string) { _ = os.Remove(filepath.Join(s.dir, "locks", id)) }
+func (s *State) RemoveLockFile(id string) { _ = os.Remove(filepath.Join(s.paths.Locks(), id)) }
 
 // VolumeLock serialises what is done to one volume's directory: create,
 // completion, removal. The kernel drops it with its holder; a lock file
 // removed under a waiter (volume rm) is taken again on the new file.
 func (s *State) VolumeLock(name string) (*os.File, error) {
-	path := filepath.Join(s.dir, "locks", "volume-"+name)
+	path := filepath.Join(s.paths.Locks(), "volume-"+name)
 	for {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 		if err != nil {

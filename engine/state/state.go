@@ -12,18 +12,18 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+	"github.com/skiff-project/skiff/rootless"
 )
 
 // State is the per-user state database: SQLite in WAL mode, with a busy
 // timeout and a full sync on commit. Names are unique by a constraint.
 type State struct {
-	db  *sql.DB
-	dir string
+	db    *sql.DB
+	paths rootless.StatePaths
 }
 
 const schema = `
@@ -51,12 +51,12 @@ CREATE TABLE IF NOT EXISTS volumes (
 	anonymous INTEGER NOT NULL DEFAULT 0
 );`
 
-// Open opens (creating when needed) the database in dir.
-func Open(dir string) (*State, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "locks"), 0o700); err != nil {
+// Open opens (creating when needed) the database of the state at p.
+func Open(p rootless.StatePaths) (*State, error) {
+	if err := os.MkdirAll(p.Locks(), 0o700); err != nil {
 		return nil, err
 	}
-	dsn := "file:" + filepath.Join(dir, "state.db") +
+	dsn := "file:" + p.DB() +
 		"?_journal_mode=WAL&_busy_timeout=60000&_synchronous=FULL&_txlock=immediate"
 	db, err := sql.Open("sqlite3", dsn)
 	if err != nil {
@@ -82,7 +82,7 @@ func Open(dir string) (*State, error) {
 		db.Close()
 		return nil, fmt.Errorf("upgrading the state database: %w", err)
 	}
-	return &State{db: db, dir: dir}, nil
+	return &State{db: db, paths: p}, nil
 }
 
 // addColumns adds, in place and once, the columns that came after the

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/rootless"
 )
 
 func TestStateNamesUniqueUnderConcurrency(t *testing.T) {
@@ -22,7 +23,7 @@ func TestStateNamesUniqueUnderConcurrency(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			// Separate connections, as separate processes would have.
-			st, err := Open(dir)
+			st, err := Open(rootless.StatePaths{Dir: dir})
 			if err != nil {
 				errs[i] = err
 				return
@@ -48,7 +49,7 @@ func TestStateNamesUniqueUnderConcurrency(t *testing.T) {
 }
 
 func TestStateLookupAndUpdate(t *testing.T) {
-	st, err := Open(t.TempDir())
+	st, err := Open(rootless.StatePaths{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

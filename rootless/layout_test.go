@@ -1,0 +1,75 @@
+package rootless
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLayoutPaths(t *testing.T) {
+	l := Layout{Data: "/d/skiff", Run: "/r/skiff", uid: 1000}
+	for _, c := range []struct{ got, want string }{
+		{l.DefaultGraphRoot(), "/d/skiff/storage"},
+		{l.State("/d/skiff/storage").Dir, "/d/skiff"},
+		{l.State("/d/skiff/storage/").Dir, "/d/skiff"},
+		{l.State("/elsewhere").Dir, "/elsewhere/skiff"},
+		{l.State("/elsewhere").DB(), "/elsewhere/skiff/state.db"},
+		{l.LegacyState().Log("ID"), "/d/skiff/containers/ID/ctr.log"},
+		{l.Namespace(42).Bundle("ID"), "/r/skiff/ns-42/containers/ID"},
+		{l.Namespace(42).StorageRunRoot(), "/r/skiff/ns-42/storage"},
+		{l.Namespace(0).Dir, "/r/skiff/ns-none"},
+		{l.HoldersDir(), "/r/skiff/ns"},
+		{l.NestedBundles(l.Namespace(42)), filepath.Join(os.TempDir(), "skiff-nested-1000", "ns-42")},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %s, want %s", c.got, c.want)
+		}
+	}
+	root := Layout{Data: "/var/lib/skiff", Run: "/run/skiff", root: true}
+	if got := root.Namespace(42).StorageRunRoot(); got != "/run/skiff/storage" {
+		t.Errorf("root's run root: %s", got)
+	}
+	if got := root.Namespaces(); len(got) != 1 || got[0].Dir != "/run/skiff" {
+		t.Errorf("root's namespaces: %v", got)
+	}
+}
+
+func TestLayoutNamespacesListsEveryNamespace(t *testing.T) {
+	run := t.TempDir()
+	for _, d := range []string{"ns-1", "ns-2", "ns", "seccomp"} {
+		os.Mkdir(filepath.Join(run, d), 0o700)
+	}
+	got := Layout{Run: run}.Namespaces()
+	if len(got) != 2 || filepath.Base(got[0].Dir) != "ns-1" || filepath.Base(got[1].Dir) != "ns-2" {
+		t.Fatalf("namespaces: %v", got)
+	}
+}
+
+// TestLayoutIsTheOnlyOwnerOfThePaths: the names of skiff's files and
+// directories appear in layout.go and nowhere else in the product's code,
+// so that no second place decides where something lives.
+func TestLayoutIsTheOnlyOwnerOfThePaths(t *testing.T) {
+	names := []string{`"ns-`, `"ctr.log"`, `"state.db"`, `"monitor.pid"`, `skiff-nested`, `"no-controllers"`,
+		`"seccomp")`, `"locks")`, `"runtime")`, `"netns", id`, `"exit")`, `skiff-run-`}
+	for _, top := range []string{"../engine", "../storage", "../network", "../cmd", "."} {
+		err := filepath.WalkDir(top, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") || filepath.Base(path) == "layout.go" {
+				return err
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, n := range names {
+				if strings.Contains(string(data), n) {
+					t.Errorf("%s names %s: paths are rootless.Layout's to decide", path, n)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
