@@ -20,7 +20,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/network"
-	"github.com/skiff-project/skiff/rootless"
 )
 
 // observedState is the truth about a container, not only what the database
@@ -129,11 +128,13 @@ func processStart(fields []string) (time.Time, bool) {
 	return time.Now().Add(-age), true
 }
 
-// Cleanup runs when a container has ended (the monitor becomes it): record
-// the exit, release the runtime state and the mount, apply --rm.
-func (e *Engine) Cleanup(ctx context.Context, id string) error {
+// cleanup runs when a container has ended: record the exit, release the
+// runtime state and the mount, apply --rm. owner is the pid of the process
+// that ran the container and calls now (its monitor, or an attached run),
+// 0 for any other: a container recorded as run by another live process is
+// that process's to clean up.
+func (e *Engine) cleanup(ctx context.Context, id string, owner int) error {
 	defer phase("cleanup", time.Now())
-	defer rootless.UnregisterHolder(os.Getpid())
 	lock, err := e.state.Lock(id)
 	if err != nil {
 		return err
@@ -146,7 +147,7 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 		}
 		return err
 	}
-	if rec.State == config.StateRunning && rec.MonitorPid > 0 && rec.MonitorPid != os.Getpid() && processAlive(rec.MonitorPid, time.Time{}) {
+	if rec.State == config.StateRunning && rec.MonitorPid > 0 && rec.MonitorPid != owner && processAlive(rec.MonitorPid, time.Time{}) {
 		// A monitor that ended at its gate, late: a start since has a
 		// live monitor of its own, whose container this is now.
 		return nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/skiff-project/skiff/engine/config"
 	"github.com/skiff-project/skiff/engine/oci"
+	"go.podman.io/storage/pkg/stringid"
 
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -59,7 +60,8 @@ func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int,
 	}
 	// The runtime's log goes with the container's bundle, which no other
 	// user can reach (not /tmp, where it would be world-readable).
-	logPath := filepath.Join(e.bundleDir(rec), fmt.Sprintf("exec-%d.log", os.Getpid()))
+	tag := stringid.GenerateRandomID()[:16] // several execs may run from one process
+	logPath := filepath.Join(e.bundleDir(rec), "exec-"+tag+".log")
 	defer os.Remove(logPath)
 	var console *specs.Box
 	if o.Tty {
@@ -73,7 +75,7 @@ func (e *Engine) Exec(ctx context.Context, nameOrID string, o ExecOptions) (int,
 	if o.Tty {
 		return e.execTerminal(ctx, rec, runtime, logPath, procPath, o)
 	}
-	pidPath := filepath.Join(e.bundleDir(rec), fmt.Sprintf("exec-%d.pid", os.Getpid()))
+	pidPath := filepath.Join(e.bundleDir(rec), "exec-"+tag+".pid")
 	defer os.Remove(pidPath)
 	args := []string{"--log", logPath, "--log-format", "json", "exec", "--process", procPath, "--pid-file", pidPath}
 	if o.Detach {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -111,7 +110,6 @@ func (e *Engine) prepare(ctx context.Context, rec *config.ContainerRecord, runti
 	if err := spec.Apply(rs, &c); err != nil {
 		return "", err
 	}
-	oci.FitConfig(ctx, runtime, e.seccompDir(), rs)
 	if err := e.setupNetwork(rec, rs); err != nil {
 		return "", err
 	}
@@ -120,17 +118,7 @@ func (e *Engine) prepare(ctx context.Context, rec *config.ContainerRecord, runti
 			e.teardownNetwork(rec)
 		}
 	}()
-	// The bundle layout the rs asks for: the root filesystem at
-	// bundle/rootfs, a bind mount of the mounted layer.
-	if err := oci.BindRootfs(rootfs, filepath.Join(bundle, "rootfs")); err != nil {
-		return "", err
-	}
-	rs.Root.Path = "rootfs"
-	data, err := json.Marshal(rs)
-	if err != nil {
-		return "", err
-	}
-	return bundle, os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600)
+	return bundle, oci.WriteBundle(ctx, runtime, e.seccompDir(), bundle, rootfs, rs)
 }
 
 func hasEnv(env []string, key string) bool {
@@ -159,6 +147,14 @@ type StartOptions struct {
 	// Resize has the caller's window size each time it changes: an
 	// attached -t container's terminal follows it.
 	Resize <-chan TerminalSize
+	// CallerPid is the calling process's pid: an attached container is
+	// recorded as run by it (its monitor), and systemd is told it is the
+	// service's main process.
+	CallerPid int
+	// Signals, for an attached container without a terminal, are passed on
+	// to it (the caller's SIGINT, SIGTERM, SIGHUP and SIGQUIT, as docker's
+	// run proxies them).
+	Signals <-chan os.Signal
 	// NotifySocket is systemd's NOTIFY_SOCKET for a unit of Type=notify:
 	// told the service's main pid (the monitor's, or this process's when
 	// attached) and, with --sdnotify=conmon, READY=1 once the container

@@ -112,7 +112,7 @@ func (e *Engine) waitRecorded(ctx context.Context, id string, timeout time.Durat
 		}
 		if !processAlive(cur.MonitorPid, time.Time{}) && e.observedState(cur) != config.StateRunning {
 			// Nobody left to record it (a killed monitor): do it here.
-			return e.Cleanup(ctx, id)
+			return e.cleanup(ctx, id, 0)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -169,7 +169,7 @@ func (e *Engine) endRestartBackoff(ctx context.Context, rec *config.ContainerRec
 	for processAlive(rec.MonitorPid, time.Time{}) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	return true, e.Cleanup(ctx, rec.ID)
+	return true, e.cleanup(ctx, rec.ID, 0)
 }
 
 // markStopped tells the restart policy to leave the container be: under its

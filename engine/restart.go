@@ -41,14 +41,17 @@ func shouldRestart(rec *config.ContainerRecord, code int) bool {
 	return false
 }
 
-// MonitorCleanup is what a monitor becomes when its container has ended:
-// the restart policy decides between Cleanup and a restart, which this
-// process makes by becoming the container's next monitor (it keeps the
-// PID the state records); the back-off is waited there, in C.
-func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
+// MonitorCleanup is what a monitor becomes when its container has ended,
+// in the monitor's own process, pid: the restart policy decides between
+// cleaning up and a restart, which this process makes by becoming the
+// container's next monitor (it keeps the PID the state records; the
+// back-off is waited there, in C). Cleaning up ends the process's record
+// as a holder of the user's namespace.
+func (e *Engine) MonitorCleanup(ctx context.Context, id string, pid int) error {
+	defer rootless.UnregisterHolder(pid)
 	rec, err := e.state.Lookup(ctx, id)
 	if err != nil || rec.Config.Restart.Name == "" || rec.Config.Restart.Name == config.RestartNo {
-		return e.Cleanup(ctx, id)
+		return e.cleanup(ctx, id, pid)
 	}
 	lock, err := e.state.Lock(id)
 	if err != nil {
@@ -56,14 +59,14 @@ func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
 	}
 	if rec, err = e.state.Lookup(ctx, id); err != nil {
 		lock.Unlock()
-		return e.Cleanup(ctx, id)
+		return e.cleanup(ctx, id, pid)
 	}
 	code, at := e.observedExit(rec)
 	// Only the container's own monitor restarts it, and only once it ran:
 	// a monitor that ended at its gate hands over to Cleanup.
-	if rec.State != config.StateRunning || rec.MonitorPid != os.Getpid() || e.neverStarted(id) || !shouldRestart(rec, code) {
+	if rec.State != config.StateRunning || rec.MonitorPid != pid || e.neverStarted(id) || !shouldRestart(rec, code) {
 		lock.Unlock()
-		return e.Cleanup(ctx, id)
+		return e.cleanup(ctx, id, pid)
 	}
 	e.deleteRuntimeState(ctx, rec)
 	e.teardownNetwork(rec)
@@ -74,7 +77,7 @@ func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
 	}
 	ran := at.Sub(rec.StartedAt)
 	rec.RestartCount++
-	rec.ExitCode, rec.FinishedAt, rec.Pid, rec.MonitorPid, rec.StartedAt = code, at, 0, os.Getpid(), time.Now()
+	rec.ExitCode, rec.FinishedAt, rec.Pid, rec.MonitorPid, rec.StartedAt = code, at, 0, pid, time.Now()
 	runtime, err := e.runtimeOf(rec)
 	bundle := ""
 	if err == nil {
@@ -85,7 +88,7 @@ func (e *Engine) MonitorCleanup(ctx context.Context, id string) error {
 	}
 	if err != nil {
 		lock.Unlock()
-		_ = e.Cleanup(ctx, id)
+		_ = e.cleanup(ctx, id, pid)
 		return fmt.Errorf("restarting %s: %w", rec.Name, err)
 	}
 	conf, err := e.monitorConf(rec, runtime, bundle, fmt.Sprintf("delay_ms=%d\nstart=1\n", restartDelay(rec.RestartCount, ran).Milliseconds()))

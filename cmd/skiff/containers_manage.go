@@ -434,7 +434,7 @@ func newExecCmd(g *globalOptions) *cobra.Command {
 
 func newCleanupCmd(g *globalOptions) *cobra.Command {
 	return newInternalCmd(g, "cleanup", "Record a container's end (run by its monitor)", func(e *engine.Engine, c *cobra.Command, id string) error {
-		return e.MonitorCleanup(c.Context(), id)
+		return e.MonitorCleanup(c.Context(), id, os.Getpid())
 	})
 }
 

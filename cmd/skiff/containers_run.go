@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
 	"syscall"
 
@@ -287,8 +288,15 @@ func (g *globalOptions) attachedStart(c *cobra.Command, e *engine.Engine, id str
 	if err != nil {
 		return err
 	}
-	o := engine.StartOptions{Attach: true, Interactive: interactive, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, NotifySocket: g.notifySocket}
+	o := engine.StartOptions{Attach: true, Interactive: interactive, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr,
+		NotifySocket: g.notifySocket, CallerPid: os.Getpid()}
 	if !rec.Config.Tty {
+		// As docker's run: the signals that end a command go to the
+		// container instead.
+		sigs := make(chan os.Signal, 8)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+		defer signal.Stop(sigs)
+		o.Signals = sigs
 		code, err := e.Start(c.Context(), id, o)
 		return attachResult(code, undoStartError(err, undo), 0)
 	}
