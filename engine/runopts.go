@@ -65,49 +65,8 @@ func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *config.
 		return err
 	}
 	s.Caps = caps
-	for _, opt := range o.SecurityOpt {
-		key, val, _ := strings.Cut(opt, "=")
-		if key == opt { // podman also takes KEY:VALUE
-			key, val, _ = strings.Cut(opt, ":")
-		}
-		switch key {
-		case "no-new-privileges":
-			if val != "" && val != "true" && val != "false" {
-				return config.Badf("--security-opt %s: want no-new-privileges[=true|false]", opt)
-			}
-			s.NoNewPrivs = val != "false"
-		case "seccomp":
-			if val == "unconfined" {
-				s.Seccomp = "unconfined"
-				break
-			}
-			data, err := os.ReadFile(val)
-			if err != nil {
-				return config.Badf("--security-opt seccomp=%s: %v", val, errors.Unwrap(err))
-			}
-			if _, err := seccomp.LoadProfile(string(data), &specs.Spec{Process: &specs.Process{}}); err != nil {
-				return config.Badf("--security-opt seccomp=%s: %v", val, err)
-			}
-			s.Seccomp = string(data)
-		case "mask":
-			for _, p := range strings.Split(val, ":") {
-				if !filepath.IsAbs(p) {
-					return config.Badf("--security-opt mask=%s: %q is not an absolute path", val, p)
-				}
-				s.Mask = append(s.Mask, p)
-			}
-		case "unmask":
-			for _, p := range strings.Split(val, ":") {
-				if p != "ALL" && !filepath.IsAbs(p) {
-					return config.Badf("--security-opt unmask=%s: want ALL or absolute paths", val)
-				}
-				s.Unmask = append(s.Unmask, p)
-			}
-		case "label", "apparmor":
-			// No SELinux or AppArmor profile is applied rootless here.
-		default:
-			return config.Badf("--security-opt %q: use no-new-privileges, seccomp=unconfined|FILE, mask=PATHS, unmask=PATHS|ALL, label= or apparmor=", opt)
-		}
+	if err := resolveSecurityOpts(o.SecurityOpt, s); err != nil {
+		return err
 	}
 	if err := e.resolveUserns(ctx, o, s); err != nil {
 		return err
@@ -159,6 +118,55 @@ func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *config.
 	}
 	if o.EnvHost {
 		c.Env = mergeEnv(os.Environ(), c.Env)
+	}
+	return nil
+}
+
+// resolveSecurityOpts applies --security-opt values to s.
+func resolveSecurityOpts(opts []string, s *config.Security) error {
+	for _, opt := range opts {
+		key, val, _ := strings.Cut(opt, "=")
+		if key == opt { // podman also takes KEY:VALUE
+			key, val, _ = strings.Cut(opt, ":")
+		}
+		switch key {
+		case "no-new-privileges":
+			if val != "" && val != "true" && val != "false" {
+				return config.Badf("--security-opt %s: want no-new-privileges[=true|false]", opt)
+			}
+			s.NoNewPrivs = val != "false"
+		case "seccomp":
+			if val == "unconfined" {
+				s.Seccomp = "unconfined"
+				break
+			}
+			data, err := os.ReadFile(val)
+			if err != nil {
+				return config.Badf("--security-opt seccomp=%s: %v", val, errors.Unwrap(err))
+			}
+			if _, err := seccomp.LoadProfile(string(data), &specs.Spec{Process: &specs.Process{}}); err != nil {
+				return config.Badf("--security-opt seccomp=%s: %v", val, err)
+			}
+			s.Seccomp = string(data)
+		case "mask":
+			for _, p := range strings.Split(val, ":") {
+				if !filepath.IsAbs(p) {
+					return config.Badf("--security-opt mask=%s: %q is not an absolute path", val, p)
+				}
+				s.Mask = append(s.Mask, p)
+			}
+		case "unmask":
+			for _, p := range strings.Split(val, ":") {
+				if p != "ALL" && !filepath.IsAbs(p) {
+					return config.Badf("--security-opt unmask=%s: want ALL or absolute paths", val)
+				}
+				s.Unmask = append(s.Unmask, p)
+			}
+		case "label", "apparmor":
+			// No SELinux or AppArmor profile is applied rootless here.
+		default:
+			return config.Badf("--security-opt %q: use no-new-privileges, seccomp=unconfined|FILE, mask=PATHS, unmask=PATHS|ALL, label= or apparmor=", opt)
+		}
 	}
 	return nil
 }

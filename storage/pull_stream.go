@@ -40,86 +40,17 @@ func (s *Store) pullStreaming(ctx context.Context, sys *types.SystemContext, nam
 	} else if _, ok := d.(drivers.DriverWithDiffer); !ok {
 		return PullReport{}, errNotStreamable
 	}
-	srcRef, err := docker.NewReference(named)
-	if err != nil {
-		return PullReport{}, fmt.Errorf("%w %q: %v", ErrBadReference, named.String(), err)
-	}
-	// The API check, a token, the top-level manifest (UnparsedInstance
-	// checks it against a digest in the reference): watched for stalls.
-	var src types.ImageSource
-	var top types.UnparsedImage
-	var topBlob []byte
-	var topType string
-	err = w.during("the answer to its first request", func() error {
-		opened, err := srcRef.NewImageSource(ctx, sys)
-		if err != nil {
-			return err
-		}
-		src = opened
-		top = image.UnparsedInstance(src, nil)
-		topBlob, topType, err = top.Manifest(ctx)
-		return err
-	})
-	if src != nil {
-		defer src.Close()
+	m, err := openManifest(ctx, sys, named, w)
+	if m.src != nil {
+		defer m.src.Close()
 	}
 	if err != nil {
 		return PullReport{}, err
 	}
-	unparsed, manBlob, manType := top, topBlob, topType
-	if manifest.MIMETypeIsMultiImage(topType) {
-		list, err := manifest.ListFromBlob(topBlob, topType)
-		if err != nil {
-			return PullReport{}, err
-		}
-		instance, err := list.ChooseInstance(sys)
-		if err != nil {
-			return PullReport{}, err
-		}
-		unparsed = image.UnparsedInstance(src, &instance)
-		if err := w.during("manifest "+instance.String(), func() error {
-			var err error
-			manBlob, manType, err = unparsed.Manifest(ctx)
-			return err
-		}); err != nil {
-			return PullReport{}, err
-		}
-	}
-	policy, err := policyContext(sys)
+	layers, cfgInfo, cfgBlob, cfg, err := streamableImage(ctx, w, m)
 	if err != nil {
 		return PullReport{}, err
 	}
-	defer policy.Destroy()
-	if _, err := policy.IsRunningImageAllowed(ctx, unparsed); err != nil {
-		return PullReport{}, err
-	}
-
-	man, err := manifest.FromBlob(manBlob, manType)
-	if err != nil {
-		return PullReport{}, err
-	}
-	if manType != imgspec.MediaTypeImageManifest && manType != manifest.DockerV2Schema2MediaType {
-		return PullReport{}, errNotStreamable
-	}
-	layers := man.LayerInfos()
-	cfgInfo := man.ConfigInfo()
-	cfgBlob, err := readBlob(ctx, w, src, cfgInfo)
-	if err != nil {
-		return PullReport{}, fmt.Errorf("reading the image config: %w", err)
-	}
-	var cfg imgspec.Image
-	if err := jsonUnmarshal(cfgBlob, &cfg); err != nil {
-		return PullReport{}, fmt.Errorf("parsing the image config: %w", err)
-	}
-	if len(layers) == 0 || len(cfg.RootFS.DiffIDs) != len(layers) {
-		return PullReport{}, errNotStreamable
-	}
-	for _, l := range layers {
-		if l.EmptyLayer || len(l.URLs) > 0 || strings.Contains(l.MediaType, "encrypted") {
-			return PullReport{}, errNotStreamable
-		}
-	}
-
 	// Layer ids are chain ids, exactly as the image library computes them,
 	// so layers are shared with images that arrived through it.
 	ids := make([]string, len(layers))
@@ -130,8 +61,7 @@ func (s *Store) pullStreaming(ctx context.Context, sys *types.SystemContext, nam
 			ids[i] = digest.Canonical.FromString(ids[i-1] + "+" + diffID.Encoded()).Encoded()
 		}
 	}
-
-	staged, err := s.stageLayers(ctx, w, src, layers, cfg.RootFS.DiffIDs, ids, progress)
+	staged, err := s.stageLayers(ctx, w, m.src, layers, cfg.RootFS.DiffIDs, ids, progress)
 	defer func() {
 		for _, out := range staged {
 			if out != nil {
@@ -142,9 +72,117 @@ func (s *Store) pullStreaming(ctx context.Context, sys *types.SystemContext, nam
 	if err != nil {
 		return PullReport{}, err
 	}
+	if err := s.applyStaged(staged, layers, ids); err != nil {
+		return PullReport{}, err
+	}
+	id, err := s.commitImage(named, ids[len(ids)-1], cfgInfo.Digest, cfgBlob, cfg.Created, m.topBlob, m.manBlob)
+	if err != nil {
+		return PullReport{}, err
+	}
+	return PullReport{ID: id, Names: []string{named.String()}}, nil
+}
+
+// pulledManifest is an image's source and the manifests read from it: the
+// top-level one and, of a list, this platform's.
+type pulledManifest struct {
+	src              types.ImageSource
+	topBlob, manBlob []byte
+	manType          string
+}
+
+// openManifest opens the image's source and reads its manifest, choosing
+// this platform's from a list and checking the policy: the API check, a
+// token and each manifest watched for stalls (UnparsedInstance checks a
+// manifest against a digest in the reference). src, when set, is the
+// caller's to close, also with an error.
+func openManifest(ctx context.Context, sys *types.SystemContext, named reference.Named, w *stallWatch) (pulledManifest, error) {
+	var m pulledManifest
+	srcRef, err := docker.NewReference(named)
+	if err != nil {
+		return m, fmt.Errorf("%w %q: %v", ErrBadReference, named.String(), err)
+	}
+	var top types.UnparsedImage
+	var topType string
+	err = w.during("the answer to its first request", func() error {
+		opened, err := srcRef.NewImageSource(ctx, sys)
+		if err != nil {
+			return err
+		}
+		m.src = opened
+		top = image.UnparsedInstance(m.src, nil)
+		m.topBlob, topType, err = top.Manifest(ctx)
+		return err
+	})
+	if err != nil {
+		return m, err
+	}
+	unparsed := top
+	m.manBlob, m.manType = m.topBlob, topType
+	if manifest.MIMETypeIsMultiImage(topType) {
+		list, err := manifest.ListFromBlob(m.topBlob, topType)
+		if err != nil {
+			return m, err
+		}
+		instance, err := list.ChooseInstance(sys)
+		if err != nil {
+			return m, err
+		}
+		unparsed = image.UnparsedInstance(m.src, &instance)
+		if err := w.during("manifest "+instance.String(), func() error {
+			var err error
+			m.manBlob, m.manType, err = unparsed.Manifest(ctx)
+			return err
+		}); err != nil {
+			return m, err
+		}
+	}
+	policy, err := policyContext(sys)
+	if err != nil {
+		return m, err
+	}
+	defer policy.Destroy()
+	_, err = policy.IsRunningImageAllowed(ctx, unparsed)
+	return m, err
+}
+
+// streamableImage reads the image's config and layers, or says
+// errNotStreamable for what only the general copy path takes (other
+// manifest types, empty, foreign or encrypted layers).
+func streamableImage(ctx context.Context, w *stallWatch, m pulledManifest) ([]manifest.LayerInfo, types.BlobInfo, []byte, imgspec.Image, error) {
+	var cfg imgspec.Image
+	man, err := manifest.FromBlob(m.manBlob, m.manType)
+	if err != nil {
+		return nil, types.BlobInfo{}, nil, cfg, err
+	}
+	if m.manType != imgspec.MediaTypeImageManifest && m.manType != manifest.DockerV2Schema2MediaType {
+		return nil, types.BlobInfo{}, nil, cfg, errNotStreamable
+	}
+	layers := man.LayerInfos()
+	cfgInfo := man.ConfigInfo()
+	cfgBlob, err := readBlob(ctx, w, m.src, cfgInfo)
+	if err != nil {
+		return nil, cfgInfo, nil, cfg, fmt.Errorf("reading the image config: %w", err)
+	}
+	if err := jsonUnmarshal(cfgBlob, &cfg); err != nil {
+		return nil, cfgInfo, nil, cfg, fmt.Errorf("parsing the image config: %w", err)
+	}
+	if len(layers) == 0 || len(cfg.RootFS.DiffIDs) != len(layers) {
+		return nil, cfgInfo, nil, cfg, errNotStreamable
+	}
+	for _, l := range layers {
+		if l.EmptyLayer || len(l.URLs) > 0 || strings.Contains(l.MediaType, "encrypted") {
+			return nil, cfgInfo, nil, cfg, errNotStreamable
+		}
+	}
+	return layers, cfgInfo, cfgBlob, cfg, nil
+}
+
+// applyStaged commits the staged layers in order (nil: already in the
+// store); each one applied is taken out of staged.
+func (s *Store) applyStaged(staged []*drivers.DriverWithDifferOutput, layers []manifest.LayerInfo, ids []string) error {
 	for i, out := range staged {
 		if out == nil {
-			continue // already in the store
+			continue
 		}
 		parent := ""
 		if i > 0 {
@@ -157,15 +195,10 @@ func (s *Store) pullStreaming(ctx context.Context, sys *types.SystemContext, nam
 		staged[i] = nil
 		if err != nil && !errors.Is(err, cstorage.ErrDuplicateID) {
 			_ = s.lib.CleanupStagedLayer(out)
-			return PullReport{}, fmt.Errorf("committing layer %s: %w", layers[i].Digest, err)
+			return fmt.Errorf("committing layer %s: %w", layers[i].Digest, err)
 		}
 	}
-
-	id, err := s.commitImage(named, ids[len(ids)-1], cfgInfo.Digest, cfgBlob, cfg.Created, topBlob, manBlob)
-	if err != nil {
-		return PullReport{}, err
-	}
-	return PullReport{ID: id, Names: []string{named.String()}}, nil
+	return nil
 }
 
 // stageLayers extracts every layer that the store lacks into a staging

@@ -242,6 +242,27 @@ func (c *converter) dependency(e Entry, ref string) (name, unit string, err erro
 	return name, base + "-" + kind + ".service", nil
 }
 
+// runArgs are the arguments of a container unit's `run`, escaped as
+// they are added (values from the file keep their specifiers, %N and the
+// like, as systemd would expand them), and the units it requires.
+type runArgs struct {
+	args     []string
+	requires []string
+}
+
+func (a *runArgs) add(flag string, values ...string) {
+	for _, v := range values {
+		a.args = append(a.args, flag, escapeValue(v))
+	}
+}
+
+// addWords adds words as they are, each escaped.
+func (a *runArgs) addWords(ws []string) {
+	for _, w := range ws {
+		a.args = append(a.args, escapeValue(w))
+	}
+}
+
 func (c *converter) container(u *Unit) error {
 	image, ok := c.src.Lookup("Image")
 	if !ok || image.Value == "" {
@@ -262,27 +283,46 @@ func (c *converter) container(u *Unit) error {
 	if notify {
 		sdnotify = "container"
 	}
-	// args are escaped when added: values from the file keep their
-	// specifiers (%N and the like), as systemd would expand them.
-	args := []string{"run", "--name=" + name, "--cidfile=%t/%N.cid", "--replace", "--rm", "--sdnotify=" + sdnotify, "-d"}
-	add := func(flag string, values ...string) {
-		for _, v := range values {
-			args = append(args, flag, escapeValue(v))
+	a := &runArgs{args: []string{"run", "--name=" + name, "--cidfile=%t/%N.cid", "--replace", "--rm", "--sdnotify=" + sdnotify, "-d"}}
+	for _, part := range []func(*runArgs) error{c.processArgs, c.networkArgs, c.storageArgs, c.environmentArgs} {
+		if err := part(a); err != nil {
+			return err
 		}
 	}
+	for _, e := range c.src.All("PodmanArgs") {
+		ws, err := c.words(e)
+		if err != nil {
+			return err
+		}
+		a.addWords(ws)
+	}
+	a.args = append(a.args, escapeValue(image.Value))
+	if e, ok := c.src.Lookup("Exec"); ok {
+		ws, err := c.words(e)
+		if err != nil {
+			return err
+		}
+		a.addWords(ws)
+	}
+	c.containerService(u, a)
+	return nil
+}
+
+// processArgs: the process's identity and privileges.
+func (c *converter) processArgs(a *runArgs) error {
 	for _, b := range []struct{ key, flag string }{{"RunInit", "--init"}, {"ReadOnly", "--read-only"}, {"EnvironmentHost", "--env-host"}} {
 		on, err := c.boolean(b.key)
 		if err != nil {
 			return err
 		}
 		if on {
-			args = append(args, b.flag)
+			a.args = append(a.args, b.flag)
 		}
 	}
 	if nnp, err := c.boolean("NoNewPrivileges"); err != nil {
 		return err
 	} else if nnp {
-		add("--security-opt", "no-new-privileges")
+		a.add("--security-opt", "no-new-privileges")
 	}
 	user, hasUser := c.src.Lookup("User")
 	if group, ok := c.src.Lookup("Group"); ok {
@@ -292,14 +332,19 @@ func (c *converter) container(u *Unit) error {
 		user.Value += ":" + group.Value
 	}
 	if hasUser {
-		add("--user", user.Value)
+		a.add("--user", user.Value)
 	}
 	for _, k := range []struct{ key, flag string }{{"WorkingDir", "-w"}, {"HostName", "--hostname"}, {"UserNS", "--userns"}, {"IP", "--ip"}} {
 		if e, ok := c.src.Lookup(k.key); ok {
-			add(k.flag, e.Value)
+			a.add(k.flag, e.Value)
 		}
 	}
-	var requires []string
+	return nil
+}
+
+// networkArgs: networks (a .network file's unit is required), aliases,
+// DNS, hosts, and the capabilities (in the order the flags always had).
+func (c *converter) networkArgs(a *runArgs) error {
 	for _, e := range c.src.All("Network") {
 		v := e.Value
 		if strings.HasSuffix(v, ".network") {
@@ -308,20 +353,22 @@ func (c *converter) container(u *Unit) error {
 				return err
 			}
 			v = net
-			requires = append(requires, unit)
+			a.requires = append(a.requires, unit)
 		}
-		add("--network", v)
+		a.add("--network", v)
 	}
 	for _, k := range []struct{ key, flag string }{{"NetworkAlias", "--network-alias"}, {"DNS", "--dns"}, {"AddHost", "--add-host"},
 		{"AddCapability", "--cap-add"}, {"DropCapability", "--cap-drop"}} {
-		for _, e := range c.src.All(k.key) {
-			ws, err := c.words(e)
-			if err != nil {
-				return err
-			}
-			add(k.flag, ws...)
+		if err := c.wordsOf(a, k.key, k.flag); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// storageArgs: volumes (a .volume file's unit is required), mounts,
+// tmpfs, and the published ports.
+func (c *converter) storageArgs(a *runArgs) error {
 	for _, e := range c.src.All("Volume") {
 		v := e.Value
 		src, rest, hasDest := strings.Cut(v, ":")
@@ -334,57 +381,61 @@ func (c *converter) container(u *Unit) error {
 				return err
 			}
 			v = vol + ":" + rest
-			requires = append(requires, unit)
+			a.requires = append(a.requires, unit)
 		}
-		add("-v", v)
+		a.add("-v", v)
 	}
 	for _, k := range []struct{ key, flag string }{{"Mount", "--mount"}, {"Tmpfs", "--tmpfs"}} {
 		for _, e := range c.src.All(k.key) {
-			add(k.flag, e.Value)
+			a.add(k.flag, e.Value)
 		}
 	}
 	for _, e := range c.src.All("PublishPort") {
 		if strings.TrimSpace(e.Value) == "" || strings.ContainsAny(e.Value, " \t") {
 			return c.errAt(e, "%q: want [[IP:]HOST_PORT:]CONTAINER_PORT[/udp]", e.Value)
 		}
-		add("-p", e.Value)
+		a.add("-p", e.Value)
 	}
+	return nil
+}
+
+// environmentArgs: environment, labels and the entrypoint.
+func (c *converter) environmentArgs(a *runArgs) error {
 	env, err := c.keyValues("Environment")
 	if err != nil {
 		return err
 	}
-	add("--env", env...)
+	a.add("--env", env...)
 	for _, e := range c.src.All("EnvironmentFile") {
-		add("--env-file", e.Value)
+		a.add("--env-file", e.Value)
 	}
 	labels, err := c.keyValues("Label")
 	if err != nil {
 		return err
 	}
-	add("--label", labels...)
+	a.add("--label", labels...)
 	if e, ok := c.src.Lookup("Entrypoint"); ok {
-		add("--entrypoint", e.Value)
+		a.add("--entrypoint", e.Value)
 	}
-	for _, e := range c.src.All("PodmanArgs") {
+	return nil
+}
+
+// wordsOf adds flag for every word of every key= line.
+func (c *converter) wordsOf(a *runArgs, key, flag string) error {
+	for _, e := range c.src.All(key) {
 		ws, err := c.words(e)
 		if err != nil {
 			return err
 		}
-		for _, w := range ws {
-			args = append(args, escapeValue(w))
-		}
+		a.add(flag, ws...)
 	}
-	args = append(args, escapeValue(image.Value))
-	if e, ok := c.src.Lookup("Exec"); ok {
-		ws, err := c.words(e)
-		if err != nil {
-			return err
-		}
-		for _, w := range ws {
-			args = append(args, escapeValue(w))
-		}
-	}
-	for _, r := range requires {
+	return nil
+}
+
+// containerService writes the [Unit] dependencies and the [Service] of a
+// container unit.
+func (c *converter) containerService(u *Unit, a *runArgs) {
+	for _, r := range a.requires {
 		u.Add("Unit", "Requires", r)
 		u.Add("Unit", "After", r)
 	}
@@ -397,8 +448,7 @@ func (c *converter) container(u *Unit) error {
 	u.Add("Service", "Type", "notify")
 	u.Add("Service", "NotifyAccess", "all")
 	u.Add("Service", "SyslogIdentifier", "%N")
-	u.Add("Service", "ExecStart", bin+" "+strings.Join(args, " "))
-	return nil
+	u.Add("Service", "ExecStart", bin+" "+strings.Join(a.args, " "))
 }
 
 // escapeValue quotes a word from a source file for an Exec line, keeping
