@@ -280,8 +280,17 @@ func (l *Log) rotate() error {
 		}
 		next++
 	}
+	// Until our rename, no other rotation can be under way (the one
+	// before ours renamed before the file we hold became current, the one
+	// after cannot start before it), so a link in the making is one a
+	// rotation left when it died. After our rename the next rotation may
+	// begin at once: what follows touches only old generations.
+	if stale, err := filepath.Glob(l.path + ".new-*"); err == nil {
+		for _, name := range stale {
+			os.Remove(name)
+		}
+	}
 	tmp := l.path + ".new-" + strconv.Itoa(os.Getpid())
-	os.Remove(tmp)
 	if err := os.Symlink(l.genName(next), tmp); err != nil {
 		return err
 	}
@@ -289,6 +298,7 @@ func (l *Log) rotate() error {
 		os.Remove(tmp)
 		return err
 	}
+
 	// Keep the generation just retired (and l.keep-1 before it); newer
 	// leftovers of racing creators stay until the next rotation, so a
 	// reader walking through them finds no gap.

@@ -226,7 +226,9 @@ func (r *reader) catchUp() (done bool, err error) {
 			return false, err
 		}
 		if cur == r.gen {
-			return false, nil
+			if cur, err = r.remade(); err != nil || cur == r.gen {
+				return false, err
+			}
 		}
 		// Retired: nothing more can be written to it. Read what came after
 		// the drain above, then move on.
@@ -237,6 +239,31 @@ func (r *reader) catchUp() (done bool, err error) {
 			return false, err
 		}
 	}
+}
+
+// remade checks that PATH's target, which had r's generation number, is
+// r's file, and returns the generation PATH points at now. If the name
+// still points at r's number but not at r's file, someone removed the file
+// by hand and writers made it again: r would wait on it for ever.
+func (r *reader) remade() (uint64, error) {
+	a, err := os.Stat(r.l.path)
+	if err != nil {
+		return r.gen, nil
+	}
+	b, err := r.f.Stat()
+	if err != nil || os.SameFile(a, b) {
+		return r.gen, err
+	}
+	// Not r's file: rotated since target() (then move on as usual), or
+	// remade (the number has not changed, and numbers only grow).
+	cur, err := r.l.target()
+	if err != nil {
+		return r.gen, nil // the link is being remade: look again later
+	}
+	if cur == r.gen {
+		return cur, fmt.Errorf("%w: %s was removed and made again", ErrFellBehind, r.l.genPath(r.gen))
+	}
+	return cur, nil
 }
 
 // next opens the generation after r.gen, cur being the current one.

@@ -264,3 +264,49 @@ func TestFollowStartsAfterPartialLine(t *testing.T) {
 	expect(t, ch, "c00001")
 	stop()
 }
+
+// A generation file that never became the target (left by a creator that
+// lost a race) is passed over, by readers and by rotation's numbering.
+func TestStrayGenerationPassedOver(t *testing.T) {
+	l := NewLog(filepath.Join(t.TempDir(), "events.log"), 3000)
+	appendN(t, l, 0, 2)
+	ch, stop := follow(t, l, Options{})
+	time.Sleep(50 * time.Millisecond)
+	must(t, os.WriteFile(l.Path()+".2", nil, 0o600)) // the stray
+	var want []string
+	for i := 2; i < 12; i++ { // rotates once, to generation 3
+		want = append(want, fmt.Sprintf("c%05d", i))
+	}
+	appendN(t, l, 2, 10)
+	expect(t, ch, want...)
+	if err := stop(); !errors.Is(err, context.Canceled) {
+		t.Errorf("follower ended with %v", err)
+	}
+	if cur, err := l.target(); err != nil || cur != 3 {
+		t.Errorf("current generation %d, %v; want 3", cur, err)
+	}
+	if got := ids(readAll(t, l, Options{})); !slices.Equal(got[len(got)-10:], want) {
+		t.Errorf("read %v", got)
+	}
+}
+
+// A follower whose file is removed by hand, and made again by writers under
+// the same name, is told rather than left waiting on the removed file.
+func TestFollowerOfRemovedFile(t *testing.T) {
+	l := NewLog(filepath.Join(t.TempDir(), "events.log"), 0)
+	appendN(t, l, 0, 1)
+	must(t, l.Close())
+	done := make(chan error, 1)
+	go func() { done <- l.Read(context.Background(), Options{Follow: true}, func(Event) error { return nil }) }()
+	time.Sleep(50 * time.Millisecond)
+	must(t, os.Remove(l.Path()+".1"))
+	appendN(t, l, 1, 1)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrFellBehind) {
+			t.Errorf("got %v, want ErrFellBehind", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("follower still waiting on the removed file")
+	}
+}
