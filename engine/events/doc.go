@@ -27,7 +27,8 @@
 //     one write(2).
 //  5. If the file has now reached MaxSize/2, rotate, still under the lock:
 //     create PATH.(max+1) with O_EXCL, where max is the largest generation
-//     present; point a fresh symlink at it and rename(2) that over PATH;
+//     present; point a fresh symlink PATH.new-PID at it (first removing any
+//     PATH.new-* a rotation that died left) and rename(2) it over PATH;
 //     remove the generations older than the one just retired.
 //  6. Unlock (and close, or keep fd for the next append).
 //
@@ -43,17 +44,17 @@
 // it overshoot threefold; exclusive appends were about 40% slower in that
 // contrived contention and are otherwise as cheap. They buy two exact
 // properties: a generation ends within one line of MaxSize/2, and lines are
-// in the order of their time stamps. The hold time is a few µs. A process
-// stopped (SIGSTOP) inside those µs holds up other appends until it
-// continues, as with any lock.
+// in the order of their time stamps. The lock is held for a stat and a
+// write. A process stopped (SIGSTOP) while it holds it holds up other
+// appends until it continues, as with any lock.
 //
 // # Why no event is lost, repeated or torn
 //
 // Frozen files. A generation file receives writes only while it is PATH's
-// target: a writer writes only after checking, under the lock, that its
-// file is the target, and the switch of PATH to a newer generation happens
-// under the same lock, so a writer that checks after the switch writes
-// nowhere. The check cannot be fooled by inode reuse, since the writer
+// target: a writer writes only after checking, under the file's lock, that
+// the file is the target, and the switch of PATH to a newer generation
+// happens under the lock of the file it retires, so a writer that checks
+// after the switch writes nowhere. The check cannot be fooled by inode reuse, since the writer
 // holds the file open. So once a reader sees that PATH points elsewhere,
 // the file it holds is complete, forever.
 //
@@ -71,9 +72,10 @@
 // frozen-file argument it then has every line g will ever hold. Lines of g
 // were all written before the switch that retired g, and lines of g+1 after
 // it, so the walk reads the events in the order they were written.
-// Generation numbers only grow (max+1, under the lock), and a generation
-// file that never became the target (made by a creator that lost a race)
-// is empty and passed over.
+// Generation numbers only grow: a rotation picks max+1 before its rename,
+// and until then it is alone (the next one needs the lock of the file this
+// one is about to make current). A generation file that never became the
+// target (made by a creator that lost a race) is empty and passed over.
 //
 // Retention is the only loss: rotation removes generations older than the
 // one it retires, so the log holds at most MaxSize bytes and at least half
