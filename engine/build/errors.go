@@ -22,6 +22,8 @@ var (
 	ErrBadSource = errors.New("bad source")
 	// ErrNoSecret: a RUN --mount=type=secret,required names a secret not given.
 	ErrNoSecret = errors.New("secret not provided")
+	// ErrBadChange: a commit/import --change instruction is invalid.
+	ErrBadChange = errors.New("invalid --change")
 )
 
 // Error is a refusal tied to a place in the Containerfile. It prints as

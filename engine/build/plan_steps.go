@@ -22,6 +22,9 @@ func (p *stagePlanner) run(ctx context.Context, c *instructions.RunCommand, line
 	}
 	r := &RunStep{ArgEnv: p.argEnv(), Network: string(instructions.GetNetwork(c))}
 	args := slices.Clone(c.CmdLine)
+	if len(args) == 0 || (c.PrependShell && strings.TrimSpace(strings.Join(args, "")) == "") {
+		return nil, errors.New("RUN requires at least one argument")
+	}
 	if len(c.Files) > 0 {
 		if len(args) != 1 || !c.PrependShell {
 			return nil, fmt.Errorf("a heredoc needs the shell form of RUN")
