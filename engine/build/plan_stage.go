@@ -42,7 +42,7 @@ func planStage(ctx context.Context, f *parsedFile, g *graph, idx int, globals *g
 		if opts.Resolve != nil {
 			img, err := opts.Resolve(ctx, st.Base.Ref)
 			if err != nil {
-				return nil, p.resolveError("FROM", st.Base.Ref, ps.line, err)
+				return nil, p.resolveError("FROM "+st.Base.Ref, st.Base.Ref, ps.line, err)
 			}
 			st.Base.ImageID, p.cfg = img.ImageID, img.Config.clone()
 		}
@@ -71,9 +71,9 @@ func planStage(ctx context.Context, f *parsedFile, g *graph, idx int, globals *g
 // looks like a mistyped stage name.
 func (p *stagePlanner) resolveError(what, ref string, line int, err error) error {
 	if !strings.ContainsAny(ref, "/:@.") && p.hasNamedStages() {
-		return lineError(p.file.name, line, ErrNoSuchStage, "%s %s: no stage or image named %q: %v", what, ref, ref, err)
+		return lineError(p.file.name, line, ErrNoSuchStage, "%s: no stage or image named %q: %v", what, ref, err)
 	}
-	return &Error{File: p.file.name, Line: line, Err: fmt.Errorf("%s %s: %w", what, ref, err)}
+	return &Error{File: p.file.name, Line: line, Err: fmt.Errorf("%s: %w", what, err)}
 }
 
 func (p *stagePlanner) hasNamedStages() bool {
