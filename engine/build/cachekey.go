@@ -16,11 +16,13 @@ const cacheKeyVersion = "skiff-build-cache-v1"
 //
 // parentKey is the key of the step before it in its stage (for the first
 // step, the key of the stage's FROM, [FromKey]), so a key covers every step
-// before it, and through FROM the base image. step.Expanded is the
-// instruction after argument expansion in canonical form: its flags,
-// mounts (cache ids, secret ids, bind sources, but never a secret's
-// content), heredoc bodies, and the shell and working directory it resolved
-// against. step.BuildArgs are, for a RUN, the build arguments in scope.
+// before it, and through FROM the base image and its configuration: an
+// ENV, WORKDIR, USER or SHELL reaches every later step's key this way.
+// step.Expanded is the instruction after argument expansion in canonical
+// form: its flags, mounts (cache ids, secret ids, bind sources, never a
+// secret's content), heredoc bodies, the argv a shell-form RUN became, and
+// destinations made absolute. step.BuildArgs are, for a RUN, the build
+// arguments in scope.
 // inputsDigest is the digest of what the step reads besides its text: the
 // content of COPY/ADD sources and of bind-mounted context paths ([Context.Digest]),
 // the image IDs of stages and images it copies or mounts from, the
