@@ -175,11 +175,13 @@ func (p *stagePlanner) add(ctx context.Context, c parsedCmd, trigger bool) error
 // canonical prints an expanded instruction with everything it does, in a
 // stable form: the text the cache key hashes.
 func canonical(instruction string, payload any) string {
-	b, err := json.Marshal(payload)
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep "a > b" readable
+	if err := enc.Encode(payload); err != nil {
 		panic(err) // plain structs of strings and numbers always marshal
 	}
-	return instruction + " " + string(b)
+	return instruction + " " + strings.TrimSuffix(b.String(), "\n")
 }
 
 // arg declares build arguments with docker's rules: a --build-arg wins over
