@@ -26,6 +26,8 @@ var layers = map[string][]string{
 	"engine/oci":     {"rootless"},
 	"engine/monitor": {},
 	"engine/systemd": {},
+	"engine/events":  {},
+	"engine/build":   {},
 	"storage":        {"rootless"},
 	"network":        {"rootless"},
 	"rootless":       {},

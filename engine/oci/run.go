@@ -132,7 +132,7 @@ func RunOnRootfs(ctx context.Context, r RootfsRun) (int, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return 0, err
 	}
-	id := "skiff-run-" + hex.EncodeToString(b[:])
+	id := "skiff-rootfs-" + hex.EncodeToString(b[:])
 	bundle := filepath.Join(r.Scratch, id)
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		return 0, err
