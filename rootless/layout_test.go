@@ -73,3 +73,20 @@ func TestLayoutIsTheOnlyOwnerOfThePaths(t *testing.T) {
 		}
 	}
 }
+
+// TestLayoutMatchesTheConstructors: the C constructors that enter the
+// namespace before the Go runtime starts (enter.c) cannot ask Layout; the
+// holders' directory they use must be Layout's.
+func TestLayoutMatchesTheConstructors(t *testing.T) {
+	src, err := os.ReadFile("enter.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Layout{Run: filepath.Join("RUN", "skiff")}
+	if got, want := l.HoldersDir(), filepath.Join("RUN", "skiff", "ns"); got != want {
+		t.Fatalf("HoldersDir is %s, the constructors use %s", got, want)
+	}
+	if !strings.Contains(string(src), `snprintf(dir, sizeof dir, "%s/skiff/ns", run);`) {
+		t.Fatal("enter.c no longer makes the holders' directory as $XDG_RUNTIME_DIR/skiff/ns: keep it and Layout.HoldersDir together")
+	}
+}
