@@ -39,8 +39,10 @@
 // line when the container runs, "ok PID\n", or when it could not be
 // started, "err WHAT\n"; then the monitor closes the pipe. A first start
 // that reported an error exits 1 and leaves the undoing to the skiff that
-// reads it; one whose report went nowhere (skiff was killed) records exit
-// 125 and hands over to cleanup, as a restart does.
+// reads it; one whose report went nowhere (skiff was killed), or with
+// start=1, records exit 125 and hands over to cleanup, as a restart does.
+// A configuration it cannot read (or without id, runtime or bundle) ends
+// it with 125 and a line on its stderr, before any report.
 //
 // The runtime's pid file (pidfile; the runtime writes, C and Go read:
 // ReadPidFile). The container's PID in decimal, any surrounding white
@@ -55,9 +57,10 @@
 // record per line, "TIMESTAMP STREAM F|P TEXT\n": TIMESTAMP is UTC with
 // nine decimals ("2006-01-02T15:04:05.000000000Z"); STREAM is stdout,
 // stderr, or exit (ExitStream); F marks a whole line, P a piece of one (a
-// line longer than 16384 bytes, or a terminal's output as it comes); each
-// record is one write(2) to a file opened O_APPEND, so two writers never
-// interleave within a record. The last record of a run is "exit F CODE".
+// line longer than 16384 bytes, or a terminal's output as it comes; the
+// monitor records a last line without its newline whole); each record is
+// one write(2) (writev in C) to a file opened O_APPEND, so two writers
+// never interleave within a record. The last record of a run is "exit F CODE".
 //
 // The exit file (exit; C and Go write, Go reads: WriteExitFile,
 // ReadExitFile). "CODE NANOSECONDS\n": the exit code (128+N for signal N,
