@@ -197,7 +197,7 @@ func (e *Engine) attachFallback(ctx context.Context, rec *config.ContainerRecord
 // openAttachInput opens the monitor's input FIFO; a container that has
 // only just started may not have it yet.
 func (e *Engine) openAttachInput(ctx context.Context, rec *config.ContainerRecord) (*os.File, error) {
-	path := filepath.Join(e.bundleDir(rec), "attach.stdin")
+	path := filepath.Join(e.bundleDir(rec), monitor.StdinFIFO)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		fifo, err := os.OpenFile(path, os.O_WRONLY, 0)
@@ -212,9 +212,9 @@ func (e *Engine) openAttachInput(ctx context.Context, rec *config.ContainerRecor
 }
 
 // forwardResize tells a -t container's monitor each window size, through
-// its control FIFO (monitor.c: "1 ROWS COLS" lines, as conmon's ctl file).
+// its control FIFO (monitor.ResizeLine, as conmon's ctl file).
 func (e *Engine) forwardResize(ctx context.Context, rec *config.ContainerRecord, sizes <-chan TerminalSize) {
-	path := filepath.Join(e.bundleDir(rec), "ctl")
+	path := filepath.Join(e.bundleDir(rec), monitor.CtlFIFO)
 	for {
 		select {
 		case <-ctx.Done():
@@ -228,7 +228,7 @@ func (e *Engine) forwardResize(ctx context.Context, rec *config.ContainerRecord,
 			for i := 0; i < 50; i++ {
 				f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
 				if err == nil {
-					_, _ = fmt.Fprintf(f, "1 %d %d\n", sz.Rows, sz.Cols)
+					_, _ = f.WriteString(monitor.ResizeLine(sz.Rows, sz.Cols))
 					f.Close()
 					break
 				}

@@ -48,12 +48,7 @@ func (e *Engine) containerPid(rec *config.ContainerRecord) int {
 	if rec.Pid > 0 {
 		return rec.Pid
 	}
-	data, err := os.ReadFile(e.pidPath(rec.ID))
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-	return pid
+	return monitor.ReadPidFile(e.pidPath(rec.ID))
 }
 
 // startedBy is a time by which the container's process had started: the

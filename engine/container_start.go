@@ -282,13 +282,6 @@ func terminalSize(r io.Reader) *specs.Box {
 	return &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
 }
 
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // abortStart undoes a start that failed before the container ran.
 func (e *Engine) abortStart(rec *config.ContainerRecord, cause error) error {
 	e.teardownNetwork(rec)

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/monitor"
 	"github.com/skiff-project/skiff/engine/oci"
 
 	"github.com/skiff-project/skiff/rootless"
@@ -91,26 +91,29 @@ func (e *Engine) MonitorCleanup(ctx context.Context, id string, pid int) error {
 		_ = e.cleanup(ctx, id, pid)
 		return fmt.Errorf("restarting %s: %w", rec.Name, err)
 	}
-	conf, err := e.monitorConf(rec, runtime, bundle, fmt.Sprintf("delay_ms=%d\nstart=1\n", restartDelay(rec.RestartCount, ran).Milliseconds()))
+	conf, err := e.monitorConf(rec, runtime, bundle)
+	if err == nil {
+		conf.Start, conf.Delay = true, restartDelay(rec.RestartCount, ran)
+		err = conf.Write(filepath.Join(bundle, monitor.ConfFile))
+	}
 	if err != nil {
 		lock.Unlock()
 		return err
 	}
 	lock.Unlock() // also closed by the exec
-	env := append(e.StoreEnv(), "_SKIFF_MONITOR="+conf, "_SKIFF_USERNS=1")
-	err = syscall.Exec("/proc/self/exe", []string{"skiff-monitor", rec.ID}, env)
+	err = monitor.Become(rec.ID, filepath.Join(bundle, monitor.ConfFile), append(e.StoreEnv(), "_SKIFF_USERNS=1"))
 	return fmt.Errorf("becoming the monitor of %s again: %w", rec.Name, err)
 }
 
-// monitorConf writes the monitor's configuration into the bundle.
-func (e *Engine) monitorConf(rec *config.ContainerRecord, runtime, bundle, extra string) (string, error) {
+// monitorConf is the configuration of rec's monitor, run in bundle.
+func (e *Engine) monitorConf(rec *config.ContainerRecord, runtime, bundle string) (*monitor.Config, error) {
 	holders, err := rootless.HoldersDir()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	conf := fmt.Sprintf("id=%s\nruntime=%s\nroot=%s\nbundle=%s\nlog=%s\nexit=%s\npidfile=%s\nholders=%s\ntty=%d\nstdin=%d\n",
-		rec.ID, runtime, e.runtimeRoot(), bundle, e.LogPath(rec.ID), e.exitPath(rec.ID),
-		e.pidPath(rec.ID), holders, btoi(rec.Config.Tty), btoi(rec.Config.OpenStdin)) + extra
-	path := filepath.Join(bundle, "monitor.conf")
-	return path, os.WriteFile(path, []byte(conf), 0o600)
+	return &monitor.Config{
+		ID: rec.ID, Runtime: runtime, Root: e.runtimeRoot(), Bundle: bundle,
+		Log: e.LogPath(rec.ID), Exit: e.exitPath(rec.ID), PidFile: e.pidPath(rec.ID), Holders: holders,
+		Tty: rec.Config.Tty, Stdin: rec.Config.OpenStdin,
+	}, nil
 }

@@ -53,10 +53,13 @@ type Holder struct {
 
 // A holder's record is "USERINO MNTINO": with the mount namespace too, a
 // PID reused by a container's process (same user namespace, its own
-// mounts) is never taken for a holder.
+// mounts) is never taken for a holder. Written here, by enter.c, and by
+// the container monitor (engine/monitor's monitor.c, whose tests read its
+// records with ParseHolderRecord).
 func holderRecord(h Holder) string { return fmt.Sprintf("%d %d", h.Inode, h.Mnt) }
 
-func parseRecord(pid int, data string) (Holder, bool) {
+// ParseHolderRecord reads the record of holder pid.
+func ParseHolderRecord(pid int, data string) (Holder, bool) {
 	f := strings.Fields(data)
 	if len(f) < 1 || len(f) > 2 {
 		return Holder{}, false
@@ -118,7 +121,7 @@ func liveHolders(dir string) (live []Holder, busy bool) {
 		if err != nil {
 			continue // unregistered meanwhile
 		}
-		h, ok := parseRecord(pid, string(data))
+		h, ok := ParseHolderRecord(pid, string(data))
 		if !ok || UserNSInode(pid) != h.Inode {
 			_ = os.Remove(path)
 			continue

@@ -17,12 +17,12 @@ func TestHolderRecords(t *testing.T) {
 		{"x 5", Holder{}, false},
 		{"1 2 3", Holder{}, false},
 	} {
-		got, ok := parseRecord(7, c.data)
+		got, ok := ParseHolderRecord(7, c.data)
 		if ok != c.ok || got != c.want {
-			t.Errorf("parseRecord(%q) = %+v, %v; want %+v, %v", c.data, got, ok, c.want, c.ok)
+			t.Errorf("ParseHolderRecord(%q) = %+v, %v; want %+v, %v", c.data, got, ok, c.want, c.ok)
 		}
 		if ok && c.want.Mnt != 0 {
-			if back, _ := parseRecord(7, holderRecord(got)); back != got {
+			if back, _ := ParseHolderRecord(7, holderRecord(got)); back != got {
 				t.Errorf("holderRecord(%+v) reads back as %+v", got, back)
 			}
 		}

@@ -1,12 +1,7 @@
-// Package monitor owns skiff's small C processes and the files they share
-// with the Go side: the per-container monitor (monitor.c, like conmon), the
-// keeper of a detached exec's terminal (ptydrain.c), and the formats both
-// sides read and write (the monitor's configuration, the exit file, the
-// log's lines, the pid file). The C programs run in constructors, before
-// (and instead of) the Go runtime, when the binary starts with
-// _SKIFF_MONITOR or _SKIFF_PTYDRAIN set: any binary that links this
-// package can become them.
 package monitor
+
+// The C programs of this package (monitor.c, ptydrain.c) are built into
+// every binary that links it; see the package doc.
 
 /*
 #cgo CFLAGS: -Wall

@@ -6,13 +6,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"go.podman.io/storage/pkg/ioutils"
 )
 
-// WriteExitFile records an exit status the way the monitor does.
+// WriteExitFile records an exit status as the monitor does (write_exit in
+// monitor.c): fsync'd and renamed into place.
 func WriteExitFile(path string, code int) {
-	_ = ioutils.AtomicWriteFile(path, []byte(fmt.Sprintf("%d %d\n", code, time.Now().UnixNano())), 0o600)
+	_ = writeAtomic(path, []byte(fmt.Sprintf("%d %d\n", code, time.Now().UnixNano())), 0o600, true)
 }
 
 // ReadExitFile returns the recorded exit status and time, if any.

@@ -59,7 +59,7 @@ func (s *logStream) Write(p []byte) (int, error) {
 		s.emit(s.buf[:i], 'F')
 		s.buf = s.buf[i+1:]
 	}
-	if len(s.buf) >= 16384 {
+	if len(s.buf) >= maxLogLine {
 		s.emit(s.buf, 'P')
 		s.buf = nil
 	}
@@ -72,7 +72,8 @@ func (s *logStream) emit(line []byte, kind byte) {
 	if s.l.f == nil {
 		return
 	}
-	fmt.Fprintf(s.l.f, "%s %s %c %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000000000Z"), s.name, kind, line)
+	// One write per record (the protocol's rule for two writers).
+	_, _ = s.l.f.Write(fmt.Appendf(nil, "%s %s %c %s\n", time.Now().UTC().Format(LogTimeLayout), s.name, kind, line))
 }
 
 // Exit records the container's end for attach, as the monitor does.
@@ -88,6 +89,7 @@ type LogEntry struct {
 	Full   bool
 }
 
+// ParseLogLine reads one record of the log (without its newline).
 func ParseLogLine(line string) (LogEntry, bool) {
 	parts := strings.SplitN(line, " ", 4)
 	if len(parts) < 3 {
@@ -103,6 +105,13 @@ func ParseLogLine(line string) (LogEntry, bool) {
 	}
 	return e, true
 }
+
+// LogTimeLayout is the log's timestamp, as monitor.c's emit writes it.
+const LogTimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// maxLogLine is the longest record's text: a longer line is recorded in
+// pieces ("P"), as monitor.c's struct stream does.
+const maxLogLine = 16384
 
 // ExitStream is the log record a monitor writes when the container ended,
 // with its exit code: `logs` never shows it, attach ends on it.

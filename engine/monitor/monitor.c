@@ -21,6 +21,12 @@
 // again (same PID) with a back-off to wait and start=1: it then starts the
 // container itself, as nobody waits for its report. It keeps the user namespace alive while it runs by being in
 // it, and records itself as a holder so later commands find it.
+//
+// Every file and message it exchanges with skiff (the configuration, the
+// gate and the report, the log, the exit file, the pid file, the holder
+// record, the FIFOs) and how each side syncs them is documented once, in
+// the package doc (doc.go, "The monitor's protocol"); the Go side is in
+// this package too, and protocol_test.go runs this monitor against it.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -46,10 +52,13 @@
 struct mon {
 	char id[128], runtime[512], root[512], bundle[512], logpath[512];
 	char exitpath[512], pidfile[512], holders[512], consock[512];
+	char runclog[600]; /* the runtime's --log, in the bundle */
 	int tty, keepstdin, syncfd, start;
 	long delay_ms;
 };
 
+/* Reads the configuration Go's Config.Write made: "key=value" lines (see
+ * doc.go for the keys). */
 static int getconf(struct mon *m, const char *path)
 {
 	FILE *f = fopen(path, "re");
@@ -339,10 +348,18 @@ static void await_go(const char *gate)
 	become_cleanup(end + 1);
 }
 
-static void run_monitor(const char *conf)
+/* Sleeps ms milliseconds, signals or not. */
+static void sleep_ms(long ms)
 {
-	struct mon m;
-	int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1}, csock = -1;
+	struct timespec d = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&d, &d) < 0 && errno == EINTR)
+		;
+}
+
+/* The monitor's own start: out of skiff's way, past the gate, configured,
+ * in the bundle, recorded as a holder, and the restart's back-off waited. */
+static void setup(struct mon *m, const char *conf)
+{
 	const char *gate = getenv("_SKIFF_MONITOR_GATE");
 	/* Out of skiff's session first: a signal to its process group (a
 	 * terminal's ^C) ends skiff, never the container's monitor. */
@@ -353,103 +370,155 @@ static void run_monitor(const char *conf)
 	if (gate && *gate)
 		await_go(gate);
 	unsetenv("_SKIFF_MONITOR_GATE");
-	if (getconf(&m, conf) < 0) {
+	if (getconf(m, conf) < 0) {
 		fprintf(stderr, "skiff monitor: unreadable configuration %s\n", conf);
 		_exit(125);
 	}
 	unsetenv("_SKIFF_MONITOR");
-	if (chdir(m.bundle) < 0)
-		give_up(&m, report(&m, "err entering %s: %s\n", m.bundle, strerror(errno)));
+	if (chdir(m->bundle) < 0)
+		give_up(m, report(m, "err entering %s: %s\n", m->bundle, strerror(errno)));
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	register_holder(&m, getpid());
-	if (m.delay_ms > 0) {
-		struct timespec d = {m.delay_ms / 1000, (m.delay_ms % 1000) * 1000000L};
-		while (nanosleep(&d, &d) < 0 && errno == EINTR)
-			;
-	}
+	register_holder(m, getpid());
+	if (m->delay_ms > 0)
+		sleep_ms(m->delay_ms);
+	snprintf(m->runclog, sizeof m->runclog, "%s/runtime.log", m->bundle);
+}
 
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+/* What the monitor holds of the container while it runs. */
+struct io {
+	sigset_t mask;           /* SIGCHLD, blocked: it comes through sfd */
+	int sfd;                 /* the signalfd of mask */
+	int out[2], err[2], in[2]; /* the container's pipes (-1: none) */
+	int csock;               /* a -t container's console socket */
+	struct stream so, se;    /* its output: so is the terminal with -t */
+	int input;               /* where its input goes (-1: none) */
+	int fifo, fifo_keep;     /* attach.stdin, and our writer of it */
+	int ctl, ctl_keep;       /* ctl, and our writer of it */
+};
 
-	logfd = open(m.logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+static void io_init(struct io *io)
+{
+	memset(io, 0, sizeof *io);
+	io->sfd = io->csock = io->input = -1;
+	io->out[0] = io->out[1] = io->err[0] = io->err[1] = io->in[0] = io->in[1] = -1;
+	io->fifo = io->fifo_keep = io->ctl = io->ctl_keep = -1;
+	io->so.name = "stdout";
+	io->se.name = "stderr";
+	io->so.fd = io->se.fd = -1;
+}
+
+/* SIGCHLD through a descriptor, the log, and the container's stdio: a
+ * console socket for a terminal, or pipes. */
+static void open_io(struct mon *m, struct io *io)
+{
+	sigemptyset(&io->mask);
+	sigaddset(&io->mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &io->mask, NULL);
+	io->sfd = signalfd(-1, &io->mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	logfd = open(m->logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (logfd < 0)
-		give_up(&m, report(&m, "err opening the log %s: %s\n", m.logpath, strerror(errno)));
-	if (m.tty) {
+		give_up(m, report(m, "err opening the log %s: %s\n", m->logpath, strerror(errno)));
+	if (m->tty) {
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 		/* Relative to the bundle, the monitor's working directory: a
 		 * socket path must be short. */
 		snprintf(sa.sun_path, sizeof sa.sun_path, "console.sock");
-		snprintf(m.consock, sizeof m.consock, "console.sock");
-		csock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		unlink(m.consock);
-		if (csock < 0 || bind(csock, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(csock, 1) < 0)
-			give_up(&m, report(&m, "err console socket %s: %s\n", m.consock, strerror(errno)));
-	} else if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
-		give_up(&m, report(&m, "err pipes: %s\n", strerror(errno)));
+		snprintf(m->consock, sizeof m->consock, "console.sock");
+		io->csock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		unlink(m->consock);
+		if (io->csock < 0 || bind(io->csock, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(io->csock, 1) < 0)
+			give_up(m, report(m, "err console socket %s: %s\n", m->consock, strerror(errno)));
+	} else if (pipe2(io->out, O_CLOEXEC) < 0 || pipe2(io->err, O_CLOEXEC) < 0) {
+		give_up(m, report(m, "err pipes: %s\n", strerror(errno)));
 	}
-	if (m.keepstdin && pipe2(in, O_CLOEXEC) < 0)
-		give_up(&m, report(&m, "err pipes: %s\n", strerror(errno)));
+	if (m->keepstdin && pipe2(io->in, O_CLOEXEC) < 0)
+		give_up(m, report(m, "err pipes: %s\n", strerror(errno)));
+}
 
-	char runclog[600];
-	snprintf(runclog, sizeof runclog, "%s/runtime.log", m.bundle);
+/* In a child that is to become the runtime: the signals as skiff found
+ * them. */
+static void restore_signals(struct io *io)
+{
+	sigprocmask(SIG_UNBLOCK, &io->mask, NULL);
+	signal(SIGPIPE, SIG_DFL);
+}
+
+/* The child that becomes `RUNTIME create`, with the container's stdio. */
+static void exec_create(struct mon *m, struct io *io)
+{
+	int devnull = open("/dev/null", O_RDWR);
+	restore_signals(io);
+	dup2(m->keepstdin ? io->in[0] : devnull, 0);
+	dup2(m->tty ? devnull : io->out[1], 1);
+	dup2(m->tty ? devnull : io->err[1], 2);
+	if (m->tty)
+		execl(m->runtime, m->runtime, "--root", m->root, "--log", m->runclog, "--log-format", "json",
+		      "create", "--bundle", m->bundle, "--pid-file", m->pidfile, "--console-socket", m->consock, m->id, (char *)NULL);
+	else
+		execl(m->runtime, m->runtime, "--root", m->root, "--log", m->runclog, "--log-format", "json",
+		      "create", "--bundle", m->bundle, "--pid-file", m->pidfile, m->id, (char *)NULL);
+	_exit(127);
+}
+
+/* The terminal's master side, which the runtime hands over while it
+ * creates the container, or gives up when it exits first. */
+static int receive_terminal(struct mon *m, struct io *io, pid_t create)
+{
+	struct pollfd p = {io->csock, POLLIN};
+	while (poll(&p, 1, 100) == 0) {
+		if (waitpid(create, NULL, WNOHANG) == create)
+			give_up(m, report(m, "err the runtime failed to create the container (see %s)\n", m->runclog));
+	}
+	int conn = accept4(io->csock, NULL, NULL, SOCK_CLOEXEC);
+	int master = conn < 0 ? -1 : recv_fd(conn);
+	if (conn >= 0)
+		close(conn);
+	close(io->csock);
+	io->csock = -1;
+	unlink(m->consock);
+	return master;
+}
+
+/* Has the runtime create the container; returns its PID, from the
+ * runtime's pid file. */
+static pid_t create_container(struct mon *m, struct io *io)
+{
 	pid_t create = fork();
-	if (create == 0) {
-		int devnull = open("/dev/null", O_RDWR);
-		sigprocmask(SIG_UNBLOCK, &mask, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		dup2(m.keepstdin ? in[0] : devnull, 0);
-		dup2(m.tty ? devnull : out[1], 1);
-		dup2(m.tty ? devnull : err[1], 2);
-		if (m.tty)
-			execl(m.runtime, m.runtime, "--root", m.root, "--log", runclog, "--log-format", "json",
-			      "create", "--bundle", m.bundle, "--pid-file", m.pidfile, "--console-socket", m.consock, m.id, (char *)NULL);
-		else
-			execl(m.runtime, m.runtime, "--root", m.root, "--log", runclog, "--log-format", "json",
-			      "create", "--bundle", m.bundle, "--pid-file", m.pidfile, m.id, (char *)NULL);
-		_exit(127);
+	if (create == 0)
+		exec_create(m, io);
+	io->so.fd = io->out[0];
+	io->se.fd = io->err[0];
+	if (!m->tty) {
+		close(io->out[1]);
+		close(io->err[1]);
 	}
-	struct stream so = {"stdout", out[0]}, se = {"stderr", err[0]};
-	if (!m.tty) {
-		close(out[1]);
-		close(err[1]);
-	}
-	if (m.keepstdin)
-		close(in[0]);
-	if (m.tty) {
-		/* The runtime hands over the terminal's master side, or exits. */
-		struct pollfd p = {csock, POLLIN};
-		while (poll(&p, 1, 100) == 0) {
-			if (waitpid(create, NULL, WNOHANG) == create)
-				give_up(&m, report(&m, "err the runtime failed to create the container (see %s)\n", runclog));
-		}
-		int conn = accept4(csock, NULL, NULL, SOCK_CLOEXEC);
-		so.fd = conn < 0 ? -1 : recv_fd(conn);
-		if (conn >= 0)
-			close(conn);
-		close(csock);
-		unlink(m.consock);
-	}
+	if (m->keepstdin)
+		close(io->in[0]);
+	if (m->tty)
+		io->so.fd = receive_terminal(m, io, create);
 	int status;
 	while (waitpid(create, &status, 0) < 0 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		give_up(&m, report(&m, "err the runtime failed to create the container (see %s)\n", runclog));
+		give_up(m, report(m, "err the runtime failed to create the container (see %s)\n", m->runclog));
 	char pidbuf[32] = {0};
-	int pf = open(m.pidfile, O_RDONLY | O_CLOEXEC);
+	int pf = open(m->pidfile, O_RDONLY | O_CLOEXEC);
 	if (pf < 0 || read(pf, pidbuf, sizeof pidbuf - 1) <= 0)
-		give_up(&m, report(&m, "err no pid file from the runtime\n"));
+		give_up(m, report(m, "err no pid file from the runtime\n"));
 	close(pf);
-	pid_t cpid = atoi(pidbuf);
-	/* The monitor starts the container itself, first start or restart:
-	 * nothing of the start is left to a skiff that may be killed. */
+	return atoi(pidbuf);
+}
+
+/* The monitor starts the container itself, first start or restart:
+ * nothing of the start is left to a skiff that may be killed. */
+static void start_container(struct mon *m, struct io *io)
+{
+	int status;
 	pid_t starter = fork();
 	if (starter == 0) {
-		sigprocmask(SIG_UNBLOCK, &mask, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		execl(m.runtime, m.runtime, "--root", m.root, "--log", runclog, "--log-format", "json", "start", m.id, (char *)NULL);
+		restore_signals(io);
+		execl(m->runtime, m->runtime, "--root", m->root, "--log", m->runclog, "--log-format", "json", "start", m->id, (char *)NULL);
 		_exit(127);
 	}
 	while (waitpid(starter, &status, 0) < 0 && errno == EINTR)
@@ -457,38 +526,61 @@ static void run_monitor(const char *conf)
 	/* What runs of it ends with the runtime state: skiff's abort deletes
 	 * it, or cleanup does. */
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		give_up(&m, report(&m, "err the runtime failed to start the container (see %s)\n", runclog));
-	report(&m, "ok %d\n", cpid);
+		give_up(m, report(m, "err the runtime failed to start the container (see %s)\n", m->runclog));
+}
 
+/* The FIFOs of a running container, and its output without blocking. */
+static void open_fifos(struct mon *m, struct io *io)
+{
 	/* attach writes the container's input here (a FIFO in the bundle); a
 	 * writer of our own keeps it from reporting end-of-file between
 	 * attaches. */
-	int fifo = -1, fifo_keep = -1, input = m.tty ? so.fd : (m.keepstdin ? in[1] : -1);
-	if (m.keepstdin && input >= 0) {
+	io->input = m->tty ? io->so.fd : (m->keepstdin ? io->in[1] : -1);
+	if (m->keepstdin && io->input >= 0) {
 		unlink("attach.stdin");
 		if (mkfifo("attach.stdin", 0600) == 0) {
-			fifo = open("attach.stdin", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-			fifo_keep = open("attach.stdin", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+			io->fifo = open("attach.stdin", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+			io->fifo_keep = open("attach.stdin", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 		}
 	}
-	int ctl = -1, ctl_keep = -1;
-	if (m.tty) {
+	if (m->tty) {
 		eager_partial = 1;
-		ctl = ctl_open(&ctl_keep);
+		io->ctl = ctl_open(&io->ctl_keep);
 	}
-	int code = -1, nfds;
 	for (int s = 0; s < 2; s++) {
-		struct stream *st = s ? &se : &so;
+		struct stream *st = s ? &io->se : &io->so;
 		if (st->fd >= 0)
 			fcntl(st->fd, F_SETFL, fcntl(st->fd, F_GETFL) | O_NONBLOCK);
 	}
+}
+
+/* Reaps what ended; returns the container's exit code once it did, else
+ * -1. */
+static int reap(struct io *io, pid_t cpid)
+{
+	struct signalfd_siginfo si;
+	int status, code = -1;
+	pid_t w;
+	while (read(io->sfd, &si, sizeof si) > 0)
+		;
+	while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (w == cpid)
+			code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	}
+	return code;
+}
+
+/* Logs the container's output, passes on its input and window sizes, and
+ * reaps it (and whatever it leaves to us); returns its exit code. */
+static int supervise(struct io *io, pid_t cpid)
+{
+	int code = -1;
 	while (code < 0) {
-		struct pollfd p[5] = {{sfd, POLLIN}, {so.fd, POLLIN}, {se.fd, POLLIN}, {fifo, POLLIN}, {ctl, POLLIN}};
-		nfds = poll(p, 5, -1);
-		if (nfds < 0 && errno != EINTR)
+		struct pollfd p[5] = {{io->sfd, POLLIN}, {io->so.fd, POLLIN}, {io->se.fd, POLLIN}, {io->fifo, POLLIN}, {io->ctl, POLLIN}};
+		if (poll(p, 5, -1) < 0 && errno != EINTR)
 			break;
 		for (int s = 1; s < 3; s++) {
-			struct stream *st = s == 1 ? &so : &se;
+			struct stream *st = s == 1 ? &io->so : &io->se;
 			if (st->fd >= 0 && p[s].revents) {
 				if (!pump(st)) {
 					flush_lines(st, 1);
@@ -497,50 +589,63 @@ static void run_monitor(const char *conf)
 				}
 			}
 		}
-		if (ctl >= 0 && (p[4].revents & POLLIN))
-			ctl_read(ctl, so.fd);
-		if (fifo >= 0 && (p[3].revents & POLLIN)) {
+		if (io->ctl >= 0 && (p[4].revents & POLLIN))
+			ctl_read(io->ctl, io->so.fd);
+		if (io->fifo >= 0 && (p[3].revents & POLLIN)) {
 			char buf[4096];
-			ssize_t n = read(fifo, buf, sizeof buf);
-			if (n > 0 && write(input, buf, n) < 0) {
+			ssize_t n = read(io->fifo, buf, sizeof buf);
+			if (n > 0 && write(io->input, buf, n) < 0) {
 				/* the container closed its input; drop it */
 			}
 		}
-		if (p[0].revents) {
-			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof si) > 0)
-				;
-			pid_t w;
-			while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
-				if (w == cpid)
-					code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-			}
-		}
+		if (p[0].revents)
+			code = reap(io, cpid);
 	}
+	return code;
+}
+
+/* The container ended: the rest of its output and its end go to the log,
+ * its status to the exit file, and the monitor hands over to skiff for the
+ * state update, --rm and the unmount. */
+static void finish(struct mon *m, struct io *io, int code)
+{
 	/* What the container wrote before it ended; don't wait for helpers
 	 * that inherited the pipes. */
 	for (int s = 0; s < 2; s++) {
-		struct stream *st = s ? &se : &so;
+		struct stream *st = s ? &io->se : &io->so;
 		if (st->fd >= 0) {
 			drain_stream(st);
 			flush_lines(st, 1);
 		}
 	}
-	if (fifo >= 0) {
-		close(fifo);
-		close(fifo_keep);
+	if (io->fifo >= 0) {
+		close(io->fifo);
+		close(io->fifo_keep);
 		unlink("attach.stdin");
 	}
-	if (ctl >= 0) {
-		close(ctl);
-		close(ctl_keep);
+	if (io->ctl >= 0) {
+		close(io->ctl);
+		close(io->ctl_keep);
 		unlink("ctl");
 	}
 	emit_exit(code);
-	write_exit(&m, code);
+	write_exit(m, code);
 	close(logfd);
-	/* Hand over to skiff for the state update, --rm and the unmount. */
-	become_cleanup(m.id);
+	become_cleanup(m->id);
+}
+
+static void run_monitor(const char *conf)
+{
+	struct mon m;
+	struct io io;
+	io_init(&io);
+	setup(&m, conf);
+	open_io(&m, &io);
+	pid_t cpid = create_container(&m, &io);
+	start_container(&m, &io);
+	report(&m, "ok %d\n", cpid);
+	open_fifos(&m, &io);
+	finish(&m, &io, supervise(&io, cpid));
 }
 
 __attribute__((constructor)) static void skiff_monitor(void)
