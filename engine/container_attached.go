@@ -2,88 +2,91 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
-	"strconv"
-	"strings"
-	"time"
+	"path/filepath"
+	"sync"
+	"syscall"
 
 	"github.com/skiff-project/skiff/engine/config"
 	"github.com/skiff-project/skiff/engine/monitor"
-	"github.com/skiff-project/skiff/engine/oci"
 	"github.com/skiff-project/skiff/engine/state"
 )
 
-// runAttached runs the container in the foreground: this process owns its
-// stdio, copies its output to the log as the monitor would, passes on the
-// signals the caller gives, and cleans up when it ends.
-func (e *Engine) runAttached(ctx context.Context, rec *config.ContainerRecord, runtime, bundle string, lock *state.ContainerLock, o StartOptions) (int, error) {
-	ro := oci.RunOptions{Runtime: runtime, Root: e.runtimeRoot(), ID: rec.ID, Bundle: bundle, PidFile: e.pidPath(rec.ID), Signals: o.Signals}
-	if o.Stdin != nil && (rec.Config.OpenStdin || rec.Config.Tty || o.Interactive) {
-		ro.Stdin = o.Stdin
-	}
-	var logW *monitor.LogWriter
-	if rec.Config.Tty {
-		ro.Stdout, ro.Stderr = o.Stdout, o.Stderr
-	} else {
-		var err error
-		if logW, err = monitor.OpenLog(e.LogPath(rec.ID)); err != nil {
-			lock.Unlock()
-			return 0, err
-		}
-		defer logW.Close()
-		ro.Stdout, ro.Stderr = logW.Stream("stdout", o.Stdout), logW.Stream("stderr", o.Stderr)
-	}
-	started := false
-	ro.Started = func() {
-		started = true
-		rec.State, rec.StartedAt, rec.MonitorPid, rec.ExitCode = config.StateRunning, time.Now(), o.CallerPid, 0
-		rec.FinishedAt = time.Time{}
-		_ = e.state.Update(ctx, rec)
+// runAttached runs the container in the foreground under a monitor of its
+// own, as a detached container runs: a SIGKILL of this process in any
+// window leaves it running, truthfully recorded, and its monitor cleans up
+// after it. The monitor passes the container's output here as it comes
+// and its input from here (EOF too); this process passes on the signals
+// the caller gives and, at the end, cleans up itself (the monitor then
+// ends without) and returns the container's exit code.
+func (e *Engine) runAttached(ctx context.Context, rec *config.ContainerRecord, runtime string, lock *state.ContainerLock, o StartOptions) (int, error) {
+	stdin := o.Stdin != nil && (rec.Config.OpenStdin || o.Interactive)
+	mon, att, err := monitor.StartAttached(rec.ID, filepath.Join(e.bundleDir(rec), monitor.ConfFile), append(e.StoreEnv(), "_SKIFF_USERNS=1"), stdin)
+	if err != nil {
 		lock.Unlock()
-		if err := sdNotify(o.NotifySocket, rec.Config.SdNotify, o.CallerPid); err != nil {
-			slog.Warn("systemd was not told", "container", rec.Name, "err", err)
-		}
-		if !rec.Config.AutoRemove {
-			// Kept with the record too; a --rm container lives for this
-			// run only, and its pid file (containerPid) serves meanwhile.
-			go e.recordPid(rec, e.pidPath(rec.ID))
-		}
+		return 0, err
 	}
-	defer phase("runtime run", time.Now())
-	code, err := oci.Run(ctx, ro)
-	if !started {
+	defer att.Close()
+	// ctx's end ends an attach, never a start half way.
+	bundle, err := e.prepare(context.WithoutCancel(ctx), rec, runtime, nil, o.NotifySocket)
+	if err != nil {
+		mon.Abandon()
 		lock.Unlock()
-		return 0, e.abortStart(rec, err)
+		return 0, err
 	}
-	if logW != nil {
-		logW.Exit(code)
-		logW.Close()
+	pid, err := e.startDetached(context.WithoutCancel(ctx), rec, runtime, bundle, mon, att)
+	lock.Unlock()
+	if err != nil {
+		return 0, err
 	}
-	monitor.WriteExitFile(e.exitPath(rec.ID), code)
-	if cerr := e.cleanup(context.Background(), rec.ID, o.CallerPid); cerr != nil && err == nil {
-		err = cerr
+	if err := sdNotify(o.NotifySocket, rec.Config.SdNotify, mon.Pid()); err != nil {
+		slog.Warn("systemd was not told", "container", rec.Name, "err", err)
 	}
-	return code, err
-}
-
-// recordPid stores the container's pid once the runtime has written it.
-func (e *Engine) recordPid(rec *config.ContainerRecord, pidfile string) {
-	for i := 0; i < 200; i++ {
-		if data, err := os.ReadFile(pidfile); err == nil && len(data) > 0 {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
-				lock, err := e.state.Lock(rec.ID)
-				if err != nil {
-					return
-				}
-				if cur, err := e.state.Lookup(context.Background(), rec.ID); err == nil && cur.State == config.StateRunning && cur.Pid == 0 {
-					cur.Pid = pid
-					_ = e.state.Update(context.Background(), cur)
-				}
-				lock.Unlock()
+	var output sync.WaitGroup
+	for _, c := range []struct {
+		w io.Writer
+		r *os.File
+	}{{o.Stdout, att.Stdout}, {o.Stderr, att.Stderr}} {
+		output.Add(1)
+		go func() {
+			defer output.Done()
+			if c.w == nil {
+				c.w = io.Discard
 			}
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+			_, _ = io.Copy(c.w, c.r)
+		}()
 	}
+	if att.Stdin != nil {
+		go func() {
+			_, _ = io.Copy(att.Stdin, o.Stdin)
+			att.Stdin.Close()
+		}()
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case s := <-o.Signals:
+				if sig, ok := s.(syscall.Signal); ok {
+					_ = syscall.Kill(pid, sig)
+				}
+			case <-stop:
+				return
+			}
+		}
+	}()
+	output.Wait()
+	code, err := mon.AwaitExit()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", rec.Name, err)
+	}
+	mon.Claim()
+	if err := e.cleanup(context.WithoutCancel(ctx), rec.ID, mon.Pid()); err != nil {
+		return code, err
+	}
+	return code, nil
 }

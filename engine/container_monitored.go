@@ -25,7 +25,8 @@ func (e *Engine) startMonitored(ctx context.Context, rec *config.ContainerRecord
 		mon.Abandon()
 		return err
 	}
-	return e.startDetached(ctx, rec, runtime, bundle, mon)
+	_, err = e.startDetached(ctx, rec, runtime, bundle, mon, nil)
+	return err
 }
 
 // spawnMonitor starts the container's monitor, waiting at its gate. It
@@ -40,15 +41,22 @@ func (e *Engine) spawnMonitor(rec *config.ContainerRecord) (*monitor.Gated, erro
 // "go", so a SIGKILL of this process in any window leaves state that says
 // what runs: before the record the monitor cleans up, after it the monitor
 // runs the container it is recorded with.
-func (e *Engine) startDetached(ctx context.Context, rec *config.ContainerRecord, runtime, bundle string, mon *monitor.Gated) error {
+//
+// attached, when set, is an attached run's: its monitor passes the output
+// and input through attached's pipes, and startDetached returns once the
+// container runs (its PID), leaving the gate and report open.
+func (e *Engine) startDetached(ctx context.Context, rec *config.ContainerRecord, runtime, bundle string, mon *monitor.Gated, attached *monitor.Attached) (int, error) {
 	conf, err := e.monitorConf(rec, runtime, bundle)
 	if err == nil {
 		conf.Report = true
+		if attached != nil {
+			conf.Attach, conf.Stdin = true, attached.Stdin != nil
+		}
 		err = conf.Write(filepath.Join(bundle, monitor.ConfFile))
 	}
 	if err != nil {
 		mon.Abandon()
-		return e.abortStart(rec, err)
+		return 0, e.abortStart(rec, err)
 	}
 	monPid := mon.Pid()
 	// FinishedAt stays the last run's until this one ends, as docker's: a
@@ -61,18 +69,23 @@ func (e *Engine) startDetached(ctx context.Context, rec *config.ContainerRecord,
 	}
 	if err != nil {
 		mon.Abandon()
-		return e.abortStart(rec, err)
+		return 0, e.abortStart(rec, err)
 	}
 	// For systemd units of Type=forking (generate systemd without --new).
 	_ = monitor.WritePidFile(e.MonitorPidPath(rec.ID), monPid)
-	pid, err := mon.Go()
+	var pid int
+	if attached != nil {
+		pid, err = mon.GoAttached()
+	} else {
+		pid, err = mon.Go()
+	}
 	if err != nil {
 		err := oci.LogError(filepath.Join(bundle, "runtime.log"), fmt.Errorf("the monitor failed: %w", err))
 		e.deleteRuntimeState(ctx, rec)
-		return e.abortStart(rec, err)
+		return 0, e.abortStart(rec, err)
 	}
 	// The database keeps pid 0, which stands for the runtime's pid file
 	// (containerPid), as after a restart: one write per start.
 	rec.Pid = pid
-	return nil
+	return pid, nil
 }

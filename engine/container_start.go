@@ -147,24 +147,18 @@ type StartOptions struct {
 	// Resize has the caller's window size each time it changes: an
 	// attached -t container's terminal follows it.
 	Resize <-chan TerminalSize
-	// CallerPid is the calling process's pid: an attached container is
-	// recorded as run by it (its monitor), and systemd is told it is the
-	// service's main process.
-	CallerPid int
 	// Signals, for an attached container without a terminal, are passed on
 	// to it (the caller's SIGINT, SIGTERM, SIGHUP and SIGQUIT, as docker's
 	// run proxies them).
 	Signals <-chan os.Signal
 	// NotifySocket is systemd's NOTIFY_SOCKET for a unit of Type=notify:
-	// told the service's main pid (the monitor's, or this process's when
-	// attached) and, with --sdnotify=conmon, READY=1 once the container
-	// started.
+	// told the service's main pid (the monitor's) and, with
+	// --sdnotify=conmon, READY=1 once the container started.
 	NotifySocket string
 }
 
-// Start starts a created or exited container. Detached, a monitor process
-// owns it; attached, this process does, and Start returns the container's
-// exit code once it ends.
+// Start starts a created or exited container under a monitor process of
+// its own. Attached, Start returns the container's exit code once it ends.
 func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (int, error) {
 	defer phase("start", time.Now())
 	rec, err := e.state.Lookup(ctx, nameOrID)
@@ -196,12 +190,7 @@ func (e *Engine) Start(ctx context.Context, nameOrID string, o StartOptions) (in
 		console = terminalSize(o.Stdin)
 	}
 	if o.Attach && !rec.Config.Tty {
-		bundle, err := e.prepare(ctx, rec, runtime, console, o.NotifySocket)
-		if err != nil {
-			lock.Unlock()
-			return 0, err
-		}
-		return e.runAttached(ctx, rec, runtime, bundle, lock, o)
+		return e.runAttached(ctx, rec, runtime, lock, o)
 	}
 	// An attached -t container is a detached one attached to from its
 	// first output: its monitor owns its terminal, so that the detach

@@ -411,3 +411,26 @@ func TestKilledVolumeCreateLeavesWholeVolumes(t *testing.T) {
 		writes: 4,
 	}, crashDelays(d))
 }
+
+// TestKilledRunAttachedLeavesTruthfulState: an attached run (no -d) that is
+// SIGKILLed leaves its container to its monitor, as docker's and podman's
+// clients do: ps tells the truth, exec reaches a running container (its
+// monitor holds the user's namespace), rm refuses it and rm -f ends it,
+// and nothing of it (pasta neither) is left once it is gone. With --rm,
+// the container goes when it ends.
+func TestKilledRunAttachedLeavesTruthfulState(t *testing.T) {
+	e := runEnv(t)
+	var delays []time.Duration
+	for i := 0; i < crashPoints; i++ {
+		delays = append(delays, 1500*time.Millisecond*time.Duration(i)/time.Duration(crashPoints-1))
+	}
+	killEverywhere(t, e, crashCase{
+		args:   []string{"run", "--name", "victim", "-p", "127.0.0.1::8080", busybox, "sleep", "45"},
+		check:  func(t *testing.T, e *env) string { return checkContainerTruth(t, e, "victim") },
+		writes: 10,
+	}, delays)
+	// --rm: the monitor removes the container once it ends.
+	killAt(t, e, 800*time.Millisecond, "run", "--rm", "--name", "gone", busybox, "sleep", "2")
+	waitFor(t, func() bool { return psState(e, "gone") == "" })
+	waitNoSkiffLeft(t, e)
+}

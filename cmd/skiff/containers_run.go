@@ -288,8 +288,7 @@ func (g *globalOptions) attachedStart(c *cobra.Command, e *engine.Engine, id str
 	if err != nil {
 		return err
 	}
-	o := engine.StartOptions{Attach: true, Interactive: interactive, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr,
-		NotifySocket: g.notifySocket, CallerPid: os.Getpid()}
+	o := engine.StartOptions{Attach: true, Interactive: interactive, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, NotifySocket: g.notifySocket}
 	if !rec.Config.Tty {
 		// As docker's run: the signals that end a command go to the
 		// container instead.

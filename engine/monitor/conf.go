@@ -42,6 +42,10 @@ type Config struct {
 	// recorded as exit 125 and handed to cleanup.
 	Start bool
 	Delay time.Duration // delay_ms: waited before the runtime is run
+	// Attach: a client runs the container in the foreground (attach=1,
+	// with Report): StartAttached's pipes carry its output and input, the
+	// report its end, and the gate whether the client cleans up.
+	Attach bool
 }
 
 // The C side's buffers (struct mon in monitor.c), with their NUL.
@@ -59,6 +63,7 @@ func (c *Config) fields() []struct{ key, value string } {
 		{"sync", optional(c.Report, strconv.Itoa(ReportFD))},
 		{"start", optional(c.Start, "1")},
 		{"delay_ms", optional(c.Delay > 0, strconv.FormatInt(c.Delay.Milliseconds(), 10))},
+		{"attach", optional(c.Attach, "1")},
 	}
 }
 
@@ -140,6 +145,8 @@ func ReadConfig(path string) (*Config, error) {
 			c.Start = n != 0
 		case "delay_ms":
 			c.Delay = time.Duration(n) * time.Millisecond
+		case "attach":
+			c.Attach = n != 0
 		}
 	}
 	return c, sc.Err()

@@ -86,6 +86,20 @@
 // ID` (/proc/self/exe, same PID, _SKIFF_MONITOR and _SKIFF_MONITOR_GATE
 // unset, the signals as skiff found them).
 //
+// An attached run (attach=1, with sync; StartAttached). A run in the
+// foreground is a monitored one too, so that a SIGKILL of the client
+// leaves the container to its monitor, as docker's and podman's clients
+// do. The client gives the monitor three more descriptors: AttachOutFD
+// and AttachErrFD, where the monitor copies the container's output as it
+// reads it (besides the log; a client gone gets no more), and, with
+// stdin=1, AttachInFD, the container's input (its end of file ends the
+// container's input). The gate and the report stay open: after "ok PID"
+// the monitor reports the end as "exit CODE\n" (once the output is
+// drained and its pipes closed, the log's exit record and the exit file
+// written), and reads the gate: "mine\n" (GateMine) says the client cleans
+// up, and the monitor drops its holder record and exits 0; end of file
+// (the client is gone) and it becomes cleanup as above.
+//
 // # Syncing
 //
 // Both sides follow one rule. A file that must survive a crash of the

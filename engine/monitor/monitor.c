@@ -54,8 +54,17 @@ struct mon {
 	char exitpath[512], pidfile[512], holders[512], consock[512];
 	char runclog[600]; /* the runtime's --log, in the bundle */
 	int tty, keepstdin, syncfd, start;
+	/* attach: a client runs the container in the foreground: it gets the
+	 * output on ATTACH_OUT/ERR, gives the input on ATTACH_IN, hears the
+	 * end on the report, and says on the gate whether it cleans up. */
+	int attach;
 	long delay_ms;
 };
+
+/* The attached client's descriptors (Go: AttachOutFD, AttachErrFD,
+ * AttachInFD), and the gate, which an attached run keeps open. */
+enum { ATTACH_OUT = 5, ATTACH_ERR = 6, ATTACH_IN = 7 };
+static int gate_fd = -1;
 
 /* Reads the configuration Go's Config.Write made: "key=value" lines (see
  * doc.go for the keys). */
@@ -82,6 +91,7 @@ static int getconf(struct mon *m, const char *path)
 		if (!strcmp(line, "stdin")) m->keepstdin = atoi(v);
 		if (!strcmp(line, "sync")) m->syncfd = atoi(v);
 		if (!strcmp(line, "start")) m->start = atoi(v);
+		if (!strcmp(line, "attach")) m->attach = atoi(v);
 		if (!strcmp(line, "delay_ms")) m->delay_ms = atol(v);
 	}
 	fclose(f);
@@ -89,6 +99,8 @@ static int getconf(struct mon *m, const char *path)
 	 * until it starts, and skiff reads this pipe to its end. */
 	if (m->syncfd >= 0)
 		fcntl(m->syncfd, F_SETFD, FD_CLOEXEC);
+	for (int fd = ATTACH_OUT; m->attach && fd <= ATTACH_IN; fd++)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
 	return m->id[0] && m->runtime[0] && m->bundle[0] ? 0 : -1;
 }
 
@@ -106,8 +118,10 @@ static int report(struct mon *m, const char *fmt, ...)
 	va_end(ap);
 	/* SIGPIPE is ignored: a skiff that went away is EPIPE here. */
 	told = write(m->syncfd, buf, strlen(buf)) == (ssize_t)strlen(buf);
-	close(m->syncfd);
-	m->syncfd = -1;
+	if (!m->attach || !told) { /* an attached client hears the end too */
+		close(m->syncfd);
+		m->syncfd = -1;
+	}
 	return told;
 }
 
@@ -115,6 +129,7 @@ static int report(struct mon *m, const char *fmt, ...)
 struct stream {
 	const char *name;
 	int fd;
+	int fwd; /* an attached client's copy of the stream (-1: none) */
 	char buf[16384];
 	size_t len;
 };
@@ -166,12 +181,31 @@ static void flush_partial(struct stream *s)
 	}
 }
 
+/* Passes what was just read on to the attached client, as it came; a
+ * client that went away gets no more. */
+static void forward(struct stream *s, const char *p, size_t n)
+{
+	while (s->fwd >= 0 && n > 0) {
+		ssize_t w = write(s->fwd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			close(s->fwd);
+			s->fwd = -1;
+			return;
+		}
+		p += w;
+		n -= w;
+	}
+}
+
 /* Reads what is there; returns 0 at EOF or error. */
 static int pump(struct stream *s)
 {
 	ssize_t n = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
 	if (n <= 0)
 		return n < 0 && errno == EAGAIN;
+	forward(s, s->buf + s->len, n);
 	s->len += n;
 	flush_lines(s, 0);
 	flush_partial(s);
@@ -233,6 +267,7 @@ static void drain_stream(struct stream *s)
 		ssize_t n = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
 		if (n <= 0)
 			return;
+		forward(s, s->buf + s->len, n);
 		s->len += n;
 		flush_lines(s, 0);
 		flush_partial(s);
@@ -281,6 +316,23 @@ static void register_holder(struct mon *m, pid_t pid)
 			rename(tmp, path);
 		close(fd);
 	}
+	if (lock >= 0)
+		close(lock);
+}
+
+/* Drops pid's holder record, under the same lock. */
+static void unregister_holder(struct mon *m, pid_t pid)
+{
+	char path[600];
+	if (!m->holders[0])
+		return;
+	snprintf(path, sizeof path, "%s/lock", m->holders);
+	int lock = open(path, O_RDWR | O_CLOEXEC);
+	if (lock >= 0)
+		while (flock(lock, LOCK_EX) < 0 && errno == EINTR)
+			;
+	snprintf(path, sizeof path, "%s/%d", m->holders, pid);
+	unlink(path);
 	if (lock >= 0)
 		close(lock);
 }
@@ -342,7 +394,7 @@ static void await_go(const char *gate)
 			break;
 		got += n;
 	}
-	close(fd);
+	gate_fd = fd; /* an attached client's; closed by setup otherwise */
 	if (got == sizeof buf && !memcmp(buf, "go\n", 3))
 		return;
 	become_cleanup(end + 1);
@@ -374,6 +426,12 @@ static void setup(struct mon *m, const char *conf)
 		fprintf(stderr, "skiff monitor: unreadable configuration %s\n", conf);
 		_exit(125);
 	}
+	if (gate_fd >= 0 && !m->attach) {
+		close(gate_fd);
+		gate_fd = -1;
+	}
+	if (gate_fd >= 0)
+		fcntl(gate_fd, F_SETFD, FD_CLOEXEC);
 	unsetenv("_SKIFF_MONITOR");
 	if (chdir(m->bundle) < 0)
 		give_up(m, report(m, "err entering %s: %s\n", m->bundle, strerror(errno)));
@@ -393,18 +451,19 @@ struct io {
 	struct stream so, se;    /* its output: so is the terminal with -t */
 	int input;               /* where its input goes (-1: none) */
 	int fifo, fifo_keep;     /* attach.stdin, and our writer of it */
+	int ain;                 /* an attached client's input (-1: none) */
 	int ctl, ctl_keep;       /* ctl, and our writer of it */
 };
 
 static void io_init(struct io *io)
 {
 	memset(io, 0, sizeof *io);
-	io->sfd = io->csock = io->input = -1;
+	io->sfd = io->csock = io->input = io->ain = -1;
 	io->out[0] = io->out[1] = io->err[0] = io->err[1] = io->in[0] = io->in[1] = -1;
 	io->fifo = io->fifo_keep = io->ctl = io->ctl_keep = -1;
 	io->so.name = "stdout";
 	io->se.name = "stderr";
-	io->so.fd = io->se.fd = -1;
+	io->so.fd = io->se.fd = io->so.fwd = io->se.fwd = -1;
 }
 
 /* SIGCHLD through a descriptor, the log, and the container's stdio: a
@@ -547,6 +606,12 @@ static void open_fifos(struct mon *m, struct io *io)
 		eager_partial = 1;
 		io->ctl = ctl_open(&io->ctl_keep);
 	}
+	if (m->attach && !m->tty) {
+		io->so.fwd = ATTACH_OUT;
+		io->se.fwd = ATTACH_ERR;
+		if (m->keepstdin && io->input >= 0)
+			io->ain = ATTACH_IN;
+	}
 	for (int s = 0; s < 2; s++) {
 		struct stream *st = s ? &io->se : &io->so;
 		if (st->fd >= 0)
@@ -570,15 +635,35 @@ static int reap(struct io *io, pid_t cpid)
 	return code;
 }
 
+/* Passes an attached client's input on; at its end (or the client's) the
+ * container's input ends too, as a pipe's would. */
+static void pass_input(struct io *io)
+{
+	char buf[4096];
+	ssize_t n = read(io->ain, buf, sizeof buf);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n > 0 && io->input >= 0 && write(io->input, buf, n) == n)
+		return;
+	close(io->ain);
+	io->ain = -1;
+	if (n <= 0 && io->input >= 0) {
+		close(io->input);
+		io->input = -1;
+	}
+}
+
 /* Logs the container's output, passes on its input and window sizes, and
  * reaps it (and whatever it leaves to us); returns its exit code. */
 static int supervise(struct io *io, pid_t cpid)
 {
 	int code = -1;
 	while (code < 0) {
-		struct pollfd p[5] = {{io->sfd, POLLIN}, {io->so.fd, POLLIN}, {io->se.fd, POLLIN}, {io->fifo, POLLIN}, {io->ctl, POLLIN}};
-		if (poll(p, 5, -1) < 0 && errno != EINTR)
+		struct pollfd p[6] = {{io->sfd, POLLIN}, {io->so.fd, POLLIN}, {io->se.fd, POLLIN}, {io->fifo, POLLIN}, {io->ctl, POLLIN}, {io->ain, POLLIN}};
+		if (poll(p, 6, -1) < 0 && errno != EINTR)
 			break;
+		if (io->ain >= 0 && p[5].revents)
+			pass_input(io);
 		for (int s = 1; s < 3; s++) {
 			struct stream *st = s == 1 ? &io->so : &io->se;
 			if (st->fd >= 0 && p[s].revents) {
@@ -594,7 +679,7 @@ static int supervise(struct io *io, pid_t cpid)
 		if (io->fifo >= 0 && (p[3].revents & POLLIN)) {
 			char buf[4096];
 			ssize_t n = read(io->fifo, buf, sizeof buf);
-			if (n > 0 && write(io->input, buf, n) < 0) {
+			if (n > 0 && io->input >= 0 && write(io->input, buf, n) < 0) {
 				/* the container closed its input; drop it */
 			}
 		}
@@ -602,6 +687,30 @@ static int supervise(struct io *io, pid_t cpid)
 			code = reap(io, cpid);
 	}
 	return code;
+}
+
+/* An attached client hears the end on the report ("exit CODE") and says
+ * on the gate "mine" when it cleans up itself: the monitor then ends,
+ * without its record as a holder. A client gone (end of file) leaves the
+ * cleanup to the monitor, as for a detached container. */
+static void hand_over(struct mon *m, int code)
+{
+	char buf[5];
+	size_t got = 0;
+	if (m->syncfd < 0 || dprintf(m->syncfd, "exit %d\n", code) < 0 || gate_fd < 0)
+		return;
+	while (got < sizeof buf) {
+		ssize_t n = read(gate_fd, buf + got, sizeof buf - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		got += n;
+	}
+	if (memcmp(buf, "mine\n", 5))
+		return;
+	unregister_holder(m, getpid());
+	_exit(0);
 }
 
 /* The container ended: the rest of its output and its end go to the log,
@@ -628,9 +737,16 @@ static void finish(struct mon *m, struct io *io, int code)
 		close(io->ctl_keep);
 		unlink("ctl");
 	}
+	for (int s = 0; s < 2; s++) {
+		struct stream *st = s ? &io->se : &io->so;
+		if (st->fwd >= 0)
+			close(st->fwd); /* the attached client's end of output */
+	}
 	emit_exit(code);
 	write_exit(m, code);
 	close(logfd);
+	if (m->attach)
+		hand_over(m, code);
 	become_cleanup(m->id);
 }
 

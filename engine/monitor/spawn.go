@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,15 @@ const (
 	ReportFD = 3                     // the report's pipe, in the monitor
 	GateFD   = 4                     // the gate's pipe, in the monitor
 	GateGo   = "go\n"                // what lets the monitor through its gate
+
+	// An attached run's: the monitor passes the container's output on
+	// AttachOutFD and AttachErrFD and takes its input from AttachInFD.
+	AttachOutFD = 5
+	AttachErrFD = 6
+	AttachInFD  = 7
+	// GateMine, on an attached run's gate after its end, says the client
+	// cleans up: the monitor ends without.
+	GateMine = "mine\n"
 )
 
 // self is the binary that becomes the monitor: this one.
@@ -29,12 +39,87 @@ type Gated struct {
 	cmd          *exec.Cmd
 	gate, report *os.File // our ends: GateGo goes in, the report comes out
 	done         chan struct{}
+	lines        *bufio.Reader // an attached run's report, line by line
+}
+
+// Attached are the client's ends of an attached run's pipes.
+type Attached struct {
+	Stdout, Stderr *os.File // the container's output as it comes; EOF at its end
+	Stdin          *os.File // its input (nil without one): closing it ends it
+}
+
+// Close closes the client's ends.
+func (a *Attached) Close() {
+	for _, f := range []*os.File{a.Stdout, a.Stderr, a.Stdin} {
+		if f != nil {
+			f.Close()
+		}
+	}
 }
 
 // StartGated starts this binary as container id's monitor, waiting at its
 // gate, with env (plus the protocol's variables). Once past the gate it
 // reads its configuration from conf, which must then exist (Config.Write).
 func StartGated(id, conf string, env []string) (*Gated, error) {
+	g, _, err := start(id, conf, env, false, false)
+	return g, err
+}
+
+// StartAttached starts the monitor of a run in the foreground as
+// StartGated does, with pipes for the container's output and, with stdin,
+// its input (the configuration says Attach, and Stdin).
+func StartAttached(id, conf string, env []string, stdin bool) (*Gated, *Attached, error) {
+	return start(id, conf, env, true, stdin)
+}
+
+func start(id, conf string, env []string, attach, stdin bool) (*Gated, *Attached, error) {
+	var a *Attached
+	var theirs []*os.File // the monitor's ends of the attached pipes
+	if attach {
+		a = &Attached{}
+		for _, p := range []struct {
+			ours  **os.File
+			input bool
+		}{{&a.Stdout, false}, {&a.Stderr, false}, {&a.Stdin, true}} {
+			if p.input && !stdin {
+				break
+			}
+			r, w, err := os.Pipe()
+			if err != nil {
+				a.Close()
+				closeAll(theirs)
+				return nil, nil, err
+			}
+			if p.input {
+				*p.ours, theirs = w, append(theirs, r)
+			} else {
+				*p.ours, theirs = r, append(theirs, w)
+			}
+		}
+	}
+	g, err := startWith(id, conf, env, theirs)
+	closeAll(theirs)
+	if err != nil {
+		if a != nil {
+			a.Close()
+		}
+		return nil, nil, err
+	}
+	if attach {
+		g.lines = bufio.NewReader(g.report)
+	}
+	return g, a, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+// startWith starts the monitor with the report, the gate and extra as its
+// descriptors from ReportFD on.
+func startWith(id, conf string, env []string, extra []*os.File) (*Gated, error) {
 	reportR, reportW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -48,7 +133,7 @@ func StartGated(id, conf string, env []string) (*Gated, error) {
 	cmd := exec.Command(self)
 	cmd.Args = []string{"skiff-monitor", id}
 	cmd.Env = append(env[:len(env):len(env)], EnvConf+"="+conf, fmt.Sprintf("%s=%d:%s", EnvGate, GateFD, id))
-	cmd.ExtraFiles = []*os.File{reportW, gateR} // ReportFD and GateFD
+	cmd.ExtraFiles = append([]*os.File{reportW, gateR}, extra...) // ReportFD, GateFD, then the attached pipes
 	cmd.Dir = "/"
 	err = cmd.Start()
 	reportW.Close()
@@ -75,6 +160,38 @@ func (g *Gated) Go() (int, error) {
 	reply, _ := io.ReadAll(g.report)
 	g.report.Close()
 	return ParseReport(string(reply))
+}
+
+// GoAttached lets an attached run's monitor through its gate and waits for
+// the first line of its report, as Go does; the gate and the report stay
+// open for the end (AwaitExit, Claim).
+func (g *Gated) GoAttached() (int, error) {
+	_, _ = g.gate.Write([]byte(GateGo))
+	line, err := g.lines.ReadString('\n')
+	if err != nil && line == "" {
+		return 0, errors.New("the monitor ended without a report")
+	}
+	return ParseReport(line)
+}
+
+// AwaitExit waits for an attached run's end and returns its exit code
+// (the report's "exit CODE" line).
+func (g *Gated) AwaitExit() (int, error) {
+	line, err := g.lines.ReadString('\n')
+	code, ok := strings.CutPrefix(strings.TrimSpace(line), "exit ")
+	if !ok {
+		return 0, fmt.Errorf("the monitor ended without the container's end: %v", err)
+	}
+	return strconv.Atoi(code)
+}
+
+// Claim tells an attached run's monitor, after its end, that this process
+// cleans up: the monitor ends without; Claim returns once it has.
+func (g *Gated) Claim() {
+	_, _ = g.gate.Write([]byte(GateMine))
+	g.gate.Close()
+	g.report.Close()
+	g.Wait()
 }
 
 // Abandon ends a monitor that was never let through its gate: there is
