@@ -3,6 +3,7 @@ package monitor
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -534,4 +535,79 @@ func TestParseReport(t *testing.T) {
 			t.Errorf("ParseReport(%q) = %d, %v; want %d, %v", c.reply, pid, err, c.pid, c.err)
 		}
 	}
+}
+
+// startAttached starts the monitor of an attached run (StartAttached).
+func (r *rig) startAttached(stdin bool) (*Gated, *Attached) {
+	r.t.Helper()
+	g, a, err := StartAttached(r.conf.ID, r.confPath(), r.env, stdin)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { _ = g.cmd.Process.Kill(); a.Close() })
+	return g, a
+}
+
+// TestMonitorAttached is an attached run: the output comes to the client
+// through its pipes as well as into the log, its input (and its end) from
+// the client's, the end on the report; when the client claims the cleanup
+// the monitor ends without running it and without its holder record.
+func TestMonitorAttached(t *testing.T) {
+	r := newRig(t, "attached")
+	r.conf.Stdin, r.conf.Report, r.conf.Attach = true, true, true
+	r.writeConf()
+	from := time.Now()
+	g, a := r.startAttached(true)
+	if _, err := g.GoAttached(); err != nil {
+		t.Fatalf("the monitor reported %v", err)
+	}
+	wantHolder(t, r.conf.Holders, g.Pid())
+	outc, errc := make(chan string), make(chan string)
+	go func() { b, _ := io.ReadAll(a.Stdout); outc <- string(b) }()
+	go func() { b, _ := io.ReadAll(a.Stderr); errc <- string(b) }()
+	if _, err := a.Stdin.WriteString("hello\n"); err != nil {
+		t.Fatal(err)
+	}
+	a.Stdin.Close()
+	if out, errs := <-outc, <-errc; out != "out one\nin: hello\npartial" || errs != "err two\n" {
+		t.Errorf("the client got stdout %q, stderr %q", out, errs)
+	}
+	code, err := g.AwaitExit()
+	if err != nil || code != 7 {
+		t.Fatalf("the end: %d, %v; want 7", code, err)
+	}
+	// The log and the exit file are there before the end is reported.
+	entries := readLog(t, r.conf.Log, from, time.Now())
+	wantExitRecord(t, entries, 7)
+	wantExitFile(t, r.conf.Exit, 7, from, time.Now())
+	g.Claim()
+	if c := r.cleanups(); len(c) != 1 || c[0] != "" {
+		t.Errorf("the monitor ran cleanup though the client claimed it: %q", c)
+	}
+	gone(t, filepath.Join(r.conf.Holders, strconv.Itoa(g.Pid())))
+}
+
+// TestMonitorAttachedClientGone: a client that goes away (its pipes and
+// the gate closed) leaves the container to the monitor, which runs on,
+// and cleans up at the end as for a detached container; the end of the
+// client's input is the container's.
+func TestMonitorAttachedClientGone(t *testing.T) {
+	r := newRig(t, "orphaned")
+	r.conf.Stdin, r.conf.Report, r.conf.Attach = true, true, true
+	r.writeConf()
+	from := time.Now()
+	g, a := r.startAttached(true)
+	if _, err := g.GoAttached(); err != nil {
+		t.Fatalf("the monitor reported %v", err)
+	}
+	a.Close()
+	g.gate.Close()
+	g.report.Close()
+	r.wait(g)
+	entries := readLog(t, r.conf.Log, from, time.Now())
+	if got := byStream(entries)["stdout"]; !slices.Equal(got, []string{"F out one", "F in: ", "F partial"}) {
+		t.Errorf("stdout in the log: %q", got)
+	}
+	wantExitFile(t, r.conf.Exit, 7, from, time.Now())
+	r.wantCleanup(r.conf.Bundle)
 }
