@@ -55,11 +55,13 @@ func (e *Engine) resolveMounts(ctx context.Context, mounts []config.Mount, from 
 			if err != nil {
 				return nil, fmt.Errorf("%w: bind source %s: %v", config.ErrBadOption, m.Source, err)
 			}
-			if _, err := os.Stat(abs); err != nil {
-				return nil, fmt.Errorf("%w: bind source %s does not exist or cannot be reached: %v", config.ErrBadOption, m.Source, errors.Unwrap(err))
-			}
+			// Asked first: a source inside a mount the namespace cannot
+			// see does not exist here, and the hint says why.
 			if err := rootless.CheckHostView(abs); err != nil {
 				return nil, fmt.Errorf("%w: bind source %s: %w", config.ErrBadOption, m.Source, err)
+			}
+			if _, err := os.Stat(abs); err != nil {
+				return nil, fmt.Errorf("%w: bind source %s does not exist or cannot be reached: %v", config.ErrBadOption, m.Source, errors.Unwrap(err))
 			}
 			m.Source = abs
 		}

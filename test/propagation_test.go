@@ -74,6 +74,12 @@ func TestHostMountsThatCannotReachTheNamespaceAreRefused(t *testing.T) {
 	}
 	e.fails(125, `bind source .*late.*not as the host has it`, "run", "--rm", "-v", late+":/x", busybox, "cat", "/x/hello")
 	e.fails(125, `bind source .*late.*not as the host has it`, "--log-level=warn", "create", "--mount", "type=bind,source="+late+",target=/x", busybox)
+	// A source inside the late mount, which the namespace does not have
+	// at all: the same hint, not "does not exist" (user trial).
+	if err := os.Mkdir(filepath.Join(late, "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.fails(125, `bind source .*late/dir.*not as the host has it.*make-rshared`, "run", "--rm", "-v", filepath.Join(late, "dir")+":/x", busybox, "true")
 	// Files skiff reads or writes itself there are refused the same way:
 	// an output would land, unseen, in the directory underneath.
 	for _, args := range [][]string{
