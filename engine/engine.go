@@ -53,6 +53,11 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		return nil, err
 	}
 	e.paths, e.ns = e.layout.State(cfg.GraphRoot), e.layout.Namespace(rootless.NamespaceID())
+	if !fileExists(e.ns.Dir) {
+		// The first command in a new namespace: a time to clear what
+		// ended ones left.
+		e.sweepNamespaceDirs()
+	}
 	for _, dir := range []string{e.paths.Containers(), e.ns.Bundles()} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
@@ -258,4 +263,20 @@ func (e *Engine) seccompDir() string { return e.layout.SeccompDir() }
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// sweepNamespaceDirs removes the directories of the user's namespaces that
+// ended: those moved aside when the kernel gave their inode again, and
+// those no process lives in any more (their mounts, bundles and runtime
+// state went with them).
+func (e *Engine) sweepNamespaceDirs() {
+	for _, d := range e.layout.StaleNamespaces() {
+		_ = os.RemoveAll(d)
+	}
+	live := rootless.LiveNamespaces()
+	for _, ns := range e.layout.Namespaces() {
+		if inode, ok := ns.Inode(); ok && ns != e.ns && !live[inode] {
+			_ = os.RemoveAll(ns.Dir)
+		}
+	}
 }

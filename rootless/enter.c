@@ -336,6 +336,20 @@ out:
 	return ok;
 }
 
+/* A namespace just made has an inode an older, ended one may have had:
+ * that one's directory (rootless.Layout.Namespace) is moved aside, so that
+ * nothing of it passes for this one's (see RetireNamespaceDir). */
+static void retire_namespace_dir(const char *run)
+{
+	char path[4096], stale[4200];
+	struct stat user;
+	if (stat("/proc/self/ns/user", &user) < 0)
+		return;
+	snprintf(path, sizeof path, "%s/skiff/ns-%llu", run, (unsigned long long)user.st_ino);
+	snprintf(stale, sizeof stale, "%s.stale-%d", path, getpid());
+	(void)rename(path, stale);
+}
+
 /* Records this process as a holder (see rootless/holders.go). */
 static void register_holder(const char *dir)
 {
@@ -396,7 +410,10 @@ __attribute__((constructor)) static void skiff_fast_enter(int argc, char **argv,
 			close(skiff_host_root);
 			skiff_host_root = -1;
 		}
-		if (joined > 0 || (joined == 0 && create_namespace(&m))) {
+		int created = joined == 0 && create_namespace(&m);
+		if (created)
+			retire_namespace_dir(run);
+		if (joined > 0 || created) {
 			register_holder(dir);
 			skiff_fast_entered = 1;
 			skiff_joined = 1;

@@ -172,3 +172,27 @@ func NamespaceID() uint64 { return UserNSInode(os.Getpid()) }
 
 // HoldersDir is where holders record themselves (for the monitor).
 func HoldersDir() (string, error) { return nsDir() }
+
+// LiveNamespaces are the inodes of the user namespaces that processes this
+// one may look at live in: a namespace none of the user's processes is in
+// has ended (a process of a subordinate id alone, which the user cannot
+// look at, would not keep it listed).
+func LiveNamespaces() map[uint64]bool {
+	live := map[uint64]bool{}
+	entries, _ := os.ReadDir("/proc")
+	for _, en := range entries {
+		if en.Name()[0] < '0' || en.Name()[0] > '9' {
+			continue
+		}
+		link, err := os.Readlink("/proc/" + en.Name() + "/ns/user")
+		if err != nil {
+			continue
+		}
+		if v, ok := strings.CutPrefix(link, "user:["); ok {
+			if i, err := strconv.ParseUint(strings.TrimSuffix(v, "]"), 10, 64); err == nil {
+				live[i] = true
+			}
+		}
+	}
+	return live
+}

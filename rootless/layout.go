@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -93,9 +95,33 @@ func (l Layout) Namespaces() []NamespacePaths {
 	dirs, _ := filepath.Glob(filepath.Join(l.Run, "ns-*"))
 	out := make([]NamespacePaths, 0, len(dirs))
 	for _, d := range dirs {
-		out = append(out, NamespacePaths{d})
+		if !strings.Contains(filepath.Base(d), staleSuffix) {
+			out = append(out, NamespacePaths{d})
+		}
 	}
 	return out
+}
+
+// staleSuffix marks the directory of an ended namespace whose inode a new
+// one got: ns-INODE.stale-PID (RetireNamespaceDir, and enter.c).
+const staleSuffix = ".stale-"
+
+// RetireNamespaceDir moves aside the directory of namespace inode, which
+// was just made: a directory of that name is an ended namespace's, whose
+// inode the kernel gave again, and nothing of it may pass for the new
+// one's. The creator calls it, under the holders' lock.
+func (l Layout) RetireNamespaceDir(inode uint64) {
+	if l.root {
+		return
+	}
+	path := l.Namespace(inode).Dir
+	_ = os.Rename(path, fmt.Sprintf("%s%s%d", path, staleSuffix, os.Getpid()))
+}
+
+// StaleNamespaces are the directories RetireNamespaceDir moved aside.
+func (l Layout) StaleNamespaces() []string {
+	dirs, _ := filepath.Glob(filepath.Join(l.Run, "ns-*"+staleSuffix+"*"))
+	return dirs
 }
 
 // SeccompDir keeps the compiled seccomp programs (a new kernel boots with
@@ -211,4 +237,14 @@ func ownedBy(st os.FileInfo, uid int) bool {
 		return false
 	}
 	return int(sys.Uid) == uid || (InNamespace() && sys.Uid == 0)
+}
+
+// Inode is the user namespace's inode the directory is named after.
+func (n NamespacePaths) Inode() (uint64, bool) {
+	v, ok := strings.CutPrefix(filepath.Base(n.Dir), "ns-")
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.ParseUint(v, 10, 64)
+	return i, err == nil
 }

@@ -240,6 +240,11 @@ func runInNewNamespace(args, env []string, uids, gids []IDMap, inherited []*os.F
 		_ = cmd.Wait()
 		return 0, err
 	}
+	// The child made its namespace and waits: nothing of it has used the
+	// namespace's directory yet.
+	if l, err := UserLayout(); err == nil {
+		l.RetireNamespaceDir(UserNSInode(pid))
+	}
 	_, _ = parent.Write([]byte{'g'})
 	saveIDMaps(uids, gids)
 	registered := waitJoined(pid, UserNSInode(pid), 0) && RegisterHolder(pid) == nil

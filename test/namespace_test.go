@@ -149,3 +149,37 @@ func TestFirstProcessEntersTheNamespace(t *testing.T) {
 	}
 	waitNoProcesses(t, e)
 }
+
+// TestEndedNamespacesLeaveNoDirectories: each namespace the user has had
+// since boot kept a directory in the runtime directory (bundles, the
+// runtime's state, network namespaces), which piled up, and a new
+// namespace given an ended one's inode by the kernel took over that
+// one's directory as its own (user trial). A namespace's first command
+// clears the directories of those that ended, and a directory of the new
+// namespace's own inode is never taken over: decoys for every inode the
+// kernel is likely to give, each holding a stray bundle, are gone after.
+func TestEndedNamespacesLeaveNoDirectories(t *testing.T) {
+	e := runEnv(t)
+	run := filepath.Join(e.root, "run", "skiff")
+	for i := 0; i < 3; i++ {
+		e.ok("run", "--rm", "--network", "none", busybox, "true") // a namespace each: none lives between
+	}
+	const first = 4026531840 // the kernel's first namespace inode (PROC_DYNAMIC_FIRST)
+	for i := uint64(0); i < 20000; i++ {
+		ghost := filepath.Join(run, fmt.Sprintf("ns-%d", first+i), "containers", "ghost")
+		if err := os.MkdirAll(ghost, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.chownAll()
+	e.ok("run", "-d", "--name", "holder", "--network", "none", busybox, "sleep", "60")
+	dirs, _ := filepath.Glob(filepath.Join(run, "ns-*"))
+	if len(dirs) != 1 {
+		t.Fatalf("%d namespace directories after a new namespace's first command, want its own: %v", len(dirs), dirs[:min(len(dirs), 5)])
+	}
+	if _, err := os.Stat(filepath.Join(dirs[0], "containers", "ghost")); err == nil {
+		t.Fatalf("the new namespace took over the directory of an ended one of its inode: %s", dirs[0])
+	}
+	e.ok("exec", "holder", "true")
+	e.ok("rm", "-f", "-t", "0", "holder")
+}
