@@ -8,6 +8,7 @@
 #   clients.sh [install]  Debian packages, then each missing build, in the foreground
 #   clients.sh start      Debian packages; the missing builds go on in the background
 #   clients.sh wait       waits for a background build, then installs (exit 1 if it failed)
+#   clients.sh build      only the builds, in the foreground (what start runs)
 #
 # Cache: $SKIFF_CLIENTS_CACHE (/var/cache/skiff-test/clients), one directory
 # per client and version (compose-2.40.3/docker-compose ...), reused while
@@ -193,12 +194,16 @@ remove_stale() {
 	done
 }
 
-# install_clients builds what is missing and installs it, holding the cache's
-# lock: two setups at once (or a background build and a wait) build once.
-install_clients() {
-	local name
+# lock: holds the cache's lock until the script exits, so that two setups at
+# once (or a background build and a wait) build once.
+lock() {
 	exec 9> "$cache/.lock"
 	flock 9
+}
+
+# install_clients builds what is missing and installs it (under the lock).
+install_clients() {
+	local name
 	for name in $(wanted); do build "$name"; done
 	remove_stale
 	place "$(entry compose)/docker-compose" "$plugin_dir/docker-compose"
@@ -206,7 +211,6 @@ install_clients() {
 	if [ -f "$(entry docker_cli)/docker" ] && wants_docker_cli; then
 		place "$(entry docker_cli)/docker" /usr/local/bin/docker
 	fi
-	exec 9>&-
 }
 
 # --- background builds ---------------------------------------------------------
@@ -218,13 +222,14 @@ start_background() {
 	local name todo=()
 	for name in $(wanted); do cached "$name" || todo+=("${name//_/-}"); done
 	if [ ${#todo[@]} -eq 0 ]; then
-		install_clients
+		(lock; install_clients)
 		return
 	fi
 	rm -f "$bg_status"
 	# The child writes its exit status last; wait reads it.
-	setsid nohup bash -c 'bash "$1" install; echo $? > "$2"' bash "$here/clients.sh" "$bg_status" \
-		> "$bg_log" 2>&1 < /dev/null &
+	# The child only builds (the packages are installed here, by one apt) and
+	# writes its exit status before it lets go of the lock.
+	setsid nohup bash "$here/clients.sh" build > "$bg_log" 2>&1 < /dev/null &
 	log "building ${todo[*]} in the background (pid $!, log $bg_log); test/clients.sh wait waits for it"
 }
 
@@ -237,7 +242,6 @@ wait_background() {
 		flock -w 2400 9 || die "the background build still holds $cache/.lock after 40 minutes"
 		log "waited $((SECONDS - start)) s"
 	fi
-	exec 9>&-
 	if [ -s "$bg_status" ]; then
 		local status
 		status=$(cat "$bg_status")
@@ -249,8 +253,9 @@ wait_background() {
 }
 
 case $mode in
-install) install_packages; install_clients ;;
+install) install_packages; lock; install_clients ;;
+build) lock; trap 'echo $? > "$bg_status"' EXIT; install_clients ;;
 start) start_background; install_packages ;;
 wait) wait_background ;;
-*) die "usage: clients.sh [install|start|wait]" ;;
+*) die "usage: clients.sh [install|start|wait|build]" ;;
 esac
