@@ -43,8 +43,8 @@ die() { log "$*"; exit 1; }
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
 [ -n "$kube_version" ] || die "no k8s.io/kubernetes version in $kube_recipe/go.mod"
 # The builds use only the module proxy: no workspace, no toolchain download,
-# none of skiff's build tags. cgo stays as Go's default, as in every other
-# build here, so the packages they share with the shared GOCACHE's are reused.
+# none of skiff's build tags. cgo keeps Go's default, as every other build
+# here does, so what the shared GOCACHE holds already is reused.
 export GOFLAGS=-buildvcs=false GOWORK=off GOTOOLCHAIN=local
 unset GOOS GOARCH
 mkdir -p "$cache"
