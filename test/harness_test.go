@@ -63,6 +63,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	defer stopKubeAPI()
 	os.Chmod(dir, 0o755)
 	skiffBin = filepath.Join(dir, "skiff")
 	if p := os.Getenv("SKIFF_BINARY"); p != "" {
@@ -193,6 +194,7 @@ func (e *env) environ() []string {
 
 // result is what one command did.
 type result struct {
+	prog   string // the program, when not skiff
 	args   []string
 	stdout string
 	stderr string
@@ -200,7 +202,11 @@ type result struct {
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("skiff %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
+	prog := r.prog
+	if prog == "" {
+		prog = "skiff"
+	}
+	return fmt.Sprintf("%s %s: exit %d\nstdout: %s\nstderr: %s", prog, strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
 }
 
 // command prepares skiff ARGS as the env's user.

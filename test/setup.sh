@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine, as root, for skiff's tests, demo and
-# benchmarks: Debian packages, the unprivileged test users, /dev/net/tun,
+# benchmarks: Debian packages, the clients the tests drive (test/clients.sh,
+# whose builds go on in the background), the unprivileged test users, /dev/net/tun,
 # two local registries on 127.0.0.1 (plain on :5000; htpasswd auth over TLS
 # with a self-signed CA on :5001) and the offline test images in them.
 # Idempotent: run it again and it only starts what is not running.
@@ -31,6 +32,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 	rm -f /usr/sbin/policy-rc.d
 fi
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
+
+# The real clients the e2e tests drive (test/clients.sh): Debian's are
+# installed now; the ones built from Go modules (minutes, once per version:
+# cached in /var/cache/skiff-test/clients) build in the background, and
+# test/run.sh waits for them (test/clients.sh wait) before the e2e suite.
+bash "$here/clients.sh" start
 
 # Users: one with a subordinate range, one without (for the error path).
 if ! id "$user" >/dev/null 2>&1; then useradd -m -s /bin/bash "$user"; fi
