@@ -15,25 +15,65 @@ import (
 	"github.com/skiff-project/skiff/engine/config"
 	"github.com/skiff-project/skiff/engine/spec"
 
+	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/stringid"
 
 	"github.com/skiff-project/skiff/storage"
 )
 
-// Pull policies of run and create.
+// PullPolicy is run's and create's --pull: when the image is pulled.
+type PullPolicy int
+
+// Pull policies of run and create; the zero value is missing.
 const (
-	PullAlways  = "always"
-	PullMissing = "missing"
-	PullNever   = "never"
+	PullMissing PullPolicy = iota // only when no local image has the name
+	PullAlways                    // every time
+	PullNever                     // never: a local image or nothing
 )
+
+var pullPolicies = map[string]PullPolicy{"": PullMissing, "missing": PullMissing, "always": PullAlways, "never": PullNever}
+
+// ParsePullPolicy reads a --pull value: always, missing or never.
+func ParsePullPolicy(s string) (PullPolicy, error) {
+	p, ok := pullPolicies[s]
+	if !ok {
+		return 0, fmt.Errorf("%w: --pull %q: use always, missing or never", config.ErrBadOption, s)
+	}
+	return p, nil
+}
+
+// String is the policy as --pull takes it.
+func (p PullPolicy) String() string {
+	switch p {
+	case PullAlways:
+		return "always"
+	case PullNever:
+		return "never"
+	}
+	return "missing"
+}
+
+// SdNotifyMode is run's and create's --sdnotify (config.SdNotifyContainer,
+// SdNotifyConmon or SdNotifyIgnore), as the container records it.
+type SdNotifyMode string
+
+// ParseSdNotify reads a --sdnotify value: container, conmon or ignore.
+func ParseSdNotify(mode string) (SdNotifyMode, error) {
+	switch mode {
+	case "", config.SdNotifyContainer, config.SdNotifyConmon, config.SdNotifyIgnore:
+		return SdNotifyMode(mode), nil
+	}
+	return "", fmt.Errorf("%w: --sdnotify %q: use container, conmon or ignore", config.ErrBadOption, mode)
+}
 
 // CreateOptions describe a container to create.
 type CreateOptions struct {
-	Image       string
+	Image string
+	// Name is the container's name, checked by Create; "": one is made up.
 	Name        string
 	Replace     bool
-	Pull        string // always, missing (default), never
+	Pull        PullPolicy
 	Registry    storage.RegistryOptions
 	PullOutput  io.Writer
 	Cmd         []string // arguments after the image
@@ -47,7 +87,10 @@ type CreateOptions struct {
 	Tty         bool
 	Interactive bool
 	AutoRemove  bool
-	Network     string
+	Network     NetworkChoice // --network, parsed (ParseNetwork)
+	// Runtime is --runtime: a name or a path, "" for the default. The
+	// container records the name (never the path it resolved to), so
+	// that it keeps working when the binary moves.
 	Runtime     string
 	Mounts      []config.Mount // -v, --mount, --tmpfs
 	VolumesFrom []string       // CONTAINER[:ro|rw]
@@ -55,7 +98,7 @@ type CreateOptions struct {
 	// ReadOnlyTmpfs: tmpfs on /tmp, /var/tmp and /run when ReadOnly.
 	ReadOnlyTmpfs bool
 	// SdNotify is --sdnotify: container (the default), conmon or ignore.
-	SdNotify string
+	SdNotify SdNotifyMode
 	// CreateCommand is the command line that made the container, for
 	// generate systemd --new.
 	CreateCommand []string
@@ -66,24 +109,6 @@ type CreateOptions struct {
 // SystemdUnitLabel names the systemd unit that made a container; the
 // units skiff generates set it in the environment (as podman's do).
 const SystemdUnitLabel = "PODMAN_SYSTEMD_UNIT"
-
-// ValidateSdNotify checks a --sdnotify value.
-func ValidateSdNotify(mode string) error {
-	switch mode {
-	case "", config.SdNotifyContainer, config.SdNotifyConmon, config.SdNotifyIgnore:
-		return nil
-	}
-	return fmt.Errorf("%w: --sdnotify %q: use container, conmon or ignore", config.ErrBadOption, mode)
-}
-
-// ValidatePull checks a --pull value.
-func ValidatePull(p string) error {
-	switch p {
-	case "", PullAlways, PullMissing, PullNever:
-		return nil
-	}
-	return fmt.Errorf("%w: --pull %q: use always, missing or never", config.ErrBadOption, p)
-}
 
 // ReadEnvFiles reads the KEY=VALUE (or bare KEY) lines of --env-file
 // files; mergeEnv resolves bare KEYs, as it does for -e.
@@ -142,15 +167,6 @@ func mergeEnv(base []string, overrides ...[]string) []string {
 // database's constraint, so a clash costs nothing.
 func (e *Engine) Create(ctx context.Context, o CreateOptions) (*config.ContainerRecord, error) {
 	defer phase("create", time.Now())
-	if err := ValidatePull(o.Pull); err != nil {
-		return nil, err
-	}
-	if err := ValidateNetwork(o.Network); err != nil {
-		return nil, err
-	}
-	if err := ValidateSdNotify(o.SdNotify); err != nil {
-		return nil, err
-	}
 	if o.Name != "" {
 		if err := config.CheckName(o.Name); err != nil {
 			return nil, err
@@ -165,12 +181,8 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*config.Container
 		return nil, err
 	}
 	t := time.Now()
-	img, err := e.imageFor(ctx, o)
+	img, cfg, err := e.imageFor(ctx, o)
 	phase("image lookup", t)
-	if err != nil {
-		return nil, err
-	}
-	_, cfg, err := e.store.ConfigOf(ctx, nil, img.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +191,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*config.Container
 		Cmd: ic.Cmd, Entrypoint: ic.Entrypoint, WorkingDir: ic.WorkingDir, User: ic.User,
 		Labels: map[string]string{}, Hostname: o.Hostname, Tty: o.Tty, OpenStdin: o.Interactive,
 		AutoRemove: o.AutoRemove, StopSignal: ic.StopSignal, Runtime: o.Runtime,
-		SdNotify: o.SdNotify, CreateCommand: o.CreateCommand,
+		SdNotify: string(o.SdNotify), CreateCommand: o.CreateCommand,
 	}
 	for k, v := range ic.Labels {
 		c.Labels[k] = v
@@ -314,24 +326,25 @@ func randomName() string {
 	return fmt.Sprintf("%s_%s_%d", pick(adjectives), pick(nouns), n.Int64())
 }
 
-// imageFor finds or pulls the image according to the pull policy.
-func (e *Engine) imageFor(ctx context.Context, o CreateOptions) (*cstorage.Image, error) {
+// imageFor finds or pulls the image according to the pull policy, and
+// reads its configuration: one look in the store.
+func (e *Engine) imageFor(ctx context.Context, o CreateOptions) (*cstorage.Image, *imgspec.Image, error) {
 	sys, err := o.Registry.SystemContext()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if o.Pull != PullAlways {
-		img, err := e.store.Lookup(sys, o.Image)
+		img, cfg, err := e.store.ConfigOf(ctx, sys, o.Image)
 		if err == nil {
-			return img, nil
+			return img, cfg, nil
 		}
 		if !errors.Is(err, storage.ErrNoSuchImage) || o.Pull == PullNever {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	reports, err := e.store.Pull(ctx, storage.PullOptions{RegistryOptions: o.Registry, Reference: o.Image, Progress: o.PullOutput})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return e.store.Image(reports[0].ID)
+	return e.store.ConfigOf(ctx, sys, reports[0].ID)
 }

@@ -33,6 +33,7 @@ type Engine struct {
 	// namespace: bundles and the runtime's state.
 	dataDir, nsDir string
 	runtimeName    string
+	runtimes       runtimePaths // resolved once per command (runtime.go)
 }
 
 // New opens the user's store and state. Rootless, the caller must already

@@ -183,12 +183,14 @@ func allOrNames(all *bool) cobra.PositionalArgs {
 func newKillCmd(g *globalOptions) *cobra.Command {
 	var sig string
 	var all bool
+	var signal syscall.Signal
 	c := &cobra.Command{
 		Use:   "kill [flags] CONTAINER [CONTAINER...]",
 		Short: "Send a signal to containers (SIGKILL by default)",
 		Args:  allOrNames(&all),
 		PreRunE: func(c *cobra.Command, args []string) error {
-			if _, err := config.ParseSignal(sig); err != nil {
+			var err error
+			if signal, err = engine.ParseSignal(sig); err != nil {
 				return usagef("%v", err)
 			}
 			return nil
@@ -203,7 +205,7 @@ func newKillCmd(g *globalOptions) *cobra.Command {
 					return err
 				}
 			}
-			return g.forEach(args, func(n string) error { return e.Kill(c.Context(), n, sig) })
+			return g.forEach(args, func(n string) error { return e.Kill(c.Context(), n, signal) })
 		},
 	}
 	c.Flags().StringVarP(&sig, "signal", "s", "KILL", "signal to send, by name or number")

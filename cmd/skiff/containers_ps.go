@@ -49,6 +49,7 @@ func humanDuration(d time.Duration) string {
 
 func newPsCmd(g *globalOptions) *cobra.Command {
 	var o engine.ListContainersOptions
+	var filters []string
 	var quiet, noTrunc, latest bool
 	var format string
 	c := &cobra.Command{
@@ -57,7 +58,8 @@ func newPsCmd(g *globalOptions) *cobra.Command {
 		Short:   "List containers",
 		Args:    exactArgs(0),
 		PreRunE: func(c *cobra.Command, args []string) error {
-			if _, err := engine.ParseContainerFilters(o.Filters); err != nil {
+			var err error
+			if o.Filters, err = engine.ParseContainerFilters(filters); err != nil {
 				return usagef("%v", err)
 			}
 			if o.Last < 0 {
@@ -115,7 +117,7 @@ func newPsCmd(g *globalOptions) *cobra.Command {
 	fs.IntVarP(&o.Last, "last", "n", 0, "show the n most recently created containers (all states)")
 	fs.BoolVarP(&latest, "latest", "l", false, "show the most recently created container")
 	fs.BoolVar(&noTrunc, "no-trunc", false, "do not truncate output")
-	fs.StringArrayVarP(&o.Filters, "filter", "f", nil, "filter: id=, name=, status=, label=, ancestor=, exited=")
+	fs.StringArrayVarP(&filters, "filter", "f", nil, "filter: id=, name=, status=, label=, ancestor=, exited=")
 	fs.StringVar(&format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
 	return c
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -30,13 +31,17 @@ type createFlags struct {
 	tmpfs      []string
 	cidfile    string
 	networks   []string
+	pull       string
+	sdNotify   string
+	// stopTimeout is --stop-timeout in seconds; -1: the default.
+	stopTimeout int
 }
 
 func (f *createFlags) bind(fs *pflag.FlagSet) {
 	fs.SetInterspersed(false) // flags after the image belong to the command
 	fs.StringVar(&f.o.Name, "name", "", "name of the container")
 	fs.BoolVar(&f.o.Replace, "replace", false, "replace a container of the same name")
-	fs.StringVar(&f.o.Pull, "pull", engine.PullMissing, "pull the image: always, missing or never")
+	fs.StringVar(&f.pull, "pull", engine.PullMissing.String(), "pull the image: always, missing or never")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable KEY=VALUE (KEY alone takes it from here)")
 	fs.StringArrayVar(&f.o.EnvFiles, "env-file", nil, "read environment variables from a file")
 	fs.StringVarP(&f.o.WorkingDir, "workdir", "w", "", "working directory inside the container")
@@ -55,7 +60,7 @@ func (f *createFlags) bind(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.o.DNS, "dns", nil, "DNS server for the container (none: the image's own /etc/resolv.conf)")
 	fs.StringArrayVar(&f.o.DNSSearch, "dns-search", nil, "DNS search domain for the container")
 	fs.StringArrayVar(&f.o.AddHosts, "add-host", nil, "add NAME:IP to /etc/hosts (IP may be host-gateway)")
-	fs.StringVar(&f.o.SdNotify, "sdnotify", "container", "with systemd's NOTIFY_SOCKET: container (passed in; the container says READY=1), conmon (skiff says it once the container started) or ignore")
+	fs.StringVar(&f.sdNotify, "sdnotify", config.SdNotifyContainer, "with systemd's NOTIFY_SOCKET: container (passed in; the container says READY=1), conmon (skiff says it once the container started) or ignore")
 	fs.StringVar(&f.o.Runtime, "runtime", "", "OCI runtime: crun, runc or a path (default from containers.conf, else crun, or runc where crun cannot run)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no pull progress")
 	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "mount a host path or volume: [SOURCE:]DEST[:ro,rw,z,Z,U,nocopy,...]")
@@ -76,7 +81,7 @@ func (f *createFlags) bind(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&r.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD]")
 	fs.StringVar(&r.ShmSize, "shm-size", "", "size of /dev/shm (default 64m)")
 	fs.StringVar(&r.StopSignal, "stop-signal", "", "signal that stops the container (default: the image's, else SIGTERM)")
-	fs.IntVar(&r.StopTimeout, "stop-timeout", -1, "seconds stop waits before killing (default 10)")
+	fs.IntVar(&f.stopTimeout, "stop-timeout", -1, "seconds stop waits before killing (default 10)")
 	fs.StringVar(&f.cidfile, "cidfile", "", "write the container id to this file")
 	fs.BoolVar(&r.EnvHost, "env-host", false, "pass this environment into the container")
 	fs.StringArrayVar(&r.GroupAdd, "group-add", nil, "add a supplementary group, by name or id")
@@ -147,7 +152,6 @@ func (f *createFlags) options(c *cobra.Command, args []string, stderr *os.File) 
 	o := f.o
 	o.Image, o.Cmd = args[0], args[1:]
 	o.Env = f.env
-	o.Network = strings.Join(f.networks, ",")
 	o.CreateCommand = append([]string(nil), os.Args[1:]...)
 	o.Registry = f.reg.resolve()
 	if c.Flags().Changed("entrypoint") {
@@ -162,19 +166,20 @@ func (f *createFlags) options(c *cobra.Command, args []string, stderr *os.File) 
 		}
 		o.Labels[k] = v
 	}
-	if err := engine.ValidatePull(o.Pull); err != nil {
+	// Parsed once: the engine takes the values as they are.
+	var err error
+	if o.Pull, err = engine.ParsePullPolicy(f.pull); err != nil {
 		return o, usagef("%v", err)
 	}
-	if err := engine.ValidateNetwork(o.Network); err != nil {
+	if o.Network, err = engine.ParseNetwork(f.networks); err != nil {
 		return o, usagef("%v", err)
 	}
-	if err := engine.ValidateSdNotify(o.SdNotify); err != nil {
+	if o.SdNotify, err = engine.ParseSdNotify(f.sdNotify); err != nil {
 		return o, usagef("%v", err)
 	}
-	if o.Name != "" {
-		if err := config.CheckName(o.Name); err != nil {
-			return o, usagef("%v", err)
-		}
+	if f.stopTimeout != -1 {
+		t := time.Duration(f.stopTimeout) * time.Second
+		o.StopTimeout = &t
 	}
 	for _, set := range []struct {
 		specs []string
