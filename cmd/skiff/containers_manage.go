@@ -81,7 +81,7 @@ type stopOptions struct {
 
 func newStopCmd(g *globalOptions, use string) *cobra.Command {
 	var timeout int
-	var t targetFlags
+	var t targets
 	run := runStop
 	if use == "restart" {
 		run = runRestart
@@ -94,11 +94,10 @@ func newStopCmd(g *globalOptions, use string) *cobra.Command {
 			if timeout < 0 {
 				return stopOptions{}, usagef("invalid --time %d: use 0 or more seconds", timeout)
 			}
-			return stopOptions{targets: t.targets(args), timeout: secondsIfChanged(c, "time", timeout)}, nil
+			return stopOptions{targets: t.withNames(args), timeout: secondsIfChanged(c, "time", timeout)}, nil
 		}, run),
 	}
 	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing (default: the container's --stop-timeout, else 10)")
-	c.Flags().BoolVarP(&t.all, "all", "a", false, "every container")
 	t.bind(c)
 	c.ValidArgsFunction = completeContainers(g)
 	return withStore(c)
@@ -115,7 +114,7 @@ func secondsIfChanged(c *cobra.Command, flag string, seconds int) *time.Duration
 }
 
 func runStop(ctx context.Context, g *globalOptions, o stopOptions, stdout io.Writer) error {
-	names, err := o.names()
+	names, err := o.resolve()
 	if err != nil {
 		return err
 	}
@@ -131,7 +130,7 @@ func runStop(ctx context.Context, g *globalOptions, o stopOptions, stdout io.Wri
 }
 
 func runRestart(ctx context.Context, g *globalOptions, o stopOptions, stdout io.Writer) error {
-	names, err := o.names()
+	names, err := o.resolve()
 	if err != nil {
 		return err
 	}
@@ -146,21 +145,23 @@ func runRestart(ctx context.Context, g *globalOptions, o stopOptions, stdout io.
 	return printNames(stdout, reports, func(r engine.RestartReport) (string, error) { return r.RawInput, r.Err })
 }
 
-// targetFlags are the names, --all, --cidfile and --ignore of stop, restart
-// and rm, as the units generate systemd writes use them.
-type targetFlags struct {
-	cidfiles []string
+// targets are the containers stop, restart and rm act on: names, --all,
+// or --cidfile (the units generate systemd writes use it, with --ignore).
+type targets struct {
+	names    []string // names or ids
+	cidfiles []string // files that hold ids (run --cidfile)
 	all      bool
 	ignore   bool
 }
 
-func (t *targetFlags) bind(c *cobra.Command) {
+func (t *targets) bind(c *cobra.Command) {
+	c.Flags().BoolVarP(&t.all, "all", "a", false, "every container")
 	c.Flags().StringArrayVar(&t.cidfiles, "cidfile", nil, "the container whose id this file holds (from run --cidfile)")
 	c.Flags().BoolVarP(&t.ignore, "ignore", "i", false, "no error for a container (or cidfile) that does not exist")
 }
 
 // args accepts names, --cidfile or --all.
-func (t *targetFlags) args() cobra.PositionalArgs {
+func (t *targets) args() cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if t.all == (len(args)+len(t.cidfiles) > 0) {
 			return usagef("%q takes names, --cidfile or --all (see '%s --help')", c.CommandPath(), c.CommandPath())
@@ -169,22 +170,16 @@ func (t *targetFlags) args() cobra.PositionalArgs {
 	}
 }
 
-func (t *targetFlags) targets(args []string) targets {
-	return targets{args: args, cidfiles: t.cidfiles, all: t.all, ignore: t.ignore}
+// withNames is t with the names given.
+func (t targets) withNames(names []string) targets {
+	t.names = names
+	return t
 }
 
-// targets are the containers stop, restart and rm act on.
-type targets struct {
-	args     []string // names or ids
-	cidfiles []string // files that hold ids (run --cidfile)
-	all      bool
-	ignore   bool
-}
-
-// names are the names given and the ids the cidfiles hold (a missing one
+// resolve is the names given and the ids the cidfiles hold (a missing one
 // is no error with --ignore).
-func (t targets) names() ([]string, error) {
-	names := append([]string(nil), t.args...)
+func (t targets) resolve() ([]string, error) {
+	names := append([]string(nil), t.names...)
 	for _, f := range t.cidfiles {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -254,17 +249,16 @@ type rmOptions struct {
 func newRmCmd(g *globalOptions) *cobra.Command {
 	var force, volumes bool
 	var timeout int
-	var t targetFlags
+	var t targets
 	c := &cobra.Command{
 		Use:   "rm [flags] CONTAINER [CONTAINER...]",
 		Short: "Remove containers",
 		Args:  t.args(),
 		RunE: action(g, func(c *cobra.Command, args []string) (rmOptions, error) {
-			return rmOptions{targets: t.targets(args), force: force, volumes: volumes, timeout: secondsIfChanged(c, "time", timeout)}, nil
+			return rmOptions{targets: t.withNames(args), force: force, volumes: volumes, timeout: secondsIfChanged(c, "time", timeout)}, nil
 		}, runRm),
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "kill and remove running containers")
-	c.Flags().BoolVarP(&t.all, "all", "a", false, "every container")
 	c.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove the containers' anonymous volumes too")
 	c.Flags().IntVarP(&timeout, "time", "t", 10, "with -f, seconds to wait for the stop signal before killing")
 	t.bind(c)
@@ -273,7 +267,7 @@ func newRmCmd(g *globalOptions) *cobra.Command {
 }
 
 func runRm(ctx context.Context, g *globalOptions, o rmOptions, stdout io.Writer) error {
-	names, err := o.names()
+	names, err := o.resolve()
 	if err != nil {
 		return err
 	}
