@@ -235,7 +235,7 @@ func (e *Engine) Remove(ctx context.Context, nameOrID string, o RemoveOptions) e
 		if ended, err := e.endRestartBackoff(ctx, rec); err != nil {
 			return err
 		} else if !ended {
-			if err := e.Kill(ctx, rec.ID, "KILL"); err != nil && !errors.Is(err, ErrNotRunning) {
+			if err := e.Kill(ctx, rec.ID, syscall.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
 				return err
 			}
 		}

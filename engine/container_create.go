@@ -15,31 +15,79 @@ import (
 	"github.com/skiff-project/skiff/engine/config"
 	"github.com/skiff-project/skiff/engine/spec"
 
+	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/stringid"
 
 	"github.com/skiff-project/skiff/storage"
 )
 
-// Pull policies of run and create.
+// PullPolicy is run's and create's --pull: when the image is pulled.
+type PullPolicy int
+
+// Pull policies of run and create; the zero value is missing.
 const (
-	PullAlways  = "always"
-	PullMissing = "missing"
-	PullNever   = "never"
+	PullMissing PullPolicy = iota // only when no local image has the name
+	PullAlways                    // every time
+	PullNever                     // never: a local image or nothing
 )
+
+var pullPolicies = map[string]PullPolicy{"": PullMissing, "missing": PullMissing, "always": PullAlways, "never": PullNever}
+
+// ParsePullPolicy reads a --pull value: always, missing or never.
+func ParsePullPolicy(s string) (PullPolicy, error) {
+	p, ok := pullPolicies[s]
+	if !ok {
+		return 0, fmt.Errorf("%w: --pull %q: use always, missing or never", config.ErrBadOption, s)
+	}
+	return p, nil
+}
+
+// String is the policy as --pull takes it.
+func (p PullPolicy) String() string {
+	switch p {
+	case PullAlways:
+		return "always"
+	case PullNever:
+		return "never"
+	}
+	return "missing"
+}
+
+// SdNotifyMode is run's and create's --sdnotify (config.SdNotifyContainer,
+// SdNotifyConmon or SdNotifyIgnore), as the container records it.
+type SdNotifyMode string
+
+// ParseSdNotify reads a --sdnotify value: container, conmon or ignore.
+func ParseSdNotify(mode string) (SdNotifyMode, error) {
+	switch mode {
+	case "", config.SdNotifyContainer, config.SdNotifyConmon, config.SdNotifyIgnore:
+		return SdNotifyMode(mode), nil
+	}
+	return "", fmt.Errorf("%w: --sdnotify %q: use container, conmon or ignore", config.ErrBadOption, mode)
+}
 
 // CreateOptions describe a container to create.
 type CreateOptions struct {
-	Image       string
-	Name        string
-	Replace     bool
-	Pull        string // always, missing (default), never
-	Registry    storage.RegistryOptions
-	PullOutput  io.Writer
-	Cmd         []string // arguments after the image
-	Entrypoint  *string  // --entrypoint; "" clears the image's
-	Env         []string
-	EnvFiles    []string
+	Image string
+	// Name is the container's name, checked by Create; "": one is made up.
+	Name       string
+	Replace    bool
+	Pull       PullPolicy
+	Registry   storage.RegistryOptions
+	PullOutput io.Writer
+	Cmd        []string // arguments after the image
+	Entrypoint *string  // --entrypoint; "" clears the image's
+	// Env is -e and --env-file, over the image's: KEY=VALUE, resolved by
+	// the caller (a bare KEY, which takes the caller's value, is the
+	// caller's to look up: ResolveEnv).
+	Env []string
+	// HostEnv, with --env-host, is the caller's environment, under the
+	// image's and Env.
+	HostEnv []string
+	// SystemdUnit is the systemd unit that creates the container (the
+	// caller's PODMAN_SYSTEMD_UNIT), kept as its label for auto-update.
+	SystemdUnit string
 	WorkingDir  string
 	User        string
 	Labels      map[string]string
@@ -47,7 +95,10 @@ type CreateOptions struct {
 	Tty         bool
 	Interactive bool
 	AutoRemove  bool
-	Network     string
+	Network     NetworkChoice // --network, parsed (ParseNetwork)
+	// Runtime is --runtime: a name or a path, "" for the default. The
+	// container records the name (never the path it resolved to), so
+	// that it keeps working when the binary moves.
 	Runtime     string
 	Mounts      []config.Mount // -v, --mount, --tmpfs
 	VolumesFrom []string       // CONTAINER[:ro|rw]
@@ -55,7 +106,7 @@ type CreateOptions struct {
 	// ReadOnlyTmpfs: tmpfs on /tmp, /var/tmp and /run when ReadOnly.
 	ReadOnlyTmpfs bool
 	// SdNotify is --sdnotify: container (the default), conmon or ignore.
-	SdNotify string
+	SdNotify SdNotifyMode
 	// CreateCommand is the command line that made the container, for
 	// generate systemd --new.
 	CreateCommand []string
@@ -67,26 +118,8 @@ type CreateOptions struct {
 // units skiff generates set it in the environment (as podman's do).
 const SystemdUnitLabel = "PODMAN_SYSTEMD_UNIT"
 
-// ValidateSdNotify checks a --sdnotify value.
-func ValidateSdNotify(mode string) error {
-	switch mode {
-	case "", config.SdNotifyContainer, config.SdNotifyConmon, config.SdNotifyIgnore:
-		return nil
-	}
-	return fmt.Errorf("%w: --sdnotify %q: use container, conmon or ignore", config.ErrBadOption, mode)
-}
-
-// ValidatePull checks a --pull value.
-func ValidatePull(p string) error {
-	switch p {
-	case "", PullAlways, PullMissing, PullNever:
-		return nil
-	}
-	return fmt.Errorf("%w: --pull %q: use always, missing or never", config.ErrBadOption, p)
-}
-
 // ReadEnvFiles reads the KEY=VALUE (or bare KEY) lines of --env-file
-// files; mergeEnv resolves bare KEYs, as it does for -e.
+// files; ResolveEnv resolves bare KEYs, as for -e.
 func ReadEnvFiles(files []string) ([]string, error) {
 	var env []string
 	for _, path := range files {
@@ -110,18 +143,33 @@ func ReadEnvFiles(files []string) ([]string, error) {
 	return env, nil
 }
 
-// mergeEnv applies overrides to base by key.
+// ResolveEnv gives each bare KEY of env its value from lookup (the
+// caller's environment), as docker does for -e KEY; a KEY lookup does not
+// know is left out.
+func ResolveEnv(env []string, lookup func(string) (string, bool)) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.Contains(kv, "=") {
+			v, ok := lookup(kv)
+			if !ok {
+				continue
+			}
+			kv += "=" + v
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// mergeEnv applies overrides to base by key; a bare KEY is left out
+// (ResolveEnv gives it its value first).
 func mergeEnv(base []string, overrides ...[]string) []string {
 	out := append([]string(nil), base...)
 	for _, list := range overrides {
 		for _, kv := range list {
 			key := config.EnvKey(kv)
 			if !strings.Contains(kv, "=") {
-				v, ok := os.LookupEnv(kv)
-				if !ok {
-					continue
-				}
-				kv += "=" + v
+				continue
 			}
 			replaced := false
 			for i := range out {
@@ -138,48 +186,71 @@ func mergeEnv(base []string, overrides ...[]string) []string {
 }
 
 // Create makes a container from an image: a writable layer in the store and
-// a record in the state database. The name is claimed first, by the
-// database's constraint, so a clash costs nothing.
+// a record in the state database. The record comes last (but for --userns
+// auto, whose range the record's transaction chooses and the layer needs):
+// a create killed at any point leaves no container that lacks its layer,
+// only, at worst, a layer of no container, which `system check` finds.
 func (e *Engine) Create(ctx context.Context, o CreateOptions) (*config.ContainerRecord, error) {
 	defer phase("create", time.Now())
-	if err := ValidatePull(o.Pull); err != nil {
-		return nil, err
-	}
-	if err := ValidateNetwork(o.Network); err != nil {
-		return nil, err
-	}
-	if err := ValidateSdNotify(o.SdNotify); err != nil {
-		return nil, err
-	}
 	if o.Name != "" {
 		if err := config.CheckName(o.Name); err != nil {
 			return nil, err
 		}
-	}
-	fileEnv, err := ReadEnvFiles(o.EnvFiles)
-	if err != nil {
-		return nil, err
 	}
 	runtime, err := e.Runtime(o.Runtime)
 	if err != nil {
 		return nil, err
 	}
 	t := time.Now()
-	img, err := e.imageFor(ctx, o)
+	img, cfg, err := e.imageFor(ctx, o)
 	phase("image lookup", t)
 	if err != nil {
 		return nil, err
 	}
-	_, cfg, err := e.store.ConfigOf(ctx, nil, img.ID)
+	c, err := e.containerConfig(ctx, o, cfg.Config)
 	if err != nil {
 		return nil, err
 	}
-	ic := cfg.Config
+	if c.Runtime, err = e.containerRuntime(o.Runtime, runtime, &c); err != nil {
+		return nil, err
+	}
+	id := stringid.GenerateRandomID()
+	if c.Hostname == "" {
+		c.Hostname = id[:12]
+	}
+	rec := &config.ContainerRecord{ID: id, Name: o.Name, Image: o.Image, ImageID: img.ID, Created: time.Now(), State: config.StateCreated, Config: c}
+	if len(c.Security.UIDMap) > 0 {
+		// Where its bundle will be, refused now rather than at start.
+		if err := e.nestedBundleRoot(e.bundleDir(rec)); err != nil {
+			return nil, err
+		}
+	}
+	if c.Security.Userns == "auto" {
+		if err := e.claimName(ctx, rec, o.Replace); err != nil {
+			return nil, err
+		}
+		if err := e.makeContainer(ctx, rec); err != nil {
+			return nil, e.undoCreate(ctx, rec, err)
+		}
+		return rec, nil
+	}
+	if err := e.makeContainer(ctx, rec); err != nil {
+		return nil, e.undoCreate(ctx, rec, err)
+	}
+	if err := e.claimName(ctx, rec, o.Replace); err != nil {
+		return nil, e.undoCreate(ctx, rec, err)
+	}
+	return rec, nil
+}
+
+// containerConfig is the configuration of a container of the image (its
+// config ic) with create's options, each checked.
+func (e *Engine) containerConfig(ctx context.Context, o CreateOptions, ic imgspec.ImageConfig) (config.ContainerConfig, error) {
 	c := config.ContainerConfig{
 		Cmd: ic.Cmd, Entrypoint: ic.Entrypoint, WorkingDir: ic.WorkingDir, User: ic.User,
 		Labels: map[string]string{}, Hostname: o.Hostname, Tty: o.Tty, OpenStdin: o.Interactive,
 		AutoRemove: o.AutoRemove, StopSignal: ic.StopSignal, Runtime: o.Runtime,
-		SdNotify: o.SdNotify, CreateCommand: o.CreateCommand,
+		SdNotify: string(o.SdNotify), CreateCommand: o.CreateCommand,
 	}
 	for k, v := range ic.Labels {
 		c.Labels[k] = v
@@ -189,8 +260,8 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*config.Container
 	}
 	// A container made by a systemd unit remembers it (auto-update
 	// restarts the unit).
-	if unit := os.Getenv(SystemdUnitLabel); unit != "" {
-		c.Labels[SystemdUnitLabel] = unit
+	if o.SystemdUnit != "" {
+		c.Labels[SystemdUnitLabel] = o.SystemdUnit
 	}
 	if o.Entrypoint != nil {
 		c.Entrypoint = nil
@@ -210,46 +281,34 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*config.Container
 	if o.User != "" {
 		c.User = o.User
 	}
-	c.Env = mergeEnv(ic.Env, fileEnv, o.Env)
+	c.Env = mergeEnv(o.HostEnv, ic.Env, o.Env)
 	if len(c.Entrypoint)+len(c.Cmd) == 0 {
-		return nil, fmt.Errorf("%w: no command given and image %s has no CMD or ENTRYPOINT", config.ErrBadOption, o.Image)
+		return c, fmt.Errorf("%w: no command given and image %s has no CMD or ENTRYPOINT", config.ErrBadOption, o.Image)
 	}
+	var err error
 	if c.Mounts, err = e.resolveMounts(ctx, o.Mounts, o.VolumesFrom, ic.Volumes); err != nil {
-		return nil, err
+		return c, err
 	}
 	c.ReadOnly, c.ReadOnlyTmpfs = o.ReadOnly, o.ReadOnlyTmpfs
 	if err := e.resolveRunOptions(ctx, o.RunOptions, &c); err != nil {
-		return nil, err
+		return c, err
 	}
 	if err := e.resolveNetwork(ctx, o.Network, o.NetworkOptions, ic.ExposedPorts, &c); err != nil {
-		return nil, err
+		return c, err
 	}
-	if err := spec.ResolveSysctls(o.Sysctls, &c); err != nil {
-		return nil, err
-	}
-	if c.Runtime, err = e.containerRuntime(o.Runtime, runtime, &c); err != nil {
-		return nil, err
-	}
+	return c, spec.ResolveSysctls(o.Sysctls, &c)
+}
 
-	id := stringid.GenerateRandomID()
-	if c.Hostname == "" {
-		c.Hostname = id[:12]
-	}
-	rec := &config.ContainerRecord{ID: id, Name: o.Name, Image: o.Image, ImageID: img.ID, Created: time.Now(), State: config.StateCreated, Config: c}
-	if len(c.Security.UIDMap) > 0 {
-		// Where its bundle will be, refused now rather than at start.
-		if err := e.nestedBundleRoot(e.bundleDir(rec)); err != nil {
-			return nil, err
-		}
-	}
-	if err := e.claimName(ctx, rec, o.Replace); err != nil {
-		return nil, err
-	}
-	t = time.Now()
+// makeContainer makes what a container has besides its record: its layer
+// in the store, laid out for its ids, its directory, and the volumes it
+// names that do not exist yet (rec.MadeVolumes). The user it runs as must
+// exist in the layer.
+func (e *Engine) makeContainer(ctx context.Context, rec *config.ContainerRecord) error {
+	defer phase("create layer", time.Now())
+	c := rec.Config
 	// A --rm container's layer lives as long as one run: the store writes
 	// its records without fsync (podman does the same). A power cut may
 	// lose them; a crash of skiff may not (they are renamed into place).
-	c = rec.Config // with what recording it allocated (a --userns auto range)
 	copts := &cstorage.ContainerOptions{Volatile: c.AutoRemove}
 	if len(c.Security.UIDMap) > 0 {
 		// The store lays the files out as the container's own user
@@ -257,21 +316,18 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*config.Container
 		m := storageMappings(c.Security)
 		copts.UIDMap, copts.GIDMap = m.UIDs(), m.GIDs()
 	}
-	err = e.store.CreateContainerLayer(id, img.ID, copts)
-	phase("create layer", t)
-	if err != nil {
-		return nil, e.undoCreate(ctx, rec, fmt.Errorf("creating the container's layer: %w", err))
+	if err := e.store.CreateContainerLayer(rec.ID, rec.ImageID, copts); err != nil {
+		return fmt.Errorf("creating the container's layer: %w", err)
 	}
 	if err := e.checkUser(rec); err != nil {
-		return nil, e.undoCreate(ctx, rec, err)
+		return err
 	}
-	if err := os.MkdirAll(e.containerDir(id), 0o700); err != nil {
-		return nil, e.undoCreate(ctx, rec, err)
+	if err := os.MkdirAll(e.containerDir(rec.ID), 0o700); err != nil {
+		return err
 	}
-	if rec.MadeVolumes, err = e.createVolumes(ctx, c.Mounts); err != nil {
-		return nil, e.undoCreate(ctx, rec, err)
-	}
-	return rec, nil
+	var err error
+	rec.MadeVolumes, err = e.createVolumes(ctx, c.Mounts)
+	return err
 }
 
 // claimName inserts the record, generating a name when none was given and
@@ -314,24 +370,25 @@ func randomName() string {
 	return fmt.Sprintf("%s_%s_%d", pick(adjectives), pick(nouns), n.Int64())
 }
 
-// imageFor finds or pulls the image according to the pull policy.
-func (e *Engine) imageFor(ctx context.Context, o CreateOptions) (*cstorage.Image, error) {
+// imageFor finds or pulls the image according to the pull policy, and
+// reads its configuration: one look in the store.
+func (e *Engine) imageFor(ctx context.Context, o CreateOptions) (*cstorage.Image, *imgspec.Image, error) {
 	sys, err := o.Registry.SystemContext()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if o.Pull != PullAlways {
-		img, err := e.store.Lookup(sys, o.Image)
+		img, cfg, err := e.store.ConfigOf(ctx, sys, o.Image)
 		if err == nil {
-			return img, nil
+			return img, cfg, nil
 		}
 		if !errors.Is(err, storage.ErrNoSuchImage) || o.Pull == PullNever {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	reports, err := e.store.Pull(ctx, storage.PullOptions{RegistryOptions: o.Registry, Reference: o.Image, Progress: o.PullOutput})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return e.store.Image(reports[0].ID)
+	return e.store.ConfigOf(ctx, sys, reports[0].ID)
 }

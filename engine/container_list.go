@@ -31,14 +31,17 @@ type ContainerSummary struct {
 // ListContainersOptions filter ps.
 type ListContainersOptions struct {
 	All     bool
-	Last    int // -n; 0 = no limit; -l is Last 1
-	Filters []string
+	Last    int               // -n; 0 = no limit; -l is Last 1
+	Filters []ContainerFilter // ParseContainerFilters; a container passes every one
 }
 
-// ParseContainerFilters checks ps --filter values: id, name, status,
+// ContainerFilter is one of ps's --filter values, parsed.
+type ContainerFilter func(*ContainerSummary) bool
+
+// ParseContainerFilters reads ps --filter values: id, name, status,
 // label, ancestor, exited.
-func ParseContainerFilters(filters []string) ([]func(*ContainerSummary) bool, error) {
-	var out []func(*ContainerSummary) bool
+func ParseContainerFilters(filters []string) ([]ContainerFilter, error) {
+	var out []ContainerFilter
 	for _, f := range filters {
 		key, val, ok := strings.Cut(f, "=")
 		if !ok || val == "" {
@@ -105,10 +108,6 @@ func (e *Engine) summary(rec *config.ContainerRecord) *ContainerSummary {
 
 // ListContainers lists containers, newest first.
 func (e *Engine) ListContainers(ctx context.Context, o ListContainersOptions) ([]*ContainerSummary, error) {
-	filters, err := ParseContainerFilters(o.Filters)
-	if err != nil {
-		return nil, err
-	}
 	recs, err := e.state.List(ctx)
 	if err != nil {
 		return nil, err
@@ -123,7 +122,7 @@ func (e *Engine) ListContainers(ctx context.Context, o ListContainersOptions) ([
 			continue
 		}
 		keep := true
-		for _, f := range filters {
+		for _, f := range o.Filters {
 			keep = keep && f(s)
 		}
 		if keep {

@@ -15,14 +15,33 @@ import (
 	"github.com/skiff-project/skiff/engine/monitor"
 
 	"github.com/moby/sys/signal"
+	"golang.org/x/sys/unix"
 )
 
-// Kill sends a signal to a running container's main process.
-func (e *Engine) Kill(ctx context.Context, nameOrID, sig string) error {
-	sig, err := config.ParseSignal(sig)
+// ParseSignal reads a signal given by name (TERM, SIGTERM) or number, as
+// kill --signal and the stop signal of a container are given.
+func ParseSignal(s string) (syscall.Signal, error) {
+	name, err := config.ParseSignal(s)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	if n, err := strconv.Atoi(name); err == nil {
+		return syscall.Signal(n), nil
+	}
+	return signal.SignalMap[name], nil
+}
+
+// signalArg is sig as the runtime's kill takes it: by name where it has
+// one (TERM), else by number.
+func signalArg(sig syscall.Signal) string {
+	if name := unix.SignalName(sig); name != "" {
+		return strings.TrimPrefix(name, "SIG")
+	}
+	return strconv.Itoa(int(sig))
+}
+
+// Kill sends a signal to a running container's main process.
+func (e *Engine) Kill(ctx context.Context, nameOrID string, sig syscall.Signal) error {
 	rec, err := e.state.Lookup(ctx, nameOrID)
 	if err != nil {
 		return err
@@ -34,18 +53,12 @@ func (e *Engine) Kill(ctx context.Context, nameOrID, sig string) error {
 	if err != nil {
 		return err
 	}
-	if err := e.runtimeRun(ctx, runtime, "kill", rec.ID, sig); err != nil {
+	if err := e.runtimeRun(ctx, runtime, "kill", rec.ID, signalArg(sig)); err != nil {
 		// The runtime's state lived in a namespace that is gone (its
 		// monitor was killed): signal the pid.
 		if pid := e.containerPid(rec); pid > 0 {
-			n, ok := signal.SignalMap[sig]
-			if num, err := strconv.Atoi(sig); err == nil {
-				n, ok = syscall.Signal(num), true
-			}
-			if ok {
-				if kerr := killPid(pid, int(n)); kerr == nil {
-					return nil
-				}
+			if kerr := killPid(pid, int(sig)); kerr == nil {
+				return nil
 			}
 		}
 		if e.observedState(rec) != config.StateRunning {
@@ -86,15 +99,17 @@ func (e *Engine) Stop(ctx context.Context, nameOrID string, timeout time.Duratio
 			timeout = time.Duration(t) * time.Second
 		}
 	}
-	sig := rec.Config.StopSignal
-	if sig == "" {
-		sig = "TERM"
+	// The stop signal is the record's text (the image's STOPSIGNAL, or
+	// --stop-signal), read here once.
+	sig, err := ParseSignal(rec.Config.StopSignal)
+	if err != nil {
+		return err
 	}
 	if ended, err := e.signalStop(ctx, rec, sig); ended || err != nil {
 		return err
 	}
 	if !e.waitGone(rec, timeout) {
-		if ended, err := e.signalStop(ctx, rec, "KILL"); ended || err != nil {
+		if ended, err := e.signalStop(ctx, rec, syscall.SIGKILL); ended || err != nil {
 			return err
 		}
 		e.waitGone(rec, 10*time.Second)
@@ -125,6 +140,12 @@ func (e *Engine) Wait(ctx context.Context, nameOrID string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return e.wait(ctx, rec)
+}
+
+// wait is Wait for a container looked up: one removed meanwhile (--rm)
+// still tells its exit code.
+func (e *Engine) wait(ctx context.Context, rec *config.ContainerRecord) (int, error) {
 	for {
 		cur, err := e.state.Lookup(ctx, rec.ID)
 		if err != nil {
@@ -187,7 +208,7 @@ func (e *Engine) markStopped(ctx context.Context, id string) error {
 // signalStop sends stop's signal. A container the runtime no longer runs
 // may be between two runs of its restart policy: then its monitor is ended
 // (ended is true).
-func (e *Engine) signalStop(ctx context.Context, rec *config.ContainerRecord, sig string) (ended bool, err error) {
+func (e *Engine) signalStop(ctx context.Context, rec *config.ContainerRecord, sig syscall.Signal) (ended bool, err error) {
 	err = e.Kill(ctx, rec.ID, sig)
 	if err == nil {
 		return false, nil

@@ -130,28 +130,26 @@ func (e *Engine) Rename(ctx context.Context, nameOrID, newName string) error {
 	return e.state.Rename(ctx, rec.ID, newName)
 }
 
-// PruneContainers removes every container that is not running and matches
-// the label filters; it returns their ids.
-func (e *Engine) PruneContainers(ctx context.Context, labels []string, until time.Time) ([]string, error) {
+// PruneContainers removes every container that is not running and passes
+// the filters (labels, created before Until).
+func (e *Engine) PruneContainers(ctx context.Context, o PruneOptions) ([]PruneReport, error) {
 	recs, err := e.state.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var removed []string
-	var errs []error
+	until := o.Filters.Until
+	var reports []PruneReport
 	for _, r := range recs {
-		if e.observedState(r) == config.StateRunning || !MatchLabels(r.Config.Labels, labels) || (!until.IsZero() && !r.Created.Before(until)) {
+		if e.observedState(r) == config.StateRunning || !MatchLabels(r.Config.Labels, o.Filters.Labels) || (!until.IsZero() && !r.Created.Before(until)) {
 			continue
 		}
-		if err := e.Remove(ctx, r.ID, RemoveOptions{}); err != nil {
-			if !errors.Is(err, ErrIsRunning) && !errors.Is(err, config.ErrNoSuchContainer) {
-				errs = append(errs, err)
-			}
-			continue
+		err := e.Remove(ctx, r.ID, RemoveOptions{})
+		if errors.Is(err, ErrIsRunning) || errors.Is(err, config.ErrNoSuchContainer) {
+			continue // started, or removed, meanwhile
 		}
-		removed = append(removed, r.ID)
+		reports = append(reports, PruneReport{ID: r.ID, Err: err})
 	}
-	return removed, errors.Join(errs...)
+	return reports, nil
 }
 
 // Pause refuses where the freezer is out of reach: rootless, pausing needs

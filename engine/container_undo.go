@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/skiff-project/skiff/engine/config"
 	"github.com/skiff-project/skiff/engine/oci"
+	cstorage "go.podman.io/storage"
 
 	"github.com/moby/sys/user"
 
@@ -38,6 +40,11 @@ func (e *Engine) RemoveCreated(ctx context.Context, rec *config.ContainerRecord)
 	} else if !errors.Is(err, config.ErrNoSuchContainer) {
 		return err
 	} else {
+		// Not recorded (yet): what Create made before the record.
+		if err := e.store.DeleteContainerLayer(rec.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) && !errors.Is(err, cstorage.ErrNotAContainer) {
+			return fmt.Errorf("removing the container's layer: %w", err)
+		}
+		_ = os.RemoveAll(e.containerDir(rec.ID))
 		e.state.RemoveLockFile(rec.ID)
 	}
 	for _, name := range rec.MadeVolumes {

@@ -35,6 +35,7 @@ type Engine struct {
 	paths       rootless.StatePaths
 	ns          rootless.NamespacePaths
 	runtimeName string
+	runtimes    runtimePaths // resolved once per command (runtime.go)
 }
 
 // New opens the user's store and state. Rootless, the caller must already

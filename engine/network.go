@@ -47,19 +47,60 @@ func DefaultNetwork() string {
 	return network.ModeNone
 }
 
-// ValidateNetwork checks a --network value: a mode, or the names of
-// user-defined networks, comma-separated (whether they exist, create
-// finds out).
-func ValidateNetwork(n string) error {
-	if isNetworkMode(n) || strings.HasPrefix(n, "container:") && len(n) > len("container:") || strings.HasPrefix(n, "pasta:") {
-		return nil
-	}
-	for _, name := range strings.Split(n, ",") {
-		if config.CheckName(name) != nil || isNetworkMode(name) {
-			return fmt.Errorf("%w: --network %q: use pasta, slirp4netns, none, host, private, bridge, container:NAME or the names of networks", config.ErrBadOption, n)
+// NetworkChoice is run's and create's --network, parsed (ParseNetwork):
+// a mode, or the user-defined networks the container is on.
+type NetworkChoice struct {
+	// Mode is none, host, pasta, slirp4netns or container; "" is the
+	// default network (--network private or bridge too), and the mode
+	// of a container on user-defined networks.
+	Mode string
+	// Container is the container whose network container:NAME shares.
+	Container string
+	// PastaOptions are the options of pasta:OPTS: nil unless given, and
+	// for pasta: alone an empty list, pasta's own defaults without skiff's.
+	PastaOptions []string
+	// Networks are the user-defined networks, by name, the first first.
+	Networks []string
+}
+
+// modeContainer is NetworkChoice's Mode of --network container:NAME.
+const modeContainer = "container"
+
+// ParseNetwork reads the --network values: one mode (pasta,
+// slirp4netns, none, host, private, bridge, pasta:OPTS, container:NAME),
+// or the names of user-defined networks, one per value or
+// comma-separated (whether they exist, Create finds out).
+func ParseNetwork(values []string) (NetworkChoice, error) {
+	if len(values) == 1 {
+		v := values[0]
+		switch {
+		case v == "" || v == "private" || v == "bridge":
+			return NetworkChoice{}, nil
+		case isNetworkMode(v):
+			return NetworkChoice{Mode: v}, nil
+		case strings.HasPrefix(v, "container:") && len(v) > len("container:"):
+			return NetworkChoice{Mode: modeContainer, Container: strings.TrimPrefix(v, "container:")}, nil
+		case strings.HasPrefix(v, "pasta:"):
+			// pasta's own options, as podman passes them: comma-separated.
+			opts := []string{}
+			for _, opt := range strings.Split(strings.TrimPrefix(v, "pasta:"), ",") {
+				if opt != "" {
+					opts = append(opts, opt)
+				}
+			}
+			return NetworkChoice{Mode: network.ModePasta, PastaOptions: opts}, nil
 		}
 	}
-	return nil
+	var choice NetworkChoice
+	for _, v := range values {
+		for _, name := range strings.Split(v, ",") {
+			if config.CheckName(name) != nil || isNetworkMode(name) {
+				return NetworkChoice{}, fmt.Errorf("%w: --network %q: use pasta, slirp4netns, none, host, private, bridge, container:NAME or the names of networks", config.ErrBadOption, strings.Join(values, ","))
+			}
+			choice.Networks = append(choice.Networks, name)
+		}
+	}
+	return choice, nil
 }
 
 func isNetworkMode(n string) bool {
@@ -69,27 +110,14 @@ func isNetworkMode(n string) bool {
 // resolveNetwork fills the container's network configuration at create:
 // the mode, the published ports (free host ports chosen now and checked,
 // so that a taken one costs no container), DNS and extra hosts.
-func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptions, exposed map[string]struct{}, c *config.ContainerConfig) error {
+func (e *Engine) resolveNetwork(ctx context.Context, choice NetworkChoice, o NetworkOptions, exposed map[string]struct{}, c *config.ContainerConfig) error {
+	mode := choice.Mode
 	switch {
-	case strings.HasPrefix(mode, "pasta:"):
-		// pasta's own options, as podman passes them: comma-separated.
-		// None at all (pasta:) is pasta's own defaults, without skiff's:
-		// an empty list, which is not nil (skiff's defaults).
-		c.PastaOptions = []string{}
-		for _, opt := range strings.Split(strings.TrimPrefix(mode, "pasta:"), ",") {
-			if opt != "" {
-				c.PastaOptions = append(c.PastaOptions, opt)
-			}
-		}
-		mode = network.ModePasta
-	case mode == "" || mode == "private" || mode == "bridge":
-		mode = DefaultNetwork()
-	case !isNetworkMode(mode) && !strings.HasPrefix(mode, "container:"):
+	case len(choice.Networks) > 0:
 		// User-defined networks: the container's way out is the default
 		// network unless every one of them is internal.
-		names := strings.Split(mode, ",")
 		outbound := false
-		for i, name := range names {
+		for i, name := range choice.Networks {
 			n, err := e.Network(ctx, name)
 			if err != nil {
 				return fmt.Errorf("--network %s: %w", name, err)
@@ -108,12 +136,17 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 		if err := checkAliases(o.Aliases); err != nil {
 			return err
 		}
+	case mode == "":
+		mode = DefaultNetwork()
+	case mode == network.ModePasta:
+		// nil: skiff's defaults, below.
+		c.PastaOptions = choice.PastaOptions
 	}
 	if len(c.Networks) == 0 && (len(o.Aliases) > 0 || o.IP != "") {
 		return fmt.Errorf("%w: --network-alias and --ip need a user-defined network (network create)", config.ErrBadOption)
 	}
-	if after, ok := strings.CutPrefix(mode, "container:"); ok {
-		other, err := e.state.Lookup(ctx, after)
+	if mode == modeContainer {
+		other, err := e.state.Lookup(ctx, choice.Container)
 		if err != nil {
 			return err
 		}
@@ -123,6 +156,17 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 	if mode == network.ModePasta && c.PastaOptions == nil {
 		c.PastaOptions = config.ContainersConf().PastaOptions
 	}
+	if err := resolvePorts(o, exposed, c); err != nil {
+		return err
+	}
+	return resolveNames(o, c)
+}
+
+// resolvePorts sets the container's published ports (-p, and with -P the
+// image's EXPOSEd ones), free host ports chosen now and checked, so that a
+// taken one costs no container.
+func resolvePorts(o NetworkOptions, exposed map[string]struct{}, c *config.ContainerConfig) error {
+	mode := c.Network
 	var ports []network.PortMapping
 	for _, p := range o.Publish {
 		m, err := network.ParsePublish(p)
@@ -153,9 +197,13 @@ func (e *Engine) resolveNetwork(ctx context.Context, mode string, o NetworkOptio
 		return fmt.Errorf("%w: publishing ports needs the pasta or slirp4netns network, not %s", config.ErrBadOption, mode)
 	}
 	var err error
-	if c.Ports, err = network.AssignPorts(ports); err != nil {
-		return err
-	}
+	c.Ports, err = network.AssignPorts(ports)
+	return err
+}
+
+// resolveNames sets the container's DNS servers and search domains and
+// its extra hosts, each checked.
+func resolveNames(o NetworkOptions, c *config.ContainerConfig) error {
 	for _, d := range o.DNS {
 		if d == config.DNSNone && len(o.DNS) > 1 {
 			return fmt.Errorf("%w: --dns none keeps the image's own /etc/resolv.conf: give it alone, or give servers", config.ErrBadOption)

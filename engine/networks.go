@@ -136,25 +136,72 @@ func (e *Engine) RemoveNetwork(ctx context.Context, nameOrID string, force bool)
 	return n.Name, err
 }
 
-// PruneNetworks removes the networks no container is on, those with all
-// the labels given (KEY or KEY=VALUE) when some are.
-func (e *Engine) PruneNetworks(ctx context.Context, labels []string) ([]string, error) {
+// ListNetworksOptions are the options of network ls.
+type ListNetworksOptions struct {
+	Filters NetworkFilters
+}
+
+// ListNetworks lists the networks that pass the filters, by name.
+func (e *Engine) ListNetworks(ctx context.Context, o ListNetworksOptions) ([]*network.Network, error) {
 	nets, err := e.Networks(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var removed []string
+	var out []*network.Network
 	for _, n := range nets {
-		if !MatchLabels(n.Labels, labels) {
-			continue
-		}
-		if _, err := e.RemoveNetwork(ctx, n.Name, false); err == nil {
-			removed = append(removed, n.Name)
-		} else if !errors.Is(err, config.ErrNetworkInUse) {
-			return removed, err
+		if o.Filters.match(n) {
+			out = append(out, n)
 		}
 	}
-	return removed, nil
+	return out, nil
+}
+
+// NetworkRmOptions are the options of network rm.
+type NetworkRmOptions struct {
+	Names []string
+	// Force removes the containers on a network first.
+	Force bool
+}
+
+// NetworkRmReport is the outcome of removing one network.
+type NetworkRmReport struct {
+	Name     string // the network's name, once found
+	RawInput string // its name, id or id prefix as given
+	Err      error
+}
+
+// RemoveNetworks removes each network (RemoveNetwork).
+func (e *Engine) RemoveNetworks(ctx context.Context, o NetworkRmOptions) []NetworkRmReport {
+	reports := make([]NetworkRmReport, 0, len(o.Names))
+	for _, n := range o.Names {
+		name, err := e.RemoveNetwork(ctx, n, o.Force)
+		reports = append(reports, NetworkRmReport{Name: name, RawInput: n, Err: err})
+	}
+	return reports
+}
+
+// PruneNetworks removes the networks no container is on that have every
+// label of the filters. It stops at the first it fails to remove.
+func (e *Engine) PruneNetworks(ctx context.Context, o PruneOptions) ([]PruneReport, error) {
+	nets, err := e.Networks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var reports []PruneReport
+	for _, n := range nets {
+		if !MatchLabels(n.Labels, o.Filters.Labels) {
+			continue
+		}
+		_, err := e.RemoveNetwork(ctx, n.Name, false)
+		if errors.Is(err, config.ErrNetworkInUse) {
+			continue
+		}
+		reports = append(reports, PruneReport{ID: n.Name, Err: err})
+		if err != nil {
+			break
+		}
+	}
+	return reports, nil
 }
 
 // Connect puts a container on a network, at once if it runs.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/skiff-project/skiff/engine/config"
 	"github.com/skiff-project/skiff/engine/oci"
@@ -38,12 +39,13 @@ type RunOptions struct {
 	GIDMap      []string
 	Ulimits     []string
 	ShmSize     string
-	StopSignal  string
-	StopTimeout int // seconds; -1: the default
+	StopSignal  string // as given, checked by Create and kept as given
+	// StopTimeout is how long stop waits for the stop signal to work
+	// before it kills, kept in whole seconds; nil: 10 s.
+	StopTimeout *time.Duration
 	GroupAdd    []string
 	Devices     []string
 	Sysctls     []string
-	EnvHost     bool
 	Memory      string
 	CPUs        string
 	PidsLimit   string
@@ -98,11 +100,11 @@ func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *config.
 	if c.AutoRemove && c.Restart.Name != config.RestartNo {
 		return config.Badf("--restart %s and --rm exclude each other", o.Restart)
 	}
-	if o.StopTimeout < -1 {
-		return config.Badf("--stop-timeout %d: want seconds, 0 or more", o.StopTimeout)
-	}
-	if o.StopTimeout >= 0 {
-		t := o.StopTimeout
+	if o.StopTimeout != nil {
+		t := int(*o.StopTimeout / time.Second)
+		if *o.StopTimeout < 0 {
+			return config.Badf("--stop-timeout %d: want seconds, 0 or more", t)
+		}
 		s.StopTimeout = &t
 	}
 	if slices.Contains(o.GroupAdd, "keep-groups") {
@@ -115,9 +117,6 @@ func (e *Engine) resolveRunOptions(ctx context.Context, o RunOptions, c *config.
 			return err
 		}
 		s.Devices = append(s.Devices, dev)
-	}
-	if o.EnvHost {
-		c.Env = mergeEnv(os.Environ(), c.Env)
 	}
 	return nil
 }

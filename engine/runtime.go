@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/skiff-project/skiff/engine/config"
 	"github.com/skiff-project/skiff/engine/oci"
@@ -18,11 +19,11 @@ import (
 // one chosen cannot work on this host.
 func (e *Engine) Runtime(name string) (string, error) {
 	if name = e.configuredRuntime(name); name != "" {
-		return oci.Find(name)
+		return e.findRuntime(name)
 	}
 	var errs []error
 	for _, candidate := range oci.DefaultRuntimes {
-		path, err := oci.Find(candidate)
+		path, err := e.findRuntime(candidate)
 		if err == nil {
 			return path, nil
 		}
@@ -33,9 +34,39 @@ func (e *Engine) Runtime(name string) (string, error) {
 
 // runtimeOf is the runtime of an existing container: the one recorded with
 // it, or for a container recorded before skiff kept it, the runtime chosen
-// then (--runtime, containers.conf, else runc).
+// then (--runtime, containers.conf, else runc). A container records the
+// runtime's name, not its path, so that it keeps working when the binary
+// moves; the name is resolved once per engine (one command), so run's
+// create and start look it up once.
 func (e *Engine) runtimeOf(rec *config.ContainerRecord) (string, error) {
-	return oci.Find(cmp.Or(e.configuredRuntime(rec.Config.Runtime), "runc"))
+	return e.findRuntime(cmp.Or(e.configuredRuntime(rec.Config.Runtime), "runc"))
+}
+
+// runtimePaths are the runtimes an engine has resolved, by the name asked
+// for: an engine is one command's, so a runtime installed or moved while
+// it runs is seen by the next command.
+type runtimePaths struct {
+	mu    sync.Mutex
+	paths map[string]string
+}
+
+// findRuntime is oci.Find, once per name for the engine.
+func (e *Engine) findRuntime(name string) (string, error) {
+	r := &e.runtimes
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p, ok := r.paths[name]; ok {
+		return p, nil
+	}
+	p, err := oci.Find(name)
+	if err != nil {
+		return "", err
+	}
+	if r.paths == nil {
+		r.paths = map[string]string{}
+	}
+	r.paths[name] = p
+	return p, nil
 }
 
 // configuredRuntime is the runtime name asked for: name, else the global
@@ -60,7 +91,7 @@ func (e *Engine) containerRuntime(asked, resolved string, c *config.ContainerCon
 		return cmp.Or(configured, filepath.Base(resolved)), nil
 	}
 	if configured == "" {
-		if _, err := oci.Find("runc"); err == nil {
+		if _, err := e.findRuntime("runc"); err == nil {
 			return "runc", nil
 		}
 	}

@@ -253,13 +253,34 @@ func (e *Engine) removeVolume(ctx context.Context, name string) error {
 	return nil
 }
 
-// PruneVolumes removes the volumes no container uses and that match every
-// label filter (KEY or KEY=VALUE); it returns their names.
-func (e *Engine) PruneVolumes(ctx context.Context, labels []string) ([]string, error) {
+// ListVolumesOptions are the options of volume ls.
+type ListVolumesOptions struct {
+	Filters VolumeFilters
+}
+
+// ListVolumes lists the volumes that pass the filters, by name.
+func (e *Engine) ListVolumes(ctx context.Context, o ListVolumesOptions) ([]*config.Volume, error) {
 	vols, err := e.Volumes(ctx)
 	if err != nil {
 		return nil, err
 	}
+	var used map[string]bool
+	if len(o.Filters.Dangling) > 0 {
+		if used, err = e.volumesInUse(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var out []*config.Volume
+	for _, v := range vols {
+		if o.Filters.match(v, used[v.Name]) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// volumesInUse are the volumes some container's mounts name.
+func (e *Engine) volumesInUse(ctx context.Context) (map[string]bool, error) {
 	recs, err := e.state.List(ctx)
 	if err != nil {
 		return nil, err
@@ -272,29 +293,78 @@ func (e *Engine) PruneVolumes(ctx context.Context, labels []string) ([]string, e
 			}
 		}
 	}
-	var removed []string
-	for _, v := range vols {
-		if used[v.Name] || !MatchLabels(v.Labels, labels) {
-			continue
-		}
-		if err := e.removeVolume(ctx, v.Name); err != nil {
-			return removed, err
-		}
-		removed = append(removed, v.Name)
-	}
-	return removed, nil
+	return used, nil
 }
 
-// MatchLabels tells whether labels has every KEY or KEY=VALUE of want.
-func MatchLabels(labels map[string]string, want []string) bool {
-	for _, w := range want {
-		k, v, hasValue := strings.Cut(w, "=")
-		got, ok := labels[k]
-		if !ok || (hasValue && got != v) {
-			return false
+// VolumeRmOptions are the options of volume rm.
+type VolumeRmOptions struct {
+	Names []string
+	All   bool // every volume, instead of Names
+	// Force removes the containers that use a volume first.
+	Force bool
+}
+
+// VolumeRmReport is the outcome of removing one volume.
+type VolumeRmReport struct {
+	Name string // the volume's, as given (or listed, with All)
+	Err  error
+}
+
+// RemoveVolumes removes each volume (RemoveVolume).
+func (e *Engine) RemoveVolumes(ctx context.Context, o VolumeRmOptions) ([]VolumeRmReport, error) {
+	names := o.Names
+	if o.All {
+		vols, err := e.Volumes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		names = nil
+		for _, v := range vols {
+			names = append(names, v.Name)
 		}
 	}
-	return true
+	reports := make([]VolumeRmReport, 0, len(names))
+	for _, n := range names {
+		reports = append(reports, VolumeRmReport{Name: n, Err: e.RemoveVolume(ctx, n, o.Force)})
+	}
+	return reports, nil
+}
+
+// PruneOptions are the options of the prune verbs (containers, volumes,
+// networks).
+type PruneOptions struct {
+	Filters PruneFilters
+}
+
+// PruneReport is one thing a prune removed, or failed to.
+type PruneReport struct {
+	ID  string // a container's id; a volume's or a network's name
+	Err error
+}
+
+// PruneVolumes removes the volumes no container uses and that have every
+// label of the filters. It stops at the first volume it fails to remove.
+func (e *Engine) PruneVolumes(ctx context.Context, o PruneOptions) ([]PruneReport, error) {
+	vols, err := e.Volumes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	used, err := e.volumesInUse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var reports []PruneReport
+	for _, v := range vols {
+		if used[v.Name] || !MatchLabels(v.Labels, o.Filters.Labels) {
+			continue
+		}
+		err := e.removeVolume(ctx, v.Name)
+		reports = append(reports, PruneReport{ID: v.Name, Err: err})
+		if err != nil {
+			break
+		}
+	}
+	return reports, nil
 }
 
 // removeAnonymousVolumes drops the container's anonymous volumes that no

@@ -32,7 +32,9 @@ func (s *Store) UnmountContainer(id string, force bool) error {
 }
 
 // LayerChanges are the changes of layer to against from ("" for its parent).
-func (s *Store) LayerChanges(from, to string) ([]archive.Change, error) { return s.lib.Changes(from, to) }
+func (s *Store) LayerChanges(from, to string) ([]archive.Change, error) {
+	return s.lib.Changes(from, to)
+}
 
 // Image is the image of that exact id.
 func (s *Store) Image(id string) (*cstorage.Image, error) { return s.lib.Image(id) }

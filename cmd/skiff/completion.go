@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -9,25 +11,34 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// completionOptions are completion's options: the script to write.
+type completionOptions struct {
+	script func(io.Writer) error
+}
+
 func newCompletionCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:       "completion bash|zsh|fish",
 		Short:     "Print a shell completion script",
 		ValidArgs: []string{"bash", "zsh", "fish"},
 		Args:      exactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
+		RunE: action(g, func(c *cobra.Command, args []string) (completionOptions, error) {
 			root := c.Root()
 			switch args[0] {
 			case "bash":
-				return root.GenBashCompletionV2(g.stdout, true)
+				return completionOptions{func(w io.Writer) error { return root.GenBashCompletionV2(w, true) }}, nil
 			case "zsh":
-				return root.GenZshCompletion(g.stdout)
+				return completionOptions{root.GenZshCompletion}, nil
 			case "fish":
-				return root.GenFishCompletion(g.stdout, true)
+				return completionOptions{func(w io.Writer) error { return root.GenFishCompletion(w, true) }}, nil
 			}
-			return usagef("unknown shell %q: use bash, zsh or fish", args[0])
-		},
+			return completionOptions{}, usagef("unknown shell %q: use bash, zsh or fish", args[0])
+		}, runCompletion),
 	}
+}
+
+func runCompletion(ctx context.Context, g *globalOptions, o completionOptions, stdout io.Writer) error {
+	return o.script(stdout)
 }
 
 // completeImages offers local image names.

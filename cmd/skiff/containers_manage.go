@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -16,24 +18,13 @@ import (
 	"github.com/skiff-project/skiff/engine/monitor"
 )
 
-// forEach applies fn to every named container and reports each failure,
-// docker-style: the names that worked are printed, the rest fail the command.
-func (g *globalOptions) forEach(names []string, fn func(string) error) error {
-	var errs []error
-	for _, n := range names {
-		if err := fn(n); err != nil {
-			if err != errSkip {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		fmt.Fprintln(g.stdout, n)
-	}
-	return errors.Join(errs...)
+// startOptions are start's options.
+type startOptions struct {
+	names       []string
+	attach      bool // -a or -i: one container, in the foreground
+	interactive bool
+	detachKeys  []byte
 }
-
-// errSkip, from forEach's function, passes over a name quietly.
-var errSkip = errors.New("skipped")
 
 func newStartCmd(g *globalOptions) *cobra.Command {
 	var attach, interactive bool
@@ -42,22 +33,20 @@ func newStartCmd(g *globalOptions) *cobra.Command {
 		Use:   "start [flags] CONTAINER [CONTAINER...]",
 		Short: "Start containers",
 		Args:  minArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if (attach || interactive) && len(args) > 1 {
-				return usagef("start -a and -i take one container")
+		RunE: action(g, func(c *cobra.Command, args []string) (startOptions, error) {
+			o := startOptions{names: args, attach: attach || interactive, interactive: interactive}
+			if !o.attach {
+				return o, nil
 			}
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
+			if len(args) > 1 {
+				return o, usagef("start -a and -i take one container")
 			}
-			if attach || interactive {
-				return g.attachedStart(c, e, args[0], interactive, detachKeys, nil)
+			var err error
+			if o.detachKeys, err = engine.ParseDetachKeys(detachKeys); err != nil {
+				return o, usagef("%v", err)
 			}
-			return g.forEach(args, func(n string) error {
-				_, err := e.Start(c.Context(), n, engine.StartOptions{NotifySocket: g.notifySocket})
-				return err
-			})
-		},
+			return o, nil
+		}, runStart),
 	}
 	c.Flags().BoolVarP(&attach, "attach", "a", false, "attach to the container's output and wait for it")
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach the container's standard input")
@@ -66,82 +55,131 @@ func newStartCmd(g *globalOptions) *cobra.Command {
 	return withStore(c)
 }
 
+func runStart(ctx context.Context, g *globalOptions, o startOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	if o.attach {
+		return g.attachedStart(ctx, e, o.names[0], o.interactive, o.detachKeys, stdout, nil)
+	}
+	reports := e.StartContainers(ctx, engine.StartContainersOptions{Names: o.names, NotifySocket: g.notifySocket})
+	return printNames(stdout, reports, func(r engine.StartReport) (string, error) { return r.RawInput, r.Err })
+}
+
 // stopShort is what stop and restart do, for their help.
 var stopShort = map[string]string{
 	"stop":    "Stop containers: the stop signal, then SIGKILL after the timeout",
 	"restart": "Restart containers: stop each (the stop signal, then SIGKILL after the timeout) and start it again",
 }
 
+// stopOptions are stop's and restart's options.
+type stopOptions struct {
+	targets
+	timeout *time.Duration // nil: the container's --stop-timeout, else 10 s
+}
+
 func newStopCmd(g *globalOptions, use string) *cobra.Command {
 	var timeout int
-	var all bool
 	var t targets
+	run := runStop
+	if use == "restart" {
+		run = runRestart
+	}
 	c := &cobra.Command{
 		Use:   use + " [flags] CONTAINER [CONTAINER...]",
 		Short: stopShort[use],
-		Args:  t.args(&all),
-		RunE: func(c *cobra.Command, args []string) error {
+		Args:  t.args(),
+		RunE: action(g, func(c *cobra.Command, args []string) (stopOptions, error) {
 			if timeout < 0 {
-				return usagef("invalid --time %d: use 0 or more seconds", timeout)
+				return stopOptions{}, usagef("invalid --time %d: use 0 or more seconds", timeout)
 			}
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			if args, err = t.resolve(c, e, args, all); err != nil {
-				return err
-			}
-			wait := time.Duration(timeout) * time.Second
-			if !c.Flags().Changed("time") {
-				wait = -1 // the container's --stop-timeout, else 10 s
-			}
-			return g.forEachTarget(t, args, func(n string) error {
-				if err := e.Stop(c.Context(), n, wait); err != nil {
-					return err
-				}
-				if use == "restart" {
-					_, err := e.Start(c.Context(), n, engine.StartOptions{NotifySocket: g.notifySocket})
-					return err
-				}
-				return nil
-			})
-		},
+			return stopOptions{targets: t.withNames(args), timeout: secondsIfChanged(c, "time", timeout)}, nil
+		}, run),
 	}
 	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing (default: the container's --stop-timeout, else 10)")
-	c.Flags().BoolVarP(&all, "all", "a", false, "every container")
 	t.bind(c)
 	c.ValidArgsFunction = completeContainers(g)
 	return withStore(c)
 }
 
-// targets are the --cidfile and --ignore flags of stop and rm, as the units
-// generate systemd writes use them.
+// secondsIfChanged is the seconds of an int flag as a duration, nil when
+// the flag was not given.
+func secondsIfChanged(c *cobra.Command, flag string, seconds int) *time.Duration {
+	if !c.Flags().Changed(flag) {
+		return nil
+	}
+	d := time.Duration(seconds) * time.Second
+	return &d
+}
+
+func runStop(ctx context.Context, g *globalOptions, o stopOptions, stdout io.Writer) error {
+	names, err := o.resolve()
+	if err != nil {
+		return err
+	}
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	reports, err := e.StopContainers(ctx, engine.StopOptions{Names: names, All: o.all, Timeout: o.timeout, Ignore: o.ignore})
+	if err != nil {
+		return err
+	}
+	return printNames(stdout, reports, func(r engine.StopReport) (string, error) { return r.RawInput, r.Err })
+}
+
+func runRestart(ctx context.Context, g *globalOptions, o stopOptions, stdout io.Writer) error {
+	names, err := o.resolve()
+	if err != nil {
+		return err
+	}
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	reports, err := e.RestartContainers(ctx, engine.RestartOptions{Names: names, All: o.all, Timeout: o.timeout, Ignore: o.ignore, NotifySocket: g.notifySocket})
+	if err != nil {
+		return err
+	}
+	return printNames(stdout, reports, func(r engine.RestartReport) (string, error) { return r.RawInput, r.Err })
+}
+
+// targets are the containers stop, restart and rm act on: names, --all,
+// or --cidfile (the units generate systemd writes use it, with --ignore).
 type targets struct {
-	cidfiles []string
+	names    []string // names or ids
+	cidfiles []string // files that hold ids (run --cidfile)
+	all      bool
 	ignore   bool
 }
 
 func (t *targets) bind(c *cobra.Command) {
+	c.Flags().BoolVarP(&t.all, "all", "a", false, "every container")
 	c.Flags().StringArrayVar(&t.cidfiles, "cidfile", nil, "the container whose id this file holds (from run --cidfile)")
 	c.Flags().BoolVarP(&t.ignore, "ignore", "i", false, "no error for a container (or cidfile) that does not exist")
 }
 
 // args accepts names, --cidfile or --all.
-func (t *targets) args(all *bool) cobra.PositionalArgs {
+func (t *targets) args() cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
-		if *all == (len(args)+len(t.cidfiles) > 0) {
+		if t.all == (len(args)+len(t.cidfiles) > 0) {
 			return usagef("%q takes names, --cidfile or --all (see '%s --help')", c.CommandPath(), c.CommandPath())
 		}
 		return nil
 	}
 }
 
-// resolve adds the ids of the cidfiles (a missing one is no error with
-// --ignore) and, with all, every container.
-func (t *targets) resolve(c *cobra.Command, e *engine.Engine, args []string, all bool) ([]string, error) {
-	if all {
-		return e.ContainerIDs(c.Context())
-	}
+// withNames is t with the names given.
+func (t targets) withNames(names []string) targets {
+	t.names = names
+	return t
+}
+
+// resolve is the names given and the ids the cidfiles hold (a missing one
+// is no error with --ignore).
+func (t targets) resolve() ([]string, error) {
+	names := append([]string(nil), t.names...)
 	for _, f := range t.cidfiles {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -154,21 +192,9 @@ func (t *targets) resolve(c *cobra.Command, e *engine.Engine, args []string, all
 		if id == "" {
 			return nil, usagef("--cidfile %s is empty", f)
 		}
-		args = append(args, id)
+		names = append(names, id)
 	}
-	return args, nil
-}
-
-// forEachTarget is forEach that, with --ignore, passes over containers
-// that do not exist.
-func (g *globalOptions) forEachTarget(t targets, names []string, fn func(string) error) error {
-	return g.forEach(names, func(n string) error {
-		err := fn(n)
-		if t.ignore && errors.Is(err, config.ErrNoSuchContainer) {
-			return errSkip
-		}
-		return err
-	})
+	return names, nil
 }
 
 func allOrNames(all *bool) cobra.PositionalArgs {
@@ -187,24 +213,13 @@ func newKillCmd(g *globalOptions) *cobra.Command {
 		Use:   "kill [flags] CONTAINER [CONTAINER...]",
 		Short: "Send a signal to containers (SIGKILL by default)",
 		Args:  allOrNames(&all),
-		PreRunE: func(c *cobra.Command, args []string) error {
-			if _, err := config.ParseSignal(sig); err != nil {
-				return usagef("%v", err)
-			}
-			return nil
-		},
-		RunE: func(c *cobra.Command, args []string) error {
-			e, err := g.engine(c.Context())
+		RunE: action(g, func(c *cobra.Command, args []string) (engine.KillOptions, error) {
+			s, err := engine.ParseSignal(sig)
 			if err != nil {
-				return err
+				return engine.KillOptions{}, usagef("%v", err)
 			}
-			if all {
-				if args, err = runningIDs(c, e); err != nil {
-					return err
-				}
-			}
-			return g.forEach(args, func(n string) error { return e.Kill(c.Context(), n, sig) })
-		},
+			return engine.KillOptions{Names: args, All: all, Signal: s}, nil
+		}, runKill),
 	}
 	c.Flags().StringVarP(&sig, "signal", "s", "KILL", "signal to send, by name or number")
 	c.Flags().BoolVarP(&all, "all", "a", false, "every running container")
@@ -212,59 +227,38 @@ func newKillCmd(g *globalOptions) *cobra.Command {
 	return withStore(c)
 }
 
-func runningIDs(c *cobra.Command, e *engine.Engine) ([]string, error) {
-	list, err := e.ListContainers(c.Context(), engine.ListContainersOptions{})
+func runKill(ctx context.Context, g *globalOptions, o engine.KillOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var ids []string
-	for _, s := range list {
-		ids = append(ids, s.ID)
+	reports, err := e.KillContainers(ctx, o)
+	if err != nil {
+		return err
 	}
-	return ids, nil
+	return printNames(stdout, reports, func(r engine.KillReport) (string, error) { return r.RawInput, r.Err })
+}
+
+// rmOptions are rm's options.
+type rmOptions struct {
+	targets
+	force, volumes bool
+	timeout        *time.Duration // with force: stop the gentle way first
 }
 
 func newRmCmd(g *globalOptions) *cobra.Command {
-	var force, all, volumes bool
+	var force, volumes bool
 	var timeout int
 	var t targets
 	c := &cobra.Command{
 		Use:   "rm [flags] CONTAINER [CONTAINER...]",
 		Short: "Remove containers",
-		Args:  t.args(&all),
-		RunE: func(c *cobra.Command, args []string) error {
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			if args, err = t.resolve(c, e, args, all); err != nil {
-				return err
-			}
-			err = g.forEachTarget(t, args, func(n string) error {
-				stopped := false
-				if force && c.Flags().Changed("time") {
-					// Stopped the gentle way first, as podman rm -f -t does.
-					err := e.Stop(c.Context(), n, time.Duration(timeout)*time.Second)
-					if err != nil && !errors.Is(err, engine.ErrNotRunning) {
-						return err
-					}
-					stopped = err == nil
-				}
-				err := e.Remove(c.Context(), n, engine.RemoveOptions{Force: force, Volumes: volumes})
-				if stopped && errors.Is(err, config.ErrNoSuchContainer) {
-					return nil // a --rm container removed itself once stopped
-				}
-				return err
-			})
-			// The cidfiles name nothing any more.
-			for _, f := range t.cidfiles {
-				_ = os.Remove(f)
-			}
-			return rmStatus(err)
-		},
+		Args:  t.args(),
+		RunE: action(g, func(c *cobra.Command, args []string) (rmOptions, error) {
+			return rmOptions{targets: t.withNames(args), force: force, volumes: volumes, timeout: secondsIfChanged(c, "time", timeout)}, nil
+		}, runRm),
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "kill and remove running containers")
-	c.Flags().BoolVarP(&all, "all", "a", false, "every container")
 	c.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove the containers' anonymous volumes too")
 	c.Flags().IntVarP(&timeout, "time", "t", 10, "with -f, seconds to wait for the stop signal before killing")
 	t.bind(c)
@@ -272,20 +266,38 @@ func newRmCmd(g *globalOptions) *cobra.Command {
 	return withStore(c)
 }
 
+func runRm(ctx context.Context, g *globalOptions, o rmOptions, stdout io.Writer) error {
+	names, err := o.resolve()
+	if err != nil {
+		return err
+	}
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	reports, err := e.RemoveContainers(ctx, engine.RmOptions{Names: names, All: o.all, Force: o.force, Volumes: o.volumes, Timeout: o.timeout, Ignore: o.ignore})
+	if err != nil {
+		return err
+	}
+	// The errors are rmStatus's to report, with rm's exit codes.
+	_ = printNames(stdout, reports, func(r engine.RmReport) (string, error) { return r.RawInput, r.Err })
+	// The cidfiles name nothing any more.
+	for _, f := range o.cidfiles {
+		_ = os.Remove(f)
+	}
+	return rmStatus(reports)
+}
+
 // rmStatus gives rm's failures podman's exit codes: 2 when a container
 // runs (without -f), 1 when every failure is a container that does not
 // exist, else 125.
-func rmStatus(err error) error {
-	if err == nil {
-		return nil
-	}
-	errs := []error{err}
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = joined.Unwrap()
-	}
+func rmStatus(reports []engine.RmReport) error {
+	var errs []error
 	running, missing, other := false, false, false
-	for _, e := range errs {
-		switch {
+	for _, r := range reports {
+		switch e := r.Err; {
+		case e == nil:
+			continue
 		case errors.Is(e, engine.ErrIsRunning):
 			running = true
 		case errors.Is(e, config.ErrNoSuchContainer):
@@ -293,8 +305,12 @@ func rmStatus(err error) error {
 		default:
 			other = true
 		}
+		errs = append(errs, r.Err)
 	}
+	err := errors.Join(errs...)
 	switch {
+	case err == nil:
+		return nil
 	case running:
 		return &codedError{err, 2}
 	case missing && !other:
@@ -303,30 +319,39 @@ func rmStatus(err error) error {
 	return err
 }
 
+// namesOptions are the options of a command that takes containers by
+// name and nothing else (wait, pause, unpause).
+type namesOptions struct {
+	names []string
+}
+
 func newWaitCmd(g *globalOptions) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "wait CONTAINER [CONTAINER...]",
 		Short: "Wait for containers to stop and print their exit codes",
 		Args:  minArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			var errs []error
-			for _, n := range args {
-				code, err := e.Wait(c.Context(), n)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintln(g.stdout, code)
-			}
-			return errors.Join(errs...)
-		},
+		RunE: action(g, func(c *cobra.Command, args []string) (namesOptions, error) {
+			return namesOptions{names: args}, nil
+		}, runWait),
 	}
 	c.ValidArgsFunction = completeContainers(g)
 	return withStore(c)
+}
+
+func runWait(ctx context.Context, g *globalOptions, o namesOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	reports := e.WaitContainers(ctx, engine.WaitOptions{Names: o.names})
+	return printNames(stdout, reports, func(r engine.WaitReport) (string, error) { return strconv.Itoa(r.ExitCode), r.Err })
+}
+
+// logsOptions are logs' options.
+type logsOptions struct {
+	container string
+	engine.LogsOptions
+	timestamps bool
 }
 
 func newLogsCmd(g *globalOptions) *cobra.Command {
@@ -336,38 +361,22 @@ func newLogsCmd(g *globalOptions) *cobra.Command {
 		Use:   "logs [flags] CONTAINER",
 		Short: "Print a container's output",
 		Args:  exactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
+		RunE: action(g, func(c *cobra.Command, args []string) (logsOptions, error) {
 			now := time.Now()
-			o := engine.LogsOptions{Follow: follow}
+			o := logsOptions{container: args[0], timestamps: timestamps}
+			o.Follow = follow
 			var err error
 			if o.Tail, err = engine.ParseTail(tail); err != nil {
-				return usagef("%v", err)
+				return o, usagef("%v", err)
 			}
 			if o.Since, err = engine.ParseTime(since, now); err != nil {
-				return usagef("%v", err)
+				return o, usagef("%v", err)
 			}
 			if o.Until, err = engine.ParseTime(until, now); err != nil {
-				return usagef("%v", err)
+				return o, usagef("%v", err)
 			}
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			return e.Logs(c.Context(), args[0], o, func(en monitor.LogEntry) {
-				w := g.stdout
-				if en.Stream == "stderr" {
-					w = g.stderr
-				}
-				text := en.Text
-				if timestamps {
-					text = en.Time.Format(time.RFC3339Nano) + " " + text
-				}
-				if en.Full {
-					text += "\n"
-				}
-				fmt.Fprint(w, text)
-			})
-		},
+			return o, nil
+		}, runLogs),
 	}
 	c.Flags().BoolVarP(&follow, "follow", "f", false, "follow the output while the container runs")
 	c.Flags().BoolVarP(&timestamps, "timestamps", "t", false, "show timestamps")
@@ -378,94 +387,148 @@ func newLogsCmd(g *globalOptions) *cobra.Command {
 	return withStore(c)
 }
 
+func runLogs(ctx context.Context, g *globalOptions, o logsOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	return e.Logs(ctx, o.container, o.LogsOptions, func(en monitor.LogEntry) {
+		w := stdout
+		if en.Stream == "stderr" {
+			w = g.stderr
+		}
+		text := en.Text
+		if o.timestamps {
+			text = en.Time.Format(time.RFC3339Nano) + " " + text
+		}
+		if en.Full {
+			text += "\n"
+		}
+		fmt.Fprint(w, text)
+	})
+}
+
+// execOptions are exec's options.
+type execOptions struct {
+	container string
+	engine.ExecOptions
+}
+
 func newExecCmd(g *globalOptions) *cobra.Command {
-	var o engine.ExecOptions
+	var f engine.ExecOptions
 	var detachKeys string
 	c := &cobra.Command{
 		Use:   "exec [flags] CONTAINER COMMAND [ARG...]",
 		Short: "Run a process in a running container",
 		Args:  minArgs(2),
-		RunE: func(c *cobra.Command, args []string) error {
+		RunE: action(g, func(c *cobra.Command, args []string) (execOptions, error) {
+			o := execOptions{container: args[0], ExecOptions: f}
 			if o.Tty && o.Interactive && !o.Detach && !isTerminal(g.stdin) {
-				return usagef("the input device is not a TTY: drop -t (or -i), or run from a terminal")
+				return o, usagef("the input device is not a TTY: drop -t (or -i), or run from a terminal")
 			}
-			keys, err := engine.ParseDetachKeys(detachKeys)
-			if err != nil {
-				return usagef("%v", err)
-			}
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
+			var err error
+			if o.DetachKeys, err = engine.ParseDetachKeys(detachKeys); err != nil {
+				return o, usagef("%v", err)
 			}
 			o.Cmd = args[1:]
-			o.Stdin, o.Stdout, o.Stderr = g.stdin, g.stdout, g.stderr
-			if !o.Tty || o.Detach {
-				code, err := e.Exec(c.Context(), args[0], o)
-				return attachResult(code, err, 0)
-			}
-			// The process's terminal is the caller's while it runs: raw
-			// input, the window size, the detach keys (which leave it
-			// running); a signal ends the exec.
-			o.DetachKeys = keys
-			ctx, status, stop := signalEnds(context.Background(), syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			o.Resize = windowSizes(ctx, g.stdin, g.stdout)
-			restore := func() {}
-			if o.Interactive {
-				restore = rawInput(g.stdin)
-			}
-			code, err := e.Exec(ctx, args[0], o)
-			restore()
-			return attachResult(code, err, status())
-		},
+			o.Env = engine.ResolveEnv(o.Env, os.LookupEnv)
+			return o, nil
+		}, runExec),
 	}
 	fs := c.Flags()
 	fs.SetInterspersed(false)
-	fs.BoolVarP(&o.Interactive, "interactive", "i", false, "keep standard input open")
-	fs.BoolVarP(&o.Tty, "tty", "t", false, "allocate a pseudo-terminal")
-	fs.BoolVarP(&o.Detach, "detach", "d", false, "run in the background")
+	fs.BoolVarP(&f.Interactive, "interactive", "i", false, "keep standard input open")
+	fs.BoolVarP(&f.Tty, "tty", "t", false, "allocate a pseudo-terminal")
+	fs.BoolVarP(&f.Detach, "detach", "d", false, "run in the background")
 	fs.StringVar(&detachKeys, "detach-keys", defaultDetachKeys, detachKeysHelp)
-	fs.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable")
-	fs.StringVarP(&o.User, "user", "u", "", "uid[:gid] to run as")
-	fs.StringVarP(&o.WorkingDir, "workdir", "w", "", "working directory")
+	fs.StringArrayVarP(&f.Env, "env", "e", nil, "set an environment variable")
+	fs.StringVarP(&f.User, "user", "u", "", "uid[:gid] to run as")
+	fs.StringVarP(&f.WorkingDir, "workdir", "w", "", "working directory")
 	c.ValidArgsFunction = completeContainers(g)
 	return withStore(c)
 }
 
+func runExec(ctx context.Context, g *globalOptions, o execOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	x := o.ExecOptions
+	x.Stdin, x.Stdout, x.Stderr = g.stdin, stdout, g.stderr
+	if !x.Tty || x.Detach {
+		x.DetachKeys = nil
+		code, err := e.Exec(ctx, o.container, x)
+		return attachResult(code, err, 0)
+	}
+	// The process's terminal is the caller's while it runs: raw input,
+	// the window size, the detach keys (which leave it running); a
+	// signal ends the exec.
+	sctx, status, stop := signalEnds(context.Background(), syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	x.Resize = windowSizes(sctx, g.stdin, stdout)
+	restore := func() {}
+	if x.Interactive {
+		restore = rawInput(g.stdin)
+	}
+	code, err := e.Exec(sctx, o.container, x)
+	restore()
+	return attachResult(code, err, status())
+}
+
+// containerOptions are the options of a command on one container and
+// nothing else.
+type containerOptions struct {
+	container string
+}
+
+func oneContainer(c *cobra.Command, args []string) (containerOptions, error) {
+	return containerOptions{container: args[0]}, nil
+}
+
 func newCleanupCmd(g *globalOptions) *cobra.Command {
-	return newInternalCmd(g, "cleanup", "Record a container's end (run by its monitor)", func(e *engine.Engine, c *cobra.Command, id string) error {
-		return e.MonitorCleanup(c.Context(), id, os.Getpid())
-	})
+	return newInternalCmd(g, "cleanup", "Record a container's end (run by its monitor)", runCleanup)
+}
+
+func runCleanup(ctx context.Context, g *globalOptions, o containerOptions, stdout io.Writer) error {
+	e, err := g.internalEngine(ctx)
+	if err != nil {
+		return err
+	}
+	return e.MonitorCleanup(ctx, o.container, os.Getpid())
 }
 
 func newNetworkHookCmd(g *globalOptions) *cobra.Command {
-	return newInternalCmd(g, "network-hook", "Connect the network of a container with a user namespace of its own (the runtime's createRuntime hook)",
-		func(e *engine.Engine, c *cobra.Command, id string) error {
-			return e.NetworkHook(c.Context(), id, g.stdin)
-		})
+	return newInternalCmd(g, "network-hook", "Connect the network of a container with a user namespace of its own (the runtime's createRuntime hook)", runNetworkHook)
+}
+
+func runNetworkHook(ctx context.Context, g *globalOptions, o containerOptions, stdout io.Writer) error {
+	e, err := g.internalEngine(ctx)
+	if err != nil {
+		return err
+	}
+	return e.NetworkHook(ctx, o.container, g.stdin)
 }
 
 // newInternalCmd is a hidden `container VERB CONTAINER` that skiff runs
 // itself (from the monitor, or as the runtime's hook).
-func newInternalCmd(g *globalOptions, verb, short string, fn func(*engine.Engine, *cobra.Command, string) error) *cobra.Command {
+func newInternalCmd(g *globalOptions, verb, short string, run handler[containerOptions]) *cobra.Command {
 	c := &cobra.Command{
 		Use:    verb + " CONTAINER",
 		Short:  short,
 		Hidden: true,
 		Args:   exactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			// The store of the skiff that started this one.
-			if root, runRoot, driver, ok := engine.StoreFromEnv(); ok && g.root == "" {
-				g.root, g.runRoot, g.driver = root, runRoot, driver
-			}
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			return fn(e, c, args[0])
-		},
+		RunE:   action(g, oneContainer, run),
 	}
 	return withStore(c)
+}
+
+// internalEngine is the engine of the store of the skiff that started
+// this one, else the one the flags name.
+func (g *globalOptions) internalEngine(ctx context.Context) (*engine.Engine, error) {
+	if root, runRoot, driver, ok := engine.StoreFromEnv(); ok && g.root == "" {
+		g.root, g.runRoot, g.driver = root, runRoot, driver
+	}
+	return g.engine(ctx)
 }
 
 // completeContainers offers container names, through a copy of skiff.

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -47,77 +49,89 @@ func humanDuration(d time.Duration) string {
 	return strings.TrimSuffix(since(time.Now().Add(-d)), " ago")
 }
 
+// psOptions are ps's options.
+type psOptions struct {
+	engine.ListContainersOptions
+	quiet, noTrunc bool
+	format         string
+}
+
 func newPsCmd(g *globalOptions) *cobra.Command {
-	var o engine.ListContainersOptions
-	var quiet, noTrunc, latest bool
-	var format string
+	var o psOptions
+	var filters []string
+	var latest bool
 	c := &cobra.Command{
 		Use:     "ps [flags]",
 		Aliases: []string{"list"},
 		Short:   "List containers",
 		Args:    exactArgs(0),
-		PreRunE: func(c *cobra.Command, args []string) error {
-			if _, err := engine.ParseContainerFilters(o.Filters); err != nil {
-				return usagef("%v", err)
+		RunE: action(g, func(c *cobra.Command, args []string) (psOptions, error) {
+			var err error
+			if o.Filters, err = engine.ParseContainerFilters(filters); err != nil {
+				return o, usagef("%v", err)
 			}
 			if o.Last < 0 {
-				return usagef("invalid --last %d", o.Last)
+				return o, usagef("invalid --last %d", o.Last)
 			}
-			return checkFormat(format)
-		},
-		RunE: func(c *cobra.Command, args []string) error {
+			if err := checkFormat(o.format); err != nil {
+				return o, err
+			}
 			if latest {
 				o.Last = 1
 			}
-			// ps reads the state database only: no namespace, no store.
-			cfg, err := g.storageConfig()
-			if err != nil {
-				return err
-			}
-			e, err := engine.NewStateOnly(cfg)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			list, err := e.ListContainers(c.Context(), o)
-			if err != nil {
-				return err
-			}
-			rows := make([]any, 0, len(list))
-			for _, s := range list {
-				id := s.ID
-				if !noTrunc {
-					id = id[:12]
-				}
-				if quiet {
-					fmt.Fprintln(g.stdout, id)
-					continue
-				}
-				cmd := strings.Join(s.Command, " ")
-				if !noTrunc && len(cmd) > 20 {
-					cmd = cmd[:17] + "..."
-				}
-				rows = append(rows, psRow{ID: id, Image: s.Image, Command: cmd,
-					CreatedAt: s.Created.Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: since(s.Created),
-					Status: statusText(s), State: s.State, Names: s.Name, Labels: s.Labels, ExitCode: s.ExitCode, Pid: s.Pid,
-					Ports: portsText(s.Ports)})
-			}
-			if quiet {
-				return nil
-			}
-			return listFormat{format: format, titles: psTitles,
-				defaultTable: "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"}.write(g.stdout, rows, rows)
-		},
+			return o, nil
+		}, runPs),
 	}
 	fs := c.Flags()
 	fs.BoolVarP(&o.All, "all", "a", false, "show all containers, not only running ones")
-	fs.BoolVarP(&quiet, "quiet", "q", false, "print only ids")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only ids")
 	fs.IntVarP(&o.Last, "last", "n", 0, "show the n most recently created containers (all states)")
 	fs.BoolVarP(&latest, "latest", "l", false, "show the most recently created container")
-	fs.BoolVar(&noTrunc, "no-trunc", false, "do not truncate output")
-	fs.StringArrayVarP(&o.Filters, "filter", "f", nil, "filter: id=, name=, status=, label=, ancestor=, exited=")
-	fs.StringVar(&format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
+	fs.BoolVar(&o.noTrunc, "no-trunc", false, "do not truncate output")
+	fs.StringArrayVarP(&filters, "filter", "f", nil, "filter: id=, name=, status=, label=, ancestor=, exited=")
+	fs.StringVar(&o.format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
 	return c
+}
+
+func runPs(ctx context.Context, g *globalOptions, o psOptions, stdout io.Writer) error {
+	// ps reads the state database only: no namespace, no store.
+	cfg, err := g.storageConfig()
+	if err != nil {
+		return err
+	}
+	e, err := engine.NewStateOnly(cfg)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	list, err := e.ListContainers(ctx, o.ListContainersOptions)
+	if err != nil {
+		return err
+	}
+	rows := make([]any, 0, len(list))
+	for _, s := range list {
+		id := s.ID
+		if !o.noTrunc {
+			id = id[:12]
+		}
+		if o.quiet {
+			fmt.Fprintln(stdout, id)
+			continue
+		}
+		cmd := strings.Join(s.Command, " ")
+		if !o.noTrunc && len(cmd) > 20 {
+			cmd = cmd[:17] + "..."
+		}
+		rows = append(rows, psRow{ID: id, Image: s.Image, Command: cmd,
+			CreatedAt: s.Created.Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: since(s.Created),
+			Status: statusText(s), State: s.State, Names: s.Name, Labels: s.Labels, ExitCode: s.ExitCode, Pid: s.Pid,
+			Ports: portsText(s.Ports)})
+	}
+	if o.quiet {
+		return nil
+	}
+	return listFormat{format: o.format, titles: psTitles,
+		defaultTable: "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"}.write(stdout, rows, rows)
 }
 
 // portsText is ps's PORTS: 0.0.0.0:8080->80/tcp, ...

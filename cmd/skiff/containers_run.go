@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -18,28 +20,40 @@ import (
 	"github.com/skiff-project/skiff/engine/oci"
 )
 
-// createFlags are the flags run and create share.
+// createFlags are the flags run and create share, as given.
 type createFlags struct {
-	o          engine.CreateOptions
-	reg        registryFlags
-	env        []string
-	labels     []string
-	entrypoint string
-	quiet      bool
-	volumes    []string
-	mounts     []string
-	tmpfs      []string
-	cidfile    string
-	networks   []string
+	o           engine.CreateOptions
+	reg         registryFlags
+	pull        string
+	sdNotify    string
+	env         []string
+	envFiles    []string
+	envHost     bool
+	labels      []string
+	entrypoint  string
+	quiet       bool
+	volumes     []string
+	mounts      []string
+	tmpfs       []string
+	cidfile     string
+	networks    []string
+	stopTimeout int
+}
+
+// createOptions are create's options: the engine's, and the --cidfile
+// that takes the new container's id.
+type createOptions struct {
+	engine.CreateOptions
+	cidfile string
 }
 
 func (f *createFlags) bind(fs *pflag.FlagSet) {
 	fs.SetInterspersed(false) // flags after the image belong to the command
 	fs.StringVar(&f.o.Name, "name", "", "name of the container")
 	fs.BoolVar(&f.o.Replace, "replace", false, "replace a container of the same name")
-	fs.StringVar(&f.o.Pull, "pull", engine.PullMissing, "pull the image: always, missing or never")
+	fs.StringVar(&f.pull, "pull", engine.PullMissing.String(), "pull the image: always, missing or never")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable KEY=VALUE (KEY alone takes it from here)")
-	fs.StringArrayVar(&f.o.EnvFiles, "env-file", nil, "read environment variables from a file")
+	fs.StringArrayVar(&f.envFiles, "env-file", nil, "read environment variables from a file")
 	fs.StringVarP(&f.o.WorkingDir, "workdir", "w", "", "working directory inside the container")
 	fs.StringVarP(&f.o.User, "user", "u", "", "user[:group] to run as, by name or id")
 	fs.StringVar(&f.entrypoint, "entrypoint", "", "override the image's entrypoint")
@@ -56,7 +70,7 @@ func (f *createFlags) bind(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.o.DNS, "dns", nil, "DNS server for the container (none: the image's own /etc/resolv.conf)")
 	fs.StringArrayVar(&f.o.DNSSearch, "dns-search", nil, "DNS search domain for the container")
 	fs.StringArrayVar(&f.o.AddHosts, "add-host", nil, "add NAME:IP to /etc/hosts (IP may be host-gateway)")
-	fs.StringVar(&f.o.SdNotify, "sdnotify", "container", "with systemd's NOTIFY_SOCKET: container (passed in; the container says READY=1), conmon (skiff says it once the container started) or ignore")
+	fs.StringVar(&f.sdNotify, "sdnotify", config.SdNotifyContainer, "with systemd's NOTIFY_SOCKET: container (passed in; the container says READY=1), conmon (skiff says it once the container started) or ignore")
 	fs.StringVar(&f.o.Runtime, "runtime", "", "OCI runtime: crun, runc or a path (default from containers.conf, else crun, or runc where crun cannot run)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no pull progress")
 	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "mount a host path or volume: [SOURCE:]DEST[:ro,rw,z,Z,U,nocopy,...]")
@@ -77,9 +91,9 @@ func (f *createFlags) bind(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&r.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD]")
 	fs.StringVar(&r.ShmSize, "shm-size", "", "size of /dev/shm (default 64m)")
 	fs.StringVar(&r.StopSignal, "stop-signal", "", "signal that stops the container (default: the image's, else SIGTERM)")
-	fs.IntVar(&r.StopTimeout, "stop-timeout", -1, "seconds stop waits before killing (default 10)")
+	fs.IntVar(&f.stopTimeout, "stop-timeout", -1, "seconds stop waits before killing (default 10)")
 	fs.StringVar(&f.cidfile, "cidfile", "", "write the container id to this file")
-	fs.BoolVar(&r.EnvHost, "env-host", false, "pass this environment into the container")
+	fs.BoolVar(&f.envHost, "env-host", false, "pass this environment into the container")
 	fs.StringArrayVar(&r.GroupAdd, "group-add", nil, "add a supplementary group, by name or id")
 	fs.StringArrayVar(&r.Devices, "device", nil, "bind a host device: HOST[:CONTAINER][:PERMISSIONS]")
 	fs.StringArrayVar(&r.Sysctls, "sysctl", nil, "set a namespaced sysctl NAME=VALUE, beside containers.conf's default_sysctls (else net.ipv4.ping_group_range=0 0)")
@@ -91,64 +105,24 @@ func (f *createFlags) bind(fs *pflag.FlagSet) {
 	fs.Bool("help", false, "help for this command") // -h is --hostname, as in docker
 }
 
-// create makes the container, writing its id to --cidfile; an existing
-// file is refused before anything is made, as docker does.
-func (f *createFlags) create(c *cobra.Command, e *engine.Engine, o engine.CreateOptions) (*config.ContainerRecord, error) {
-	var cid *os.File
-	if f.cidfile != "" {
-		var err error
-		if cid, err = os.OpenFile(f.cidfile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err != nil {
-			if errors.Is(err, os.ErrExist) {
-				return nil, usagef("--cidfile %s exists: remove it, or use another file", f.cidfile)
-			}
-			return nil, usagef("--cidfile: %v", err)
-		}
-		defer cid.Close()
-	}
-	rec, err := e.Create(c.Context(), o)
-	if err != nil {
-		if cid != nil {
-			os.Remove(f.cidfile)
-		}
-		return nil, err
-	}
-	if cid != nil {
-		if _, err := cid.WriteString(rec.ID); err != nil {
-			os.Remove(f.cidfile)
-			_ = e.RemoveCreated(c.Context(), rec)
-			return nil, fmt.Errorf("--cidfile: %w", err)
-		}
-	}
-	return rec, nil
-}
-
-// undoRun undoes a run whose container failed to start: the engine removes
-// what the run made unless the container stays (exit 126 or 127 without
-// --rm), and so does the --cidfile.
-func (f *createFlags) undoRun(c *cobra.Command, e *engine.Engine, rec *config.ContainerRecord, cause error) error {
-	if !e.UndoRun(c.Context(), rec, cause) && f.cidfile != "" {
-		os.Remove(f.cidfile)
-	}
-	return cause
-}
-
-// completions: volume names for -v, container names for --volumes-from,
-// the modes and the networks for --network.
-func (f *createFlags) completions(c *cobra.Command, g *globalOptions) {
-	_ = c.RegisterFlagCompletionFunc("volume", completeVolumes(g))
-	_ = c.RegisterFlagCompletionFunc("volumes-from", completeContainers(g))
-	_ = c.RegisterFlagCompletionFunc("network", func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		nets, dir := completeNetworks(g)(c, args, toComplete)
-		return append([]string{"pasta", "slirp4netns", "none", "host", "bridge", "container:"}, nets...), dir
-	})
-}
-
-// options checks the flags and returns the engine options for IMAGE [CMD...].
-func (f *createFlags) options(c *cobra.Command, args []string, stderr *os.File) (engine.CreateOptions, error) {
-	o := f.o
+// options turns the flags and IMAGE [CMD...] into create's options, once:
+// the pull policy, the networks, the notify mode, the mounts and the
+// stop timeout parsed; what needs the store (the name is free, the image
+// and the networks exist) is the engine's to check.
+func (f *createFlags) options(c *cobra.Command, args []string, stderr io.Writer) (createOptions, error) {
+	o := createOptions{CreateOptions: f.o, cidfile: f.cidfile}
 	o.Image, o.Cmd = args[0], args[1:]
-	o.Env = f.env
-	o.Network = strings.Join(f.networks, ",")
+	env, err := engine.ReadEnvFiles(f.envFiles)
+	if err != nil {
+		return o, err
+	}
+	// The environment is this process's to resolve: -e KEY takes its
+	// value from here, --env-host all of it.
+	o.Env = engine.ResolveEnv(append(env, f.env...), os.LookupEnv)
+	if f.envHost {
+		o.HostEnv = os.Environ()
+	}
+	o.SystemdUnit = os.Getenv(engine.SystemdUnitLabel)
 	o.CreateCommand = append([]string(nil), os.Args[1:]...)
 	o.Registry = f.reg.resolve()
 	if c.Flags().Changed("entrypoint") {
@@ -163,19 +137,18 @@ func (f *createFlags) options(c *cobra.Command, args []string, stderr *os.File) 
 		}
 		o.Labels[k] = v
 	}
-	if err := engine.ValidatePull(o.Pull); err != nil {
+	if o.Pull, err = engine.ParsePullPolicy(f.pull); err != nil {
 		return o, usagef("%v", err)
 	}
-	if err := engine.ValidateNetwork(o.Network); err != nil {
+	if o.Network, err = engine.ParseNetwork(f.networks); err != nil {
 		return o, usagef("%v", err)
 	}
-	if err := engine.ValidateSdNotify(o.SdNotify); err != nil {
+	if o.SdNotify, err = engine.ParseSdNotify(f.sdNotify); err != nil {
 		return o, usagef("%v", err)
 	}
-	if o.Name != "" {
-		if err := config.CheckName(o.Name); err != nil {
-			return o, usagef("%v", err)
-		}
+	if f.stopTimeout != -1 { // -1: the default
+		t := time.Duration(f.stopTimeout) * time.Second
+		o.StopTimeout = &t
 	}
 	for _, set := range []struct {
 		specs []string
@@ -193,33 +166,92 @@ func (f *createFlags) options(c *cobra.Command, args []string, stderr *os.File) 
 	return o, nil
 }
 
+// create makes the container, writing its id to --cidfile; an existing
+// file is refused before anything is made, as docker does.
+func create(ctx context.Context, e *engine.Engine, o createOptions) (*config.ContainerRecord, error) {
+	var cid *os.File
+	if o.cidfile != "" {
+		var err error
+		if cid, err = os.OpenFile(o.cidfile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return nil, usagef("--cidfile %s exists: remove it, or use another file", o.cidfile)
+			}
+			return nil, usagef("--cidfile: %v", err)
+		}
+		defer cid.Close()
+	}
+	rec, err := e.Create(ctx, o.CreateOptions)
+	if err != nil {
+		if cid != nil {
+			os.Remove(o.cidfile)
+		}
+		return nil, err
+	}
+	if cid != nil {
+		if _, err := cid.WriteString(rec.ID); err != nil {
+			os.Remove(o.cidfile)
+			_ = e.RemoveCreated(ctx, rec)
+			return nil, fmt.Errorf("--cidfile: %w", err)
+		}
+	}
+	return rec, nil
+}
+
+// undoRun undoes a run whose container failed to start: the engine removes
+// what the run made unless the container stays (exit 126 or 127 without
+// --rm), and so does the --cidfile.
+func undoRun(ctx context.Context, e *engine.Engine, o createOptions, rec *config.ContainerRecord, cause error) error {
+	if !e.UndoRun(ctx, rec, cause) && o.cidfile != "" {
+		os.Remove(o.cidfile)
+	}
+	return cause
+}
+
+// completions: volume names for -v, container names for --volumes-from,
+// the modes and the networks for --network.
+func (f *createFlags) completions(c *cobra.Command, g *globalOptions) {
+	_ = c.RegisterFlagCompletionFunc("volume", completeVolumes(g))
+	_ = c.RegisterFlagCompletionFunc("volumes-from", completeContainers(g))
+	_ = c.RegisterFlagCompletionFunc("network", func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		nets, dir := completeNetworks(g)(c, args, toComplete)
+		return append([]string{"pasta", "slirp4netns", "none", "host", "bridge", "container:"}, nets...), dir
+	})
+}
+
 func newCreateCmd(g *globalOptions) *cobra.Command {
 	var f createFlags
 	c := &cobra.Command{
 		Use:   "create [flags] IMAGE [COMMAND [ARG...]]",
 		Short: "Create a container",
 		Args:  minArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			o, err := f.options(c, args, os.Stderr)
-			if err != nil {
-				return err
-			}
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			rec, err := f.create(c, e, o)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(g.stdout, rec.ID)
-			return nil
-		},
+		RunE: action(g, func(c *cobra.Command, args []string) (createOptions, error) {
+			return f.options(c, args, g.stderr)
+		}, runCreate),
 	}
 	f.bind(c.Flags())
 	f.completions(c, g)
 	c.ValidArgsFunction = completeImages(g)
 	return withStore(c)
+}
+
+func runCreate(ctx context.Context, g *globalOptions, o createOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	rec, err := create(ctx, e, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, rec.ID)
+	return nil
+}
+
+// runOptions are run's: create's, and how the container runs.
+type runOptions struct {
+	createOptions
+	detach     bool
+	detachKeys []byte
 }
 
 func newRunCmd(g *globalOptions) *cobra.Command {
@@ -230,35 +262,21 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
 		Short: "Create and start a container",
 		Args:  minArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			o, err := f.options(c, args, os.Stderr)
+		RunE: action(g, func(c *cobra.Command, args []string) (runOptions, error) {
+			co, err := f.options(c, args, g.stderr)
 			if err != nil {
-				return err
+				return runOptions{}, err
 			}
+			o := runOptions{createOptions: co, detach: detach}
 			// As docker: only a terminal that takes input needs one.
 			if o.Tty && o.Interactive && !detach && !isTerminal(g.stdin) {
-				return usagef("the input device is not a TTY: drop -t (or -i), or run from a terminal")
+				return o, usagef("the input device is not a TTY: drop -t (or -i), or run from a terminal")
 			}
-			if _, err := engine.ParseDetachKeys(detachKeys); err != nil {
-				return usagef("%v", err)
+			if o.detachKeys, err = engine.ParseDetachKeys(detachKeys); err != nil {
+				return o, usagef("%v", err)
 			}
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			rec, err := f.create(c, e, o)
-			if err != nil {
-				return err
-			}
-			if detach {
-				if _, err := e.Start(c.Context(), rec.ID, engine.StartOptions{NotifySocket: g.notifySocket}); err != nil {
-					return f.undoRun(c, e, rec, err)
-				}
-				fmt.Fprintln(g.stdout, rec.ID)
-				return nil
-			}
-			return g.attachedStart(c, e, rec.ID, false, detachKeys, func(err error) error { return f.undoRun(c, e, rec, err) })
-		},
+			return o, nil
+		}, runRun),
 	}
 	f.bind(c.Flags())
 	f.completions(c, g)
@@ -266,6 +284,26 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 	c.Flags().StringVar(&detachKeys, "detach-keys", defaultDetachKeys, detachKeysHelp)
 	c.ValidArgsFunction = completeImages(g)
 	return withStore(c)
+}
+
+func runRun(ctx context.Context, g *globalOptions, o runOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	rec, err := create(ctx, e, o.createOptions)
+	if err != nil {
+		return err
+	}
+	undo := func(err error) error { return undoRun(ctx, e, o.createOptions, rec, err) }
+	if o.detach {
+		if _, err := e.Start(ctx, rec.ID, engine.StartOptions{NotifySocket: g.notifySocket}); err != nil {
+			return undo(err)
+		}
+		fmt.Fprintln(stdout, rec.ID)
+		return nil
+	}
+	return g.attachedStart(ctx, e, rec.ID, false, o.detachKeys, stdout, undo)
 }
 
 func isTerminal(r any) bool {
@@ -279,16 +317,12 @@ func isTerminal(r any) bool {
 // undo, when not nil, is given an error of the start itself (neither a
 // detach nor a signal that ended the attach) and returns what to report:
 // run removes what its create made.
-func (g *globalOptions) attachedStart(c *cobra.Command, e *engine.Engine, id string, interactive bool, detachKeys string, undo func(error) error) error {
-	keys, err := engine.ParseDetachKeys(detachKeys)
-	if err != nil {
-		return usagef("%v", err)
-	}
-	rec, err := e.LookupContainer(c.Context(), id)
+func (g *globalOptions) attachedStart(ctx context.Context, e *engine.Engine, id string, interactive bool, keys []byte, stdout io.Writer, undo func(error) error) error {
+	rec, err := e.LookupContainer(ctx, id)
 	if err != nil {
 		return err
 	}
-	o := engine.StartOptions{Attach: true, Interactive: interactive, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, NotifySocket: g.notifySocket}
+	o := engine.StartOptions{Attach: true, Interactive: interactive, Stdin: g.stdin, Stdout: stdout, Stderr: g.stderr, NotifySocket: g.notifySocket}
 	if !rec.Config.Tty {
 		// As docker's run: the signals that end a command go to the
 		// container instead.
@@ -296,7 +330,7 @@ func (g *globalOptions) attachedStart(c *cobra.Command, e *engine.Engine, id str
 		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 		defer signal.Stop(sigs)
 		o.Signals = sigs
-		code, err := e.Start(c.Context(), id, o)
+		code, err := e.Start(ctx, id, o)
 		return attachResult(code, undoStartError(err, undo), 0)
 	}
 	o.DetachKeys = keys
@@ -305,14 +339,14 @@ func (g *globalOptions) attachedStart(c *cobra.Command, e *engine.Engine, id str
 	// the container running (a ctrl-c typed reaches it as a key). A
 	// proxied SIGTERM would end nothing when the container's init ignores
 	// it, and `timeout 3 skiff run -t …` would wait for good.
-	ctx, status, cancel := signalEnds(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	sctx, status, cancel := signalEnds(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer cancel()
-	o.Resize = windowSizes(ctx, g.stdin, g.stdout)
+	o.Resize = windowSizes(sctx, g.stdin, stdout)
 	restore := func() {}
 	if rec.Config.OpenStdin { // only then is the input the container's
 		restore = rawInput(g.stdin)
 	}
-	code, err := e.Start(ctx, id, o)
+	code, err := e.Start(sctx, id, o)
 	restore()
 	if s := status(); s != 0 {
 		return attachResult(code, err, s)

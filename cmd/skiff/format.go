@@ -76,6 +76,13 @@ func splitCamel(s string) string {
 	return b.String()
 }
 
+// listOptions are how a listing command prints (volume ls, network ls).
+type listOptions struct {
+	format           string
+	quiet, noHeading bool
+	noTrunc          bool // network ls: whole ids
+}
+
 // listFormat is how a listing command prints its rows.
 type listFormat struct {
 	format       string            // the user's --format, or ""
@@ -169,8 +176,15 @@ func writeOne(w io.Writer, format string, v any) error {
 	return err
 }
 
-// writeInspect prints what inspect found: a JSON array of all, or each
-// through the --format template.
+// inspectOptions are the options of inspect and its volume and network
+// forms.
+type inspectOptions struct {
+	names  []string
+	all    bool   // volume inspect: every volume
+	kind   string // inspect: container, image, all or ""
+	format string
+}
+
 // inspectEach looks each name up and writes what it found as inspect does;
 // the names not found fail the command once the rest are written.
 func inspectEach[T any](w io.Writer, format string, names []string, lookup func(string) (T, error)) error {
@@ -190,6 +204,8 @@ func inspectEach[T any](w io.Writer, format string, names []string, lookup func(
 	return errors.Join(errs...)
 }
 
+// writeInspect prints what inspect found: a JSON array of all, or each
+// through the --format template.
 func writeInspect(w io.Writer, format string, items []any) error {
 	if format == "" || format == "json" {
 		if items == nil {

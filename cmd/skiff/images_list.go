@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/docker/go-units"
@@ -81,69 +83,79 @@ func imageRows(list []storage.ImageSummary, noTrunc bool) []imageRow {
 	return rows
 }
 
+// imagesOptions are images' options.
+type imagesOptions struct {
+	storage.ListOptions
+	quiet, digests, noTrunc, noHeading bool
+	format                             string
+}
+
 func newImagesCmd(g *globalOptions, use string) *cobra.Command {
-	var o storage.ListOptions
-	var quiet, digests, noTrunc, noHeading bool
-	var format string
+	var f imagesOptions
 	c := &cobra.Command{
 		Use:     use + " [flags] [REPOSITORY[:TAG]]",
 		Aliases: aliasesFor(use),
 		Short:   "List images in local storage",
 		Args:    rangeArgs(0, 1),
-		PreRunE: func(c *cobra.Command, args []string) error {
+		RunE: action(g, func(c *cobra.Command, args []string) (imagesOptions, error) {
+			o := f
 			if err := storage.ParseImageFilters(o.Filters); err != nil {
-				return usagef("%v", err)
+				return o, usagef("%v", err)
 			}
-			return checkFormat(format)
-		},
-		RunE: func(c *cobra.Command, args []string) error {
+			if err := checkFormat(o.format); err != nil {
+				return o, err
+			}
 			if len(args) == 1 {
 				o.Name = args[0]
 			}
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			list, err := e.ListImages(c.Context(), o)
-			if err != nil {
-				return err
-			}
-			if quiet {
-				seen := map[string]bool{}
-				for _, s := range list {
-					id := s.ID[:12]
-					if noTrunc {
-						id = "sha256:" + s.ID
-					}
-					if !seen[id] {
-						seen[id] = true
-						fmt.Fprintln(g.stdout, id)
-					}
-				}
-				return nil
-			}
-			rows := imageRows(list, noTrunc)
-			table := "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-			if digests {
-				table = "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-			}
-			anyRows := make([]any, len(rows))
-			for i := range rows {
-				anyRows[i] = rows[i]
-			}
-			return listFormat{format: format, defaultTable: table, titles: imageTitles, noHeader: noHeading}.write(g.stdout, anyRows, imageRows(list, true))
-		},
+			return o, nil
+		}, runImages),
 	}
-	f := c.Flags()
-	f.BoolVarP(&o.All, "all", "a", false, "show all images, intermediate ones too")
-	f.BoolVarP(&quiet, "quiet", "q", false, "print only image ids")
-	f.BoolVar(&digests, "digests", false, "show digests")
-	f.BoolVar(&noTrunc, "no-trunc", false, "do not truncate ids")
-	f.BoolVarP(&noHeading, "noheading", "n", false, "do not print column headings")
-	f.StringArrayVarP(&o.Filters, "filter", "f", nil, "filter output: reference=PATTERN, dangling=true|false, label=KEY[=VALUE]")
-	f.StringVar(&format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
+	fs := c.Flags()
+	fs.BoolVarP(&f.All, "all", "a", false, "show all images, intermediate ones too")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only image ids")
+	fs.BoolVar(&f.digests, "digests", false, "show digests")
+	fs.BoolVar(&f.noTrunc, "no-trunc", false, "do not truncate ids")
+	fs.BoolVarP(&f.noHeading, "noheading", "n", false, "do not print column headings")
+	fs.StringArrayVarP(&f.Filters, "filter", "f", nil, "filter output: reference=PATTERN, dangling=true|false, label=KEY[=VALUE]")
+	fs.StringVar(&f.format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
 	c.ValidArgsFunction = completeImages(g)
 	return withStore(c)
+}
+
+func runImages(ctx context.Context, g *globalOptions, o imagesOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := e.ListImages(ctx, o.ListOptions)
+	if err != nil {
+		return err
+	}
+	if o.quiet {
+		seen := map[string]bool{}
+		for _, s := range list {
+			id := s.ID[:12]
+			if o.noTrunc {
+				id = "sha256:" + s.ID
+			}
+			if !seen[id] {
+				seen[id] = true
+				fmt.Fprintln(stdout, id)
+			}
+		}
+		return nil
+	}
+	rows := imageRows(list, o.noTrunc)
+	table := "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+	if o.digests {
+		table = "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+	}
+	anyRows := make([]any, len(rows))
+	for i := range rows {
+		anyRows[i] = rows[i]
+	}
+	return listFormat{format: o.format, defaultTable: table, titles: imageTitles, noHeader: o.noHeading}.write(stdout, anyRows, imageRows(list, true))
 }
 
 func aliasesFor(use string) []string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -61,6 +62,12 @@ func progressWriter(w io.Writer, quiet bool) io.Writer {
 	return nil
 }
 
+// pullOptions are pull's options.
+type pullOptions struct {
+	storage.PullOptions
+	quiet bool
+}
+
 func newPullCmd(g *globalOptions) *cobra.Command {
 	var reg registryFlags
 	var quiet, allTags bool
@@ -68,28 +75,37 @@ func newPullCmd(g *globalOptions) *cobra.Command {
 		Use:   "pull [flags] IMAGE",
 		Short: "Pull an image from a registry",
 		Args:  exactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			reports, err := e.PullImage(c.Context(), storage.PullOptions{
-				RegistryOptions: reg.resolve(), Reference: args[0], AllTags: allTags,
-				Progress: progressWriter(g.stderr, quiet),
-			})
-			if err != nil {
-				return err
-			}
-			for _, r := range reports {
-				fmt.Fprintln(g.stdout, r.ID)
-			}
-			return nil
-		},
+		RunE: action(g, func(c *cobra.Command, args []string) (pullOptions, error) {
+			return pullOptions{PullOptions: storage.PullOptions{RegistryOptions: reg.resolve(), Reference: args[0], AllTags: allTags}, quiet: quiet}, nil
+		}, runPull),
 	}
 	reg.bind(c.Flags(), true)
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image id, no progress")
 	c.Flags().BoolVarP(&allTags, "all-tags", "a", false, "pull every tagged image of the repository")
 	return withStore(c)
+}
+
+func runPull(ctx context.Context, g *globalOptions, o pullOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	p := o.PullOptions
+	p.Progress = progressWriter(g.stderr, o.quiet)
+	reports, err := e.PullImage(ctx, p)
+	if err != nil {
+		return err
+	}
+	for _, r := range reports {
+		fmt.Fprintln(stdout, r.ID)
+	}
+	return nil
+}
+
+// pushOptions are push's options.
+type pushOptions struct {
+	storage.PushOptions
+	quiet bool
 }
 
 func newPushCmd(g *globalOptions) *cobra.Command {
@@ -100,21 +116,27 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 		Use:   "push [flags] IMAGE [DESTINATION]",
 		Short: "Push an image to a registry",
 		Args:  rangeArgs(1, 2),
-		RunE: func(c *cobra.Command, args []string) error {
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			o := storage.PushOptions{RegistryOptions: reg.resolve(), Source: args[0], Format: format, Progress: progressWriter(g.stderr, quiet)}
+		RunE: action(g, func(c *cobra.Command, args []string) (pushOptions, error) {
+			o := pushOptions{PushOptions: storage.PushOptions{RegistryOptions: reg.resolve(), Source: args[0], Format: format}, quiet: quiet}
 			if len(args) == 2 {
 				o.Destination = args[1]
 			}
-			return e.PushImage(c.Context(), o)
-		},
+			return o, nil
+		}, runPush),
 	}
 	reg.bind(c.Flags(), false)
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress output")
 	c.Flags().StringVarP(&format, "format", "f", "", "manifest type to push: oci or v2s2 (default: keep the image's)")
 	c.ValidArgsFunction = completeImages(g)
 	return withStore(c)
+}
+
+func runPush(ctx context.Context, g *globalOptions, o pushOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	p := o.PushOptions
+	p.Progress = progressWriter(g.stderr, o.quiet)
+	return e.PushImage(ctx, p)
 }

@@ -1,8 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"strings"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -20,48 +21,50 @@ func newNetworkCmd(g *globalOptions) *cobra.Command {
 
 func newNetworkCreateCmd(g *globalOptions) *cobra.Command {
 	var labels, opts []string
-	var o engine.NetworkCreateOptions
+	var f engine.NetworkCreateOptions
 	c := &cobra.Command{
 		Use:   "create [flags] [NAME]",
 		Short: "Create a network on which containers reach each other by name",
 		Args:  rangeArgs(0, 1),
-		RunE: func(c *cobra.Command, args []string) error {
+		RunE: action(g, func(c *cobra.Command, args []string) (engine.NetworkCreateOptions, error) {
+			o := f
 			var err error
 			if o.Labels, err = keyValues("--label", labels); err != nil {
-				return err
+				return o, err
 			}
 			if o.Options, err = keyValues("--opt", opts); err != nil {
-				return err
+				return o, err
 			}
 			if len(args) == 1 {
-				o.Name = args[0]
-				if err := engine.CheckNetworkName(o.Name); err != nil {
-					return usagef("%v", err)
-				}
+				o.Name = args[0] // checked by the engine
 			}
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			n, err := e.CreateNetwork(c.Context(), o)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(g.stdout, n.Name)
-			return nil
-		},
+			return o, nil
+		}, runNetworkCreate),
 	}
-	f := c.Flags()
-	f.StringVarP(&o.Driver, "driver", "d", "bridge", "network driver (bridge)")
-	f.StringVar(&o.Subnet, "subnet", "", "IPv4 subnet in CIDR form (default: a free 10.89.N.0/24)")
-	f.StringVar(&o.Gateway, "gateway", "", "gateway address in the subnet (default: its first address)")
-	f.BoolVar(&o.Internal, "internal", false, "no way out: the containers reach only each other")
-	f.BoolVar(&o.DisableDNS, "disable-dns", false, "no DNS server for the containers' names")
-	f.BoolVar(&o.IPv6, "ipv6", false, "IPv6 (not supported)")
-	f.StringArrayVarP(&labels, "label", "l", nil, "set a label KEY=VALUE")
-	f.StringArrayVarP(&opts, "opt", "o", nil, "driver option (none supported)")
-	f.BoolVar(&o.IgnoreExisting, "ignore", false, "do nothing if the network exists")
+	fs := c.Flags()
+	fs.StringVarP(&f.Driver, "driver", "d", "bridge", "network driver (bridge)")
+	fs.StringVar(&f.Subnet, "subnet", "", "IPv4 subnet in CIDR form (default: a free 10.89.N.0/24)")
+	fs.StringVar(&f.Gateway, "gateway", "", "gateway address in the subnet (default: its first address)")
+	fs.BoolVar(&f.Internal, "internal", false, "no way out: the containers reach only each other")
+	fs.BoolVar(&f.DisableDNS, "disable-dns", false, "no DNS server for the containers' names")
+	fs.BoolVar(&f.IPv6, "ipv6", false, "IPv6 (not supported)")
+	fs.StringArrayVarP(&labels, "label", "l", nil, "set a label KEY=VALUE")
+	fs.StringArrayVarP(&opts, "opt", "o", nil, "driver option (none supported)")
+	fs.BoolVar(&f.IgnoreExisting, "ignore", false, "do nothing if the network exists")
 	return withStore(c)
+}
+
+func runNetworkCreate(ctx context.Context, g *globalOptions, o engine.NetworkCreateOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := e.CreateNetwork(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, n.Name)
+	return nil
 }
 
 // networkRow is one line of `network ls`; its fields are what --format sees.
@@ -77,93 +80,71 @@ type networkRow struct {
 
 var networkTitles = map[string]string{"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Subnet": "SUBNET"}
 
+// networkLsOptions are network ls's options.
+type networkLsOptions struct {
+	engine.ListNetworksOptions
+	listOptions
+}
+
 func newNetworkLsCmd(g *globalOptions) *cobra.Command {
 	var filters []string
-	var format string
-	var quiet, noTrunc, noHeading bool
+	var l listOptions
 	c := &cobra.Command{
 		Use:     "ls [flags]",
 		Aliases: []string{"list"},
 		Short:   "List networks",
 		Args:    rangeArgs(0, 0),
-		PreRunE: func(c *cobra.Command, args []string) error { return checkFormat(format) },
-		RunE: func(c *cobra.Command, args []string) error {
-			match, err := networkFilter(filters)
-			if err != nil {
-				return err
+		RunE: action(g, func(c *cobra.Command, args []string) (networkLsOptions, error) {
+			o := networkLsOptions{listOptions: l}
+			if err := checkFormat(l.format); err != nil {
+				return o, err
 			}
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
+			var err error
+			if o.Filters, err = engine.ParseNetworkFilters(filters); err != nil {
+				return o, usagef("%v", err)
 			}
-			nets, err := e.Networks(c.Context())
-			if err != nil {
-				return err
-			}
-			var rows []any
-			var jsonRows []networkRow
-			for _, n := range nets {
-				if !match(n) {
-					continue
-				}
-				id := n.ID
-				if !noTrunc {
-					id = id[:12]
-				}
-				if quiet {
-					fmt.Fprintln(g.stdout, n.Name)
-					continue
-				}
-				r := networkRow{ID: id, Name: n.Name, Driver: n.Driver, Internal: n.Internal, Labels: n.Labels,
-					Created: n.Created.Format("2006-01-02 15:04:05 -0700 MST")}
-				if len(n.Subnets) > 0 {
-					r.Subnet = n.Subnets[0].Subnet
-				}
-				rows, jsonRows = append(rows, r), append(jsonRows, r)
-			}
-			if quiet {
-				return nil
-			}
-			return listFormat{format: format, defaultTable: "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Subnet}}", titles: networkTitles, noHeader: noHeading}.write(g.stdout, rows, jsonRows)
-		},
+			return o, nil
+		}, runNetworkLs),
 	}
 	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "filter output: name=NAME, label=KEY[=VALUE], driver=bridge, id=ID")
-	c.Flags().StringVar(&format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
-	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only network names")
-	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not truncate network ids")
-	c.Flags().BoolVarP(&noHeading, "noheading", "n", false, "do not print column headings")
+	c.Flags().StringVar(&l.format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
+	c.Flags().BoolVarP(&l.quiet, "quiet", "q", false, "print only network names")
+	c.Flags().BoolVar(&l.noTrunc, "no-trunc", false, "do not truncate network ids")
+	c.Flags().BoolVarP(&l.noHeading, "noheading", "n", false, "do not print column headings")
 	return withStore(c)
 }
 
-// networkFilter checks ls filters and returns the predicate they make.
-func networkFilter(filters []string) (func(*network.Network) bool, error) {
-	var preds []func(*network.Network) bool
-	for _, f := range filters {
-		key, val, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, usagef("invalid --filter %q: want KEY=VALUE", f)
-		}
-		switch key {
-		case "name":
-			preds = append(preds, func(n *network.Network) bool { return strings.Contains(n.Name, val) })
-		case "id":
-			preds = append(preds, func(n *network.Network) bool { return strings.HasPrefix(n.ID, val) })
-		case "label":
-			preds = append(preds, func(n *network.Network) bool { return engine.MatchLabels(n.Labels, []string{val}) })
-		case "driver":
-			preds = append(preds, func(n *network.Network) bool { return n.Driver == val })
-		default:
-			return nil, usagef("invalid --filter %q: use name, id, label or driver", f)
-		}
+func runNetworkLs(ctx context.Context, g *globalOptions, o networkLsOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
 	}
-	return func(n *network.Network) bool {
-		for _, p := range preds {
-			if !p(n) {
-				return false
-			}
+	nets, err := e.ListNetworks(ctx, o.ListNetworksOptions)
+	if err != nil {
+		return err
+	}
+	var rows []any
+	var jsonRows []networkRow
+	for _, n := range nets {
+		id := n.ID
+		if !o.noTrunc {
+			id = id[:12]
 		}
-		return true
-	}, nil
+		if o.quiet {
+			fmt.Fprintln(stdout, n.Name)
+			continue
+		}
+		r := networkRow{ID: id, Name: n.Name, Driver: n.Driver, Internal: n.Internal, Labels: n.Labels,
+			Created: n.Created.Format("2006-01-02 15:04:05 -0700 MST")}
+		if len(n.Subnets) > 0 {
+			r.Subnet = n.Subnets[0].Subnet
+		}
+		rows, jsonRows = append(rows, r), append(jsonRows, r)
+	}
+	if o.quiet {
+		return nil
+	}
+	return listFormat{format: o.format, defaultTable: "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Subnet}}", titles: networkTitles, noHeader: o.noHeading}.write(stdout, rows, jsonRows)
 }
 
 func newNetworkInspectCmd(g *globalOptions) *cobra.Command {
@@ -172,20 +153,21 @@ func newNetworkInspectCmd(g *globalOptions) *cobra.Command {
 		Use:   "inspect [flags] NETWORK [NETWORK...]",
 		Short: "Show details of networks",
 		Args:  minArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			return inspectEach(g.stdout, format, args, func(n string) (*network.Network, error) { return e.Network(c.Context(), n) })
-		},
+		RunE: action(g, func(c *cobra.Command, args []string) (inspectOptions, error) {
+			return inspectOptions{names: args, format: format}, checkFormat(format)
+		}, runNetworkInspect),
 	}
 	c.Flags().StringVarP(&format, "format", "f", "", "format output with a Go template")
 	c.ValidArgsFunction = completeNetworks(g)
 	return withStore(c)
+}
+
+func runNetworkInspect(ctx context.Context, g *globalOptions, o inspectOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	return inspectEach(stdout, o.format, o.names, func(n string) (*network.Network, error) { return e.Network(ctx, n) })
 }
 
 func newNetworkRmCmd(g *globalOptions) *cobra.Command {
@@ -195,47 +177,52 @@ func newNetworkRmCmd(g *globalOptions) *cobra.Command {
 		Aliases: []string{"remove"},
 		Short:   "Remove networks",
 		Args:    minArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			return g.forEach(args, func(n string) error {
-				_, err := e.RemoveNetwork(c.Context(), n, force)
-				return err
-			})
-		},
+		RunE: action(g, func(c *cobra.Command, args []string) (engine.NetworkRmOptions, error) {
+			return engine.NetworkRmOptions{Names: args, Force: force}, nil
+		}, runNetworkRm),
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "remove the containers on the network first")
 	c.ValidArgsFunction = completeNetworks(g)
 	return withStore(c)
 }
 
+func runNetworkRm(ctx context.Context, g *globalOptions, o engine.NetworkRmOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	reports := e.RemoveNetworks(ctx, o)
+	return printNames(stdout, reports, func(r engine.NetworkRmReport) (string, error) { return r.RawInput, r.Err })
+}
+
 func newNetworkPruneCmd(g *globalOptions) *cobra.Command {
-	return newLabelPruneCmd(g, "networks", "Remove every network no container is on", warnPruneNetworks, (*engine.Engine).PruneNetworks)
+	return newLabelPruneCmd(g, "networks", "Remove every network no container is on", runNetworkPrune)
+}
+
+func runNetworkPrune(ctx context.Context, g *globalOptions, o pruneOptions, stdout io.Writer) error {
+	return g.prune(ctx, o, stdout, warnPruneNetworks, (*engine.Engine).PruneNetworks)
+}
+
+// connectOptions are network connect's and disconnect's options.
+type connectOptions struct {
+	network, container string
+	attachment         config.NetworkAttachment // connect: --alias, --ip
 }
 
 func newNetworkConnectCmd(g *globalOptions, connect bool) *cobra.Command {
 	var att config.NetworkAttachment
 	var force bool
-	use, short := "connect [flags] NETWORK CONTAINER", "Put a container on a network"
+	use, short, run := "connect [flags] NETWORK CONTAINER", "Put a container on a network", runNetworkConnect
 	if !connect {
-		use, short = "disconnect [flags] NETWORK CONTAINER", "Take a container off a network"
+		use, short, run = "disconnect [flags] NETWORK CONTAINER", "Take a container off a network", runNetworkDisconnect
 	}
 	c := &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  rangeArgs(2, 2),
-		RunE: func(c *cobra.Command, args []string) error {
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			if connect {
-				return e.Connect(c.Context(), args[0], args[1], att)
-			}
-			return e.Disconnect(c.Context(), args[0], args[1])
-		},
+		RunE: action(g, func(c *cobra.Command, args []string) (connectOptions, error) {
+			return connectOptions{network: args[0], container: args[1], attachment: att}, nil
+		}, run),
 	}
 	if connect {
 		c.Flags().StringArrayVar(&att.Aliases, "alias", nil, "another name for the container on the network")
@@ -253,6 +240,22 @@ func newNetworkConnectCmd(g *globalOptions, connect bool) *cobra.Command {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	return withStore(c)
+}
+
+func runNetworkConnect(ctx context.Context, g *globalOptions, o connectOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	return e.Connect(ctx, o.network, o.container, o.attachment)
+}
+
+func runNetworkDisconnect(ctx context.Context, g *globalOptions, o connectOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	return e.Disconnect(ctx, o.network, o.container)
 }
 
 func completeNetworks(g *globalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,84 +34,107 @@ func selfPath() string {
 	return p
 }
 
+// generateSystemdOptions are generate systemd's options.
+type generateSystemdOptions struct {
+	container string
+	generate  systemd.GenerateOptions
+	files     bool // write the unit to a file, and print its path
+	// runFlag tells whether run knows a flag, and whether it takes a
+	// value: how a container's create command is read.
+	runFlag func(name string, short bool) (known, takesValue bool)
+}
+
 func newGenerateSystemdCmd(g *globalOptions) *cobra.Command {
-	o := systemd.GenerateOptions{}
+	var f systemd.GenerateOptions
 	var files bool
 	var stopTimeout int
 	c := &cobra.Command{
 		Use:   "systemd [flags] CONTAINER",
 		Short: "Write a systemd unit that runs a container",
 		Args:  rangeArgs(1, 1),
-		RunE: func(c *cobra.Command, args []string) error {
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			rec, err := e.LookupContainer(c.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			o.StopTimeout = -1
+		RunE: action(g, func(c *cobra.Command, args []string) (generateSystemdOptions, error) {
+			o := generateSystemdOptions{container: args[0], generate: f, files: files}
+			o.generate.StopTimeout = -1 // the container's own, else 10
 			if c.Flags().Changed("time") {
 				if stopTimeout < 0 {
-					return usagef("invalid --time %d: use 0 or more seconds", stopTimeout)
+					return o, usagef("invalid --time %d: use 0 or more seconds", stopTimeout)
 				}
-				o.StopTimeout = stopTimeout
+				o.generate.StopTimeout = stopTimeout
 			}
 			if !c.Flags().Changed("restart-policy") {
-				o.RestartPolicy = "" // the container's own, else on-failure
-			}
-			o.Binary, o.Now = selfPath(), time.Now()
-			ctr := systemd.Container{ID: rec.ID, Name: rec.Name, CreateCommand: rec.Config.CreateCommand,
-				PIDFile: e.MonitorPidPath(rec.ID), StopTimeout: -1,
-				Restart: rec.Config.Restart.Name, RestartRetries: rec.Config.Restart.MaximumRetryCount}
-			if t, ok := rec.Config.Security.StopTimeoutSeconds(); ok {
-				ctr.StopTimeout = t
+				o.generate.RestartPolicy = "" // the container's own, else on-failure
 			}
 			runFlags := newRunCmd(g).Flags()
-			name, text, err := systemd.Generate(ctr, o, func(name string, short bool) (bool, bool) {
-				f := runFlags.Lookup(name)
+			o.runFlag = func(name string, short bool) (bool, bool) {
+				fl := runFlags.Lookup(name)
 				if short {
-					f = runFlags.ShorthandLookup(name)
+					fl = runFlags.ShorthandLookup(name)
 				}
-				if f == nil {
+				if fl == nil {
 					return false, false
 				}
-				return true, f.NoOptDefVal == ""
-			})
-			if err != nil {
-				return usagef("%v", err)
+				return true, fl.NoOptDefVal == ""
 			}
-			if !files {
-				fmt.Fprint(g.stdout, text)
-				return nil
-			}
-			path, err := filepath.Abs(name)
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-				return err
-			}
-			fmt.Fprintln(g.stdout, path)
-			return nil
-		},
+			return o, nil
+		}, runGenerateSystemd),
 	}
-	f := c.Flags()
-	f.BoolVar(&o.New, "new", false, "a unit that creates the container on start and removes it on stop")
-	f.BoolVarP(&o.UseName, "name", "n", false, "name the unit and the commands by the container's name, not its id")
-	f.BoolVarP(&files, "files", "f", false, "write the unit to a file in the current directory and print its path")
-	f.StringVar(&o.RestartPolicy, "restart-policy", "on-failure", "systemd's Restart=: "+strings.Join(systemd.RestartPolicies, ", "))
-	f.UintVar(&o.RestartSec, "restart-sec", 0, "systemd's RestartSec= (0: systemd's default)")
-	f.IntVarP(&stopTimeout, "time", "t", 10, "stop timeout in seconds (default: the container's --stop-timeout, else 10)")
-	f.StringArrayVar(&o.After, "after", nil, "add to After=")
-	f.StringArrayVar(&o.Requires, "requires", nil, "add to Requires=")
-	f.StringArrayVar(&o.Wants, "wants", nil, "add to Wants=")
-	f.StringVar(&o.ContainerPrefix, "container-prefix", "container", "prefix of the unit's name")
-	f.StringVar(&o.Separator, "separator", "-", "between the prefix and the container in the unit's name")
-	f.BoolVar(&o.NoHeader, "no-header", false, "no comment header with the date")
+	fs := c.Flags()
+	fs.BoolVar(&f.New, "new", false, "a unit that creates the container on start and removes it on stop")
+	fs.BoolVarP(&f.UseName, "name", "n", false, "name the unit and the commands by the container's name, not its id")
+	fs.BoolVarP(&files, "files", "f", false, "write the unit to a file in the current directory and print its path")
+	fs.StringVar(&f.RestartPolicy, "restart-policy", "on-failure", "systemd's Restart=: "+strings.Join(systemd.RestartPolicies, ", "))
+	fs.UintVar(&f.RestartSec, "restart-sec", 0, "systemd's RestartSec= (0: systemd's default)")
+	fs.IntVarP(&stopTimeout, "time", "t", 10, "stop timeout in seconds (default: the container's --stop-timeout, else 10)")
+	fs.StringArrayVar(&f.After, "after", nil, "add to After=")
+	fs.StringArrayVar(&f.Requires, "requires", nil, "add to Requires=")
+	fs.StringArrayVar(&f.Wants, "wants", nil, "add to Wants=")
+	fs.StringVar(&f.ContainerPrefix, "container-prefix", "container", "prefix of the unit's name")
+	fs.StringVar(&f.Separator, "separator", "-", "between the prefix and the container in the unit's name")
+	fs.BoolVar(&f.NoHeader, "no-header", false, "no comment header with the date")
 	c.ValidArgsFunction = completeContainers(g)
 	return withStore(c)
+}
+
+func runGenerateSystemd(ctx context.Context, g *globalOptions, o generateSystemdOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	rec, err := e.LookupContainer(ctx, o.container)
+	if err != nil {
+		return err
+	}
+	gen := o.generate
+	gen.Binary, gen.Now = selfPath(), time.Now()
+	ctr := systemd.Container{ID: rec.ID, Name: rec.Name, CreateCommand: rec.Config.CreateCommand,
+		PIDFile: e.MonitorPidPath(rec.ID), StopTimeout: -1,
+		Restart: rec.Config.Restart.Name, RestartRetries: rec.Config.Restart.MaximumRetryCount}
+	if t, ok := rec.Config.Security.StopTimeoutSeconds(); ok {
+		ctr.StopTimeout = t
+	}
+	name, text, err := systemd.Generate(ctr, gen, o.runFlag)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if !o.files {
+		fmt.Fprint(stdout, text)
+		return nil
+	}
+	path, err := filepath.Abs(name)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, path)
+	return nil
+}
+
+// quadletOptions are quadlet's options.
+type quadletOptions struct {
+	user, dryRun bool
+	out          string // the directory the services go to
 }
 
 func newQuadletCmd(g *globalOptions) *cobra.Command {
@@ -129,13 +154,13 @@ system-generators/skiff-system-generator), skiff runs as the generator.`,
 			}
 			return nil
 		},
-		RunE: func(c *cobra.Command, args []string) error {
-			out := ""
+		RunE: action(g, func(c *cobra.Command, args []string) (quadletOptions, error) {
+			o := quadletOptions{user: user, dryRun: dryRun}
 			if len(args) > 0 {
-				out = args[0]
+				o.out = args[0]
 			}
-			return runQuadlet(g, user, dryRun, out)
-		},
+			return o, nil
+		}, runQuadlet),
 	}
 	c.Flags().BoolVar(&dryRun, "dryrun", false, "print what would be written, write nothing")
 	c.Flags().BoolVar(&user, "user", false, "the user's files, for the user's systemd manager")
@@ -144,8 +169,8 @@ system-generators/skiff-system-generator), skiff runs as the generator.`,
 
 // runQuadlet converts every source file; a bad one is reported (file,
 // line, key) and skipped, and fails the command at the end.
-func runQuadlet(g *globalOptions, user, dryRun bool, out string) error {
-	dirs := systemd.QuadletDirs(user)
+func runQuadlet(ctx context.Context, g *globalOptions, o quadletOptions, stdout io.Writer) error {
+	dirs := systemd.QuadletDirs(o.user)
 	sources := systemd.FindQuadlets(dirs)
 	byName := map[string]string{}
 	for _, s := range sources {
@@ -158,7 +183,7 @@ func runQuadlet(g *globalOptions, user, dryRun bool, out string) error {
 		}
 		return systemd.Parse(path, data)
 	}
-	o := systemd.QuadletOptions{Binary: selfPath(), Lookup: func(name string) (*systemd.UnitFile, error) {
+	qo := systemd.QuadletOptions{Binary: selfPath(), Lookup: func(name string) (*systemd.UnitFile, error) {
 		if p, ok := byName[name]; ok {
 			return parse(p)
 		}
@@ -169,12 +194,12 @@ func runQuadlet(g *globalOptions, user, dryRun bool, out string) error {
 		f, err := parse(s.Path)
 		if err == nil {
 			var gen *systemd.Generated
-			if gen, err = systemd.Convert(f, o); err == nil {
-				if dryRun {
-					fmt.Fprintf(g.stdout, "---%s---\n%s\n", gen.Name, gen.Text)
+			if gen, err = systemd.Convert(f, qo); err == nil {
+				if o.dryRun {
+					fmt.Fprintf(stdout, "---%s---\n%s\n", gen.Name, gen.Text)
 					continue
 				}
-				err = writeGenerated(out, gen)
+				err = writeGenerated(o.out, gen)
 			}
 		}
 		if err != nil {
@@ -224,39 +249,48 @@ func generatorMode(g *globalOptions, argv []string) (bool, error) {
 	if len(argv) < 2 {
 		return true, usagef("%s: systemd passes the output directories", base)
 	}
-	return true, runQuadlet(g, strings.Contains(base, "user"), false, argv[1])
+	return true, runQuadlet(context.Background(), g, quadletOptions{user: strings.Contains(base, "user"), out: argv[1]}, g.stdout)
 }
 
 var autoUpdateTitles = map[string]string{"Unit": "UNIT", "Container": "CONTAINER", "Image": "IMAGE", "Policy": "POLICY", "Updated": "UPDATED"}
 
+// autoUpdateOptions are auto-update's options.
+type autoUpdateOptions struct {
+	engine.AutoUpdateOptions
+	format string
+}
+
 func newAutoUpdateCmd(g *globalOptions) *cobra.Command {
-	var o engine.AutoUpdateOptions
+	var dryRun bool
 	var reg registryFlags
 	var format string
 	c := &cobra.Command{
-		Use:     "auto-update [flags]",
-		Short:   "Update containers labelled io.containers.autoupdate whose image has a newer version, restarting their systemd units",
-		Args:    rangeArgs(0, 0),
-		PreRunE: func(c *cobra.Command, args []string) error { return checkFormat(format) },
-		RunE: func(c *cobra.Command, args []string) error {
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			o.Registry = reg.resolve()
-			reports, err := e.AutoUpdate(c.Context(), o)
-			var rows []any
-			for _, r := range reports {
-				rows = append(rows, r)
-			}
-			if werr := (listFormat{format: format, defaultTable: "{{.Unit}}\t{{.Container}}\t{{.Image}}\t{{.Policy}}\t{{.Updated}}", titles: autoUpdateTitles}).write(g.stdout, rows, reports); werr != nil {
-				return werr
-			}
-			return err
-		},
+		Use:   "auto-update [flags]",
+		Short: "Update containers labelled io.containers.autoupdate whose image has a newer version, restarting their systemd units",
+		Args:  rangeArgs(0, 0),
+		RunE: action(g, func(c *cobra.Command, args []string) (autoUpdateOptions, error) {
+			o := autoUpdateOptions{AutoUpdateOptions: engine.AutoUpdateOptions{DryRun: dryRun, Registry: reg.resolve()}, format: format}
+			return o, checkFormat(format)
+		}, runAutoUpdate),
 	}
-	c.Flags().BoolVar(&o.DryRun, "dry-run", false, "only report which containers have a newer image (UPDATED: pending)")
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "only report which containers have a newer image (UPDATED: pending)")
 	c.Flags().StringVar(&format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
 	reg.bind(c.Flags(), false)
 	return withStore(c)
+}
+
+func runAutoUpdate(ctx context.Context, g *globalOptions, o autoUpdateOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	reports, err := e.AutoUpdate(ctx, o.AutoUpdateOptions)
+	var rows []any
+	for _, r := range reports {
+		rows = append(rows, r)
+	}
+	if werr := (listFormat{format: o.format, defaultTable: "{{.Unit}}\t{{.Container}}\t{{.Image}}\t{{.Policy}}\t{{.Updated}}", titles: autoUpdateTitles}).write(stdout, rows, reports); werr != nil {
+		return werr
+	}
+	return err
 }

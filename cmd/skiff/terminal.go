@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -136,7 +135,7 @@ func proxySignals(e *engine.Engine, id string, sigs ...os.Signal) (stop func()) 
 	signal.Notify(ch, sigs...)
 	go func() {
 		for s := range ch {
-			_ = e.Kill(context.Background(), id, strings.TrimPrefix(unix.SignalName(s.(syscall.Signal)), "SIG"))
+			_ = e.Kill(context.Background(), id, s.(syscall.Signal))
 		}
 	}()
 	return func() { signal.Stop(ch) }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -32,39 +33,44 @@ func keyValues(flag string, list []string) (map[string]string, error) {
 
 func newVolumeCreateCmd(g *globalOptions) *cobra.Command {
 	var labels, opts []string
-	var o engine.VolumeOptions
+	var f engine.VolumeOptions
 	c := &cobra.Command{
 		Use:   "create [flags] [NAME]",
 		Short: "Create a volume",
 		Args:  rangeArgs(0, 1),
-		RunE: func(c *cobra.Command, args []string) error {
+		RunE: action(g, func(c *cobra.Command, args []string) (engine.VolumeOptions, error) {
+			o := f
 			var err error
 			if o.Labels, err = keyValues("--label", labels); err != nil {
-				return err
+				return o, err
 			}
 			if o.Options, err = keyValues("--opt", opts); err != nil {
-				return err
+				return o, err
 			}
 			if len(args) == 1 {
 				o.Name = args[0]
 			}
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			v, err := e.CreateVolume(c.Context(), o)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(g.stdout, v.Name)
-			return nil
-		},
+			return o, nil
+		}, runVolumeCreate),
 	}
 	c.Flags().StringArrayVarP(&labels, "label", "l", nil, "set a label KEY=VALUE")
 	c.Flags().StringArrayVarP(&opts, "opt", "o", nil, "driver option: o=uid=N,gid=N")
-	c.Flags().StringVarP(&o.Driver, "driver", "d", "local", "volume driver (local)")
-	c.Flags().BoolVar(&o.IgnoreExisting, "ignore", false, "do nothing if the volume exists")
+	c.Flags().StringVarP(&f.Driver, "driver", "d", "local", "volume driver (local)")
+	c.Flags().BoolVar(&f.IgnoreExisting, "ignore", false, "do nothing if the volume exists")
 	return withStore(c)
+}
+
+func runVolumeCreate(ctx context.Context, g *globalOptions, o engine.VolumeOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := e.CreateVolume(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, v.Name)
+	return nil
 }
 
 // volumeRow is one line of `volume ls`; its fields are what --format sees.
@@ -80,93 +86,63 @@ type volumeRow struct {
 
 var volumeTitles = map[string]string{"Driver": "DRIVER", "Name": "VOLUME NAME"}
 
+// volumeLsOptions are volume ls's options.
+type volumeLsOptions struct {
+	engine.ListVolumesOptions
+	listOptions
+}
+
 func newVolumeLsCmd(g *globalOptions) *cobra.Command {
 	var filters []string
-	var format string
-	var quiet, noHeading bool
+	var l listOptions
 	c := &cobra.Command{
 		Use:     "ls [flags]",
 		Aliases: []string{"list"},
 		Short:   "List volumes",
 		Args:    rangeArgs(0, 0),
-		PreRunE: func(c *cobra.Command, args []string) error { return checkFormat(format) },
-		RunE: func(c *cobra.Command, args []string) error {
-			match, err := volumeFilter(filters)
-			if err != nil {
-				return err
+		RunE: action(g, func(c *cobra.Command, args []string) (volumeLsOptions, error) {
+			o := volumeLsOptions{listOptions: l}
+			if err := checkFormat(l.format); err != nil {
+				return o, err
 			}
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
+			var err error
+			if o.Filters, err = engine.ParseVolumeFilters(filters); err != nil {
+				return o, usagef("%v", err)
 			}
-			vols, err := e.Volumes(c.Context())
-			if err != nil {
-				return err
-			}
-			var rows []any
-			var jsonRows []volumeRow
-			for _, v := range vols {
-				if !match(e, c, v) {
-					continue
-				}
-				if quiet {
-					fmt.Fprintln(g.stdout, v.Name)
-					continue
-				}
-				r := volumeRow{Name: v.Name, Driver: v.Driver, Mountpoint: v.Mountpoint, Labels: v.Labels, Scope: v.Scope, Anonymous: v.Anonymous,
-					CreatedAt: v.CreatedAt.Format("2006-01-02 15:04:05 -0700 MST")}
-				rows, jsonRows = append(rows, r), append(jsonRows, r)
-			}
-			if quiet {
-				return nil
-			}
-			return listFormat{format: format, defaultTable: "{{.Driver}}\t{{.Name}}", titles: volumeTitles, noHeader: noHeading}.write(g.stdout, rows, jsonRows)
-		},
+			return o, nil
+		}, runVolumeLs),
 	}
 	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "filter output: name=NAME, label=KEY[=VALUE], dangling=true|false, driver=local")
-	c.Flags().StringVar(&format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
-	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only volume names")
-	c.Flags().BoolVarP(&noHeading, "noheading", "n", false, "do not print column headings")
+	c.Flags().StringVar(&l.format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
+	c.Flags().BoolVarP(&l.quiet, "quiet", "q", false, "print only volume names")
+	c.Flags().BoolVarP(&l.noHeading, "noheading", "n", false, "do not print column headings")
 	return withStore(c)
 }
 
-// volumeFilter checks ls filters and returns the predicate they make.
-func volumeFilter(filters []string) (func(*engine.Engine, *cobra.Command, *config.Volume) bool, error) {
-	var preds []func(*engine.Engine, *cobra.Command, *config.Volume) bool
-	for _, f := range filters {
-		key, val, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, usagef("invalid --filter %q: want KEY=VALUE", f)
-		}
-		switch key {
-		case "name":
-			preds = append(preds, func(_ *engine.Engine, _ *cobra.Command, v *config.Volume) bool { return strings.Contains(v.Name, val) })
-		case "label":
-			preds = append(preds, func(_ *engine.Engine, _ *cobra.Command, v *config.Volume) bool {
-				return engine.MatchLabels(v.Labels, []string{val})
-			})
-		case "driver":
-			preds = append(preds, func(_ *engine.Engine, _ *cobra.Command, v *config.Volume) bool { return v.Driver == val })
-		case "dangling":
-			if val != "true" && val != "false" {
-				return nil, usagef("invalid --filter dangling=%s: use true or false", val)
-			}
-			preds = append(preds, func(e *engine.Engine, c *cobra.Command, v *config.Volume) bool {
-				users, _ := e.VolumeUsers(c.Context(), v.Name)
-				return (len(users) == 0) == (val == "true")
-			})
-		default:
-			return nil, usagef("invalid --filter %q: use name, label, driver or dangling", f)
-		}
+func runVolumeLs(ctx context.Context, g *globalOptions, o volumeLsOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
 	}
-	return func(e *engine.Engine, c *cobra.Command, v *config.Volume) bool {
-		for _, p := range preds {
-			if !p(e, c, v) {
-				return false
-			}
+	vols, err := e.ListVolumes(ctx, o.ListVolumesOptions)
+	if err != nil {
+		return err
+	}
+	var rows []any
+	var jsonRows []volumeRow
+	for _, v := range vols {
+		if o.quiet {
+			fmt.Fprintln(stdout, v.Name)
+			continue
 		}
-		return true
-	}, nil
+		r := volumeRow{Name: v.Name, Driver: v.Driver, Mountpoint: v.Mountpoint, Labels: v.Labels, Scope: v.Scope, Anonymous: v.Anonymous,
+			CreatedAt: v.CreatedAt.Format("2006-01-02 15:04:05 -0700 MST")}
+		rows, jsonRows = append(rows, r), append(jsonRows, r)
+	}
+	if o.quiet {
+		return nil
+	}
+	return listFormat{format: o.format, defaultTable: "{{.Driver}}\t{{.Name}}", titles: volumeTitles, noHeader: o.noHeading}.write(stdout, rows, jsonRows)
 }
 
 func newVolumeInspectCmd(g *globalOptions) *cobra.Command {
@@ -176,21 +152,9 @@ func newVolumeInspectCmd(g *globalOptions) *cobra.Command {
 		Use:   "inspect [flags] VOLUME [VOLUME...]",
 		Short: "Show details of volumes",
 		Args:  allOrNames(&all),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			if all {
-				if args, err = volumeNames(c, e); err != nil {
-					return err
-				}
-			}
-			return inspectEach(g.stdout, format, args, func(n string) (*config.Volume, error) { return e.Volume(c.Context(), n) })
-		},
+		RunE: action(g, func(c *cobra.Command, args []string) (inspectOptions, error) {
+			return inspectOptions{names: args, all: all, format: format}, checkFormat(format)
+		}, runVolumeInspect),
 	}
 	c.Flags().StringVarP(&format, "format", "f", "", "format output with a Go template")
 	c.Flags().BoolVarP(&all, "all", "a", false, "every volume")
@@ -198,14 +162,23 @@ func newVolumeInspectCmd(g *globalOptions) *cobra.Command {
 	return withStore(c)
 }
 
-// volumeNames are the names of every volume (--all).
-func volumeNames(c *cobra.Command, e *engine.Engine) ([]string, error) {
-	vols, err := e.Volumes(c.Context())
-	names := make([]string, len(vols))
-	for i, v := range vols {
-		names[i] = v.Name
+func runVolumeInspect(ctx context.Context, g *globalOptions, o inspectOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
 	}
-	return names, err
+	names := o.names
+	if o.all {
+		vols, err := e.Volumes(ctx)
+		if err != nil {
+			return err
+		}
+		names = nil
+		for _, v := range vols {
+			names = append(names, v.Name)
+		}
+	}
+	return inspectEach(stdout, o.format, names, func(n string) (*config.Volume, error) { return e.Volume(ctx, n) })
 }
 
 func newVolumeRmCmd(g *globalOptions) *cobra.Command {
@@ -215,18 +188,9 @@ func newVolumeRmCmd(g *globalOptions) *cobra.Command {
 		Aliases: []string{"remove"},
 		Short:   "Remove volumes",
 		Args:    allOrNames(&all),
-		RunE: func(c *cobra.Command, args []string) error {
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			if all {
-				if args, err = volumeNames(c, e); err != nil {
-					return err
-				}
-			}
-			return g.forEach(args, func(n string) error { return e.RemoveVolume(c.Context(), n, force) })
-		},
+		RunE: action(g, func(c *cobra.Command, args []string) (engine.VolumeRmOptions, error) {
+			return engine.VolumeRmOptions{Names: args, All: all, Force: force}, nil
+		}, runVolumeRm),
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "remove the containers that use the volume first")
 	c.Flags().BoolVarP(&all, "all", "a", false, "every volume")
@@ -234,54 +198,45 @@ func newVolumeRmCmd(g *globalOptions) *cobra.Command {
 	return withStore(c)
 }
 
-func newVolumePruneCmd(g *globalOptions) *cobra.Command {
-	return newLabelPruneCmd(g, "volumes", "Remove every volume no container uses", warnPruneVolumes, (*engine.Engine).PruneVolumes)
+func runVolumeRm(ctx context.Context, g *globalOptions, o engine.VolumeRmOptions, stdout io.Writer) error {
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	reports, err := e.RemoveVolumes(ctx, o)
+	if err != nil {
+		return err
+	}
+	return printNames(stdout, reports, func(r engine.VolumeRmReport) (string, error) { return r.Name, r.Err })
 }
 
-// newLabelPruneCmd is a prune command whose only filter is label=: it
-// asks first (warning, unless -f) and prints what prune removed.
-func newLabelPruneCmd(g *globalOptions, what, short, warning string, prune func(*engine.Engine, context.Context, []string) ([]string, error)) *cobra.Command {
+func newVolumePruneCmd(g *globalOptions) *cobra.Command {
+	return newLabelPruneCmd(g, "volumes", "Remove every volume no container uses", runVolumePrune)
+}
+
+func runVolumePrune(ctx context.Context, g *globalOptions, o pruneOptions, stdout io.Writer) error {
+	return g.prune(ctx, o, stdout, warnPruneVolumes, (*engine.Engine).PruneVolumes)
+}
+
+// newLabelPruneCmd is a prune command whose only filter is label=.
+func newLabelPruneCmd(g *globalOptions, what, short string, run handler[pruneOptions]) *cobra.Command {
 	var force bool
 	var filters []string
 	c := &cobra.Command{
 		Use:   "prune [flags]",
 		Short: short,
 		Args:  rangeArgs(0, 0),
-		RunE: func(c *cobra.Command, args []string) error {
-			labels, err := labelFilters(filters)
+		RunE: action(g, func(c *cobra.Command, args []string) (pruneOptions, error) {
+			f, err := engine.ParsePruneFilters(filters)
 			if err != nil {
-				return err
+				return pruneOptions{}, usagef("%v", err)
 			}
-			if !force && !g.confirm(warning) {
-				return nil
-			}
-			e, err := g.engine(c.Context())
-			if err != nil {
-				return err
-			}
-			removed, err := prune(e, c.Context(), labels)
-			for _, n := range removed {
-				fmt.Fprintln(g.stdout, n)
-			}
-			return err
-		},
+			return pruneOptions{force: force, filters: f}, nil
+		}, run),
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	c.Flags().StringArrayVar(&filters, "filter", nil, "only "+what+" with label=KEY[=VALUE]")
 	return withStore(c)
-}
-
-// labelFilters reads prune's --filter label=KEY[=VALUE] flags.
-func labelFilters(filters []string) ([]string, error) {
-	var labels []string
-	for _, f := range filters {
-		k, v, _ := strings.Cut(f, "=")
-		if k != "label" || v == "" {
-			return nil, usagef("invalid --filter %q: use label=KEY[=VALUE]", f)
-		}
-		labels = append(labels, v)
-	}
-	return labels, nil
 }
 
 func completeVolumes(g *globalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {

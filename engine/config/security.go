@@ -50,22 +50,16 @@ type Security struct {
 	GroupAdd    []string          `json:"GroupAdd"`
 	Devices     []Device          `json:"Devices"`
 	Sysctls     map[string]string `json:"Sysctls"`
-
-	// LegacyStopTimeout is how older records kept --stop-timeout: the
-	// seconds plus one, so that 0 meant the default.
-	LegacyStopTimeout int `json:"StopTimeout,omitempty"`
 }
 
 // StopTimeoutSeconds is the container's --stop-timeout, and whether it
-// has one (else stop waits 10 s).
+// has one (else stop waits 10 s). Records that kept it the older way
+// (the seconds plus one) are rewritten when the state database opens.
 func (s Security) StopTimeoutSeconds() (int, bool) {
-	switch {
-	case s.StopTimeout != nil:
-		return *s.StopTimeout, true
-	case s.LegacyStopTimeout > 0:
-		return s.LegacyStopTimeout - 1, true
+	if s.StopTimeout == nil {
+		return 0, false
 	}
-	return 0, false
+	return *s.StopTimeout, true
 }
 
 var ulimitNames = map[string]string{

@@ -49,6 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monlog.h"
+
 struct mon {
 	char id[128], runtime[512], root[512], bundle[512], logpath[512];
 	char exitpath[512], pidfile[512], holders[512], consock[512];
@@ -123,174 +125,6 @@ static int report(struct mon *m, const char *fmt, ...)
 		m->syncfd = -1;
 	}
 	return told;
-}
-
-/* A log record per line: "TIMESTAMP STREAM F|P TEXT\n". */
-struct stream {
-	const char *name;
-	int fd;
-	int fwd; /* an attached client's copy of the stream (-1: none) */
-	char buf[16384];
-	size_t len;
-};
-
-static int logfd = -1;
-
-static void emit(const char *stream, const char *text, size_t n, int full)
-{
-	struct timespec ts;
-	struct tm tm;
-	char head[96];
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	int h = snprintf(head, sizeof head, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ %s %c ",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-			 ts.tv_nsec, stream, full ? 'F' : 'P');
-	struct iovec iov[3] = {{head, (size_t)h}, {(void *)text, n}, {"\n", 1}};
-	if (writev(logfd, iov, 3) < 0) {
-		/* a full disk loses log lines, never the container */
-	}
-}
-
-static void flush_lines(struct stream *s, int final)
-{
-	size_t start = 0;
-	for (size_t i = 0; i < s->len; i++) {
-		if (s->buf[i] == '\n') {
-			emit(s->name, s->buf + start, i - start, 1);
-			start = i + 1;
-		}
-	}
-	memmove(s->buf, s->buf + start, s->len - start);
-	s->len -= start;
-	if (s->len == sizeof s->buf || (final && s->len > 0)) {
-		emit(s->name, s->buf, s->len, final);
-		s->len = 0;
-	}
-}
-
-/* A -t container's output goes to the log as it comes, partial lines
- * too: a prompt has no newline, and attach follows the log. */
-static int eager_partial;
-
-static void flush_partial(struct stream *s)
-{
-	if (eager_partial && s->len > 0) {
-		emit(s->name, s->buf, s->len, 0);
-		s->len = 0;
-	}
-}
-
-/* Passes what was just read on to the attached client, as it came; a
- * client that went away gets no more. */
-static void forward(struct stream *s, const char *p, size_t n)
-{
-	while (s->fwd >= 0 && n > 0) {
-		ssize_t w = write(s->fwd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			close(s->fwd);
-			s->fwd = -1;
-			return;
-		}
-		p += w;
-		n -= w;
-	}
-}
-
-/* Reads what is there; returns 0 at EOF or error. */
-static int pump(struct stream *s)
-{
-	ssize_t n = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
-	if (n <= 0)
-		return n < 0 && errno == EAGAIN;
-	forward(s, s->buf + s->len, n);
-	s->len += n;
-	flush_lines(s, 0);
-	flush_partial(s);
-	return 1;
-}
-
-/* The end of the container, for attach, which ends on this record (the
- * log outlives a --rm container's record for whoever has it open). */
-static void emit_exit(int code)
-{
-	char buf[32];
-	int n = snprintf(buf, sizeof buf, "%d", code);
-	emit("exit", buf, n, 1);
-}
-
-/* The control FIFO of a -t container ("ctl" in the bundle, as conmon's
- * ctl file): lines "1 ROWS COLS" set the terminal's window size. A writer
- * of our own keeps it from reporting end-of-file between writers. */
-static int ctl_open(int *keep)
-{
-	unlink("ctl");
-	if (mkfifo("ctl", 0600) < 0)
-		return -1;
-	int fd = open("ctl", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	*keep = open("ctl", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	return fd;
-}
-
-static void ctl_read(int fd, int master)
-{
-	static char buf[512];
-	static size_t len;
-	ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
-	if (n <= 0)
-		return;
-	len += n;
-	char *line = buf, *nl;
-	while ((nl = memchr(line, '\n', buf + len - line))) {
-		*nl = 0;
-		unsigned rows, cols;
-		int kind;
-		if (sscanf(line, "%d %u %u", &kind, &rows, &cols) == 3 && kind == 1 && master >= 0) {
-			struct winsize ws = {.ws_row = rows, .ws_col = cols};
-			ioctl(master, TIOCSWINSZ, &ws);
-		}
-		line = nl + 1;
-	}
-	len -= line - buf;
-	memmove(buf, line, len);
-	if (len == sizeof buf - 1)
-		len = 0; /* no line this long is ours */
-}
-
-/* What is left to read once the container ended, without waiting: a
- * helper that inherited the pipe may hold it open (EAGAIN is the end). */
-static void drain_stream(struct stream *s)
-{
-	for (;;) {
-		ssize_t n = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
-		if (n <= 0)
-			return;
-		forward(s, s->buf + s->len, n);
-		s->len += n;
-		flush_lines(s, 0);
-		flush_partial(s);
-	}
-}
-
-static int recv_fd(int sock)
-{
-	char data[64], cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {data, sizeof data};
-	struct msghdr msg = {0};
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf;
-	msg.msg_controllen = sizeof cbuf;
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) < 0)
-		return -1;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	int fd;
-	memcpy(&fd, CMSG_DATA(c), sizeof fd);
-	return fd;
 }
 
 /* Records pid as a holder of this user and mount namespace (see
@@ -475,8 +309,8 @@ static void open_io(struct mon *m, struct io *io)
 	sigprocmask(SIG_BLOCK, &io->mask, NULL);
 	io->sfd = signalfd(-1, &io->mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-	logfd = open(m->logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (logfd < 0)
+	skmon_logfd = open(m->logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (skmon_logfd < 0)
 		give_up(m, report(m, "err opening the log %s: %s\n", m->logpath, strerror(errno)));
 	if (m->tty) {
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -530,7 +364,7 @@ static int receive_terminal(struct mon *m, struct io *io, pid_t create)
 			give_up(m, report(m, "err the runtime failed to create the container (see %s)\n", m->runclog));
 	}
 	int conn = accept4(io->csock, NULL, NULL, SOCK_CLOEXEC);
-	int master = conn < 0 ? -1 : recv_fd(conn);
+	int master = conn < 0 ? -1 : skmon_recv_fd(conn);
 	if (conn >= 0)
 		close(conn);
 	close(io->csock);
@@ -603,8 +437,8 @@ static void open_fifos(struct mon *m, struct io *io)
 		}
 	}
 	if (m->tty) {
-		eager_partial = 1;
-		io->ctl = ctl_open(&io->ctl_keep);
+		skmon_eager_partial = 1;
+		io->ctl = skmon_ctl_open(&io->ctl_keep);
 	}
 	if (m->attach && !m->tty) {
 		io->so.fwd = ATTACH_OUT;
@@ -667,15 +501,15 @@ static int supervise(struct io *io, pid_t cpid)
 		for (int s = 1; s < 3; s++) {
 			struct stream *st = s == 1 ? &io->so : &io->se;
 			if (st->fd >= 0 && p[s].revents) {
-				if (!pump(st)) {
-					flush_lines(st, 1);
+				if (!skmon_pump(st)) {
+					skmon_flush_lines(st, 1);
 					close(st->fd);
 					st->fd = -1;
 				}
 			}
 		}
 		if (io->ctl >= 0 && (p[4].revents & POLLIN))
-			ctl_read(io->ctl, io->so.fd);
+			skmon_ctl_read(io->ctl, io->so.fd);
 		if (io->fifo >= 0 && (p[3].revents & POLLIN)) {
 			char buf[4096];
 			ssize_t n = read(io->fifo, buf, sizeof buf);
@@ -723,8 +557,8 @@ static void finish(struct mon *m, struct io *io, int code)
 	for (int s = 0; s < 2; s++) {
 		struct stream *st = s ? &io->se : &io->so;
 		if (st->fd >= 0) {
-			drain_stream(st);
-			flush_lines(st, 1);
+			skmon_drain_stream(st);
+			skmon_flush_lines(st, 1);
 		}
 	}
 	if (io->fifo >= 0) {
@@ -742,9 +576,9 @@ static void finish(struct mon *m, struct io *io, int code)
 		if (st->fwd >= 0)
 			close(st->fwd); /* the attached client's end of output */
 	}
-	emit_exit(code);
+	skmon_emit_exit(code);
 	write_exit(m, code);
-	close(logfd);
+	close(skmon_logfd);
 	if (m->attach)
 		hand_over(m, code);
 	become_cleanup(m->id);

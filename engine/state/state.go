@@ -82,6 +82,10 @@ func Open(p rootless.StatePaths) (*State, error) {
 		db.Close()
 		return nil, fmt.Errorf("upgrading the state database: %w", err)
 	}
+	if err := upgradeStopTimeouts(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("upgrading the state database: %w", err)
+	}
 	return &State{db: db, paths: p}, nil
 }
 

@@ -81,3 +81,51 @@ func TestStateLookupAndUpdate(t *testing.T) {
 		t.Fatalf("CheckName: %v", err)
 	}
 }
+
+// TestStopTimeoutUpgrade: records that kept --stop-timeout the older way
+// (Security.StopTimeout, the seconds plus one) read as given once the
+// database is opened, and a record in the new form is left as it is.
+func TestStopTimeoutUpgrade(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Open(rootless.StatePaths{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i, cfg := range []string{
+		`{"Cmd":["sh"],"Security":{"StopTimeout":6}}`,                        // --stop-timeout 5
+		`{"Cmd":["sh"],"Security":{"StopTimeout":1}}`,                        // --stop-timeout 0
+		`{"Cmd":["sh"],"Security":{}}`,                                       // none
+		`{"Cmd":["sh"],"Security":{"StopTimeoutSeconds":7}}`,                 // the new form
+		`{"Cmd":["sh"],"Security":{"StopTimeoutSeconds":3,"StopTimeout":9}}`, // both: the new one holds
+	} {
+		if _, err := st.db.Exec(`INSERT INTO containers (id, name, image, image_id, created, state, config) VALUES (?, ?, 'img', 'img', 0, 'created', ?)`,
+			fmt.Sprintf("%064d", i), fmt.Sprint("c", i), cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	for round := 0; round < 2; round++ { // a second open changes nothing
+		st, err := Open(rootless.StatePaths{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []struct {
+			secs int
+			set  bool
+		}{{5, true}, {0, true}, {0, false}, {7, true}, {3, true}} {
+			r, err := st.Lookup(ctx, fmt.Sprint("c", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if secs, set := r.Config.Security.StopTimeoutSeconds(); secs != want.secs || set != want.set {
+				t.Errorf("round %d, c%d: %d %v, want %d %v", round, i, secs, set, want.secs, want.set)
+			}
+		}
+		var left int
+		if err := st.db.QueryRow(`SELECT count(*) FROM containers WHERE json_extract(config, '$.Security.StopTimeout') IS NOT NULL`).Scan(&left); err != nil || left != 0 {
+			t.Errorf("round %d: %d records keep the older form (%v)", round, left, err)
+		}
+		st.Close()
+	}
+}
