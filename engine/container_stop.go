@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -190,7 +191,39 @@ func (e *Engine) endRestartBackoff(ctx context.Context, rec *config.ContainerRec
 	for processAlive(rec.MonitorPid, time.Time{}) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
+	// The back-off may have just ended: a runtime create the monitor ran
+	// carries on without it, and its container's init would wait for a
+	// start for ever. Once the create is done, cleanup deletes what it
+	// made.
+	waitRuntimeCreates(rec.ID, 10*time.Second)
 	return true, e.cleanup(ctx, rec.ID, 0)
+}
+
+// waitRuntimeCreates waits until no `RUNTIME ... create ... ID` runs.
+func waitRuntimeCreates(id string, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for creating(id) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// creating tells whether a runtime's create of container id runs.
+func creating(id string) bool {
+	entries, _ := os.ReadDir("/proc")
+	for _, en := range entries {
+		if en.Name()[0] < '0' || en.Name()[0] > '9' {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + en.Name() + "/cmdline")
+		if err != nil || len(data) == 0 {
+			continue
+		}
+		args := strings.Split(strings.TrimSuffix(string(data), "\x00"), "\x00")
+		if args[len(args)-1] == id && slices.Contains(args, "create") {
+			return true
+		}
+	}
+	return false
 }
 
 // markStopped tells the restart policy to leave the container be: under its

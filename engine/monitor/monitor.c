@@ -335,6 +335,10 @@ static void restore_signals(struct io *io)
 {
 	sigprocmask(SIG_UNBLOCK, &io->mask, NULL);
 	signal(SIGPIPE, SIG_DFL);
+	/* A monitor killed (stop during a restart's back-off) takes its
+	 * runtime's create or start with it, rather than leave a container
+	 * half made that nobody watches. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
 /* The child that becomes `RUNTIME create`, with the container's stdio. */
