@@ -102,13 +102,14 @@
 //
 // # Syncing
 //
-// Both sides follow one rule. A file that must survive a crash of the
-// machine whole or not at all is written to a temporary file beside it,
-// fsync'd, and renamed over it: the exit file. A file that only has to be
-// whole for its readers is written to a temporary file and renamed, not
-// fsync'd: the configuration, the holder record and the monitor's pid
-// file (they live in the runtime directory, or mean nothing after a
-// reboot). The log is appended, never fsync'd: a line lost to a power
-// failure costs that line, an fsync per line would cost the container's
-// throughput.
+// Both sides follow one rule: nothing here is fsync'd. A file that must be
+// whole for its readers is written to a temporary file beside it and
+// renamed over it: the exit file, the configuration, the holder record,
+// the monitor's pid file. The exit file bridges only the moment between
+// the container's end and the cleanup that records the exit in the state
+// database, which syncs every commit; a machine that crashes in that
+// moment ends the container anyway, and a reader takes an empty or torn
+// exit file for none (an fsync there cost every short run milliseconds on
+// a busy disk). The log is appended: a line lost to a power failure costs
+// that line, an fsync per line would cost the container's throughput.
 package monitor

@@ -9,9 +9,9 @@ import (
 )
 
 // WriteExitFile records an exit status as the monitor does (write_exit in
-// monitor.c): fsync'd and renamed into place.
+// monitor.c): written aside and renamed into place (see Syncing).
 func WriteExitFile(path string, code int) {
-	_ = writeAtomic(path, []byte(fmt.Sprintf("%d %d\n", code, time.Now().UnixNano())), 0o600, true)
+	_ = writeAtomic(path, []byte(fmt.Sprintf("%d %d\n", code, time.Now().UnixNano())), 0o600, false)
 }
 
 // ReadExitFile returns the recorded exit status and time, if any.

@@ -181,10 +181,12 @@ static void write_exit(struct mon *m, int code)
 	if (fd < 0)
 		return;
 	int n = snprintf(buf, sizeof buf, "%d %lld\n", code, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
-	if (write(fd, buf, n) == n)
-		fsync(fd);
+	int whole = write(fd, buf, n) == n; /* not fsync'd: see doc.go, Syncing */
 	close(fd);
-	rename(tmp, m->exitpath);
+	if (whole)
+		rename(tmp, m->exitpath);
+	else
+		unlink(tmp);
 }
 
 /* Becomes `skiff container cleanup ID`, with the signals as skiff found

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/skiff-project/skiff/rootless"
 	"golang.org/x/sys/unix"
@@ -173,4 +174,30 @@ func ExitCode(err error) int {
 		return 126
 	}
 	return 125
+}
+
+// InitProcess reads the pid of a container's init from the runtime's state
+// directory (crun's status, runc's state.json), and when it was created
+// (the state's file time: the init existed by then, a reused pid did not).
+func InitProcess(stateDir string) (pid int, created time.Time, ok bool) {
+	for _, f := range []struct{ name, key string }{{"status", "pid"}, {"state.json", "init_process_pid"}} {
+		path := filepath.Join(stateDir, f.name)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		var st map[string]json.RawMessage
+		if json.Unmarshal(data, &st) != nil {
+			return 0, time.Time{}, false
+		}
+		if json.Unmarshal(st[f.key], &pid) != nil || pid <= 0 {
+			return 0, time.Time{}, false
+		}
+		info, err := os.Stat(path)
+		if err != nil {
+			return 0, time.Time{}, false
+		}
+		return pid, info.ModTime(), true
+	}
+	return 0, time.Time{}, false
 }
