@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -276,8 +277,38 @@ func (e *Engine) sweepNamespaceDirs() {
 	}
 	live := rootless.LiveNamespaces()
 	for _, ns := range e.layout.Namespaces() {
-		if inode, ok := ns.Inode(); ok && ns != e.ns && !live[inode] {
+		if inode, ok := ns.Inode(); ok && ns != e.ns && !live[inode] && !e.namespaceInUse(ns) {
 			_ = os.RemoveAll(ns.Dir)
 		}
 	}
+}
+
+// namespaceInUse tells whether a process the user may not look at still
+// lives in the namespace of ns: from a sibling namespace, /proc/PID/ns of
+// a process that is not dumpable (pasta, slirp4netns, a container's
+// program that made itself so) cannot be read, so LiveNamespaces misses
+// it. The namespace's own files name those processes: its helpers' pid
+// files, and its containers' runtime state (their init's pid is in the
+// state directory). A reused PID keeps a dead namespace's directory until
+// a later sweep, which is harmless; removing a live one is not.
+func (e *Engine) namespaceInUse(ns rootless.NamespacePaths) bool {
+	var pidfiles []string
+	if helpers, err := filepath.Glob(ns.Netns("*") + ".pid"); err == nil {
+		pidfiles = append(pidfiles, helpers...)
+	}
+	if entries, err := os.ReadDir(ns.RuntimeRoot()); err == nil {
+		for _, ent := range entries {
+			pidfiles = append(pidfiles, e.paths.Pid(ent.Name()))
+		}
+	}
+	for _, f := range pidfiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 && processAlive(pid, time.Time{}) {
+			return true
+		}
+	}
+	return false
 }
