@@ -39,6 +39,7 @@ func (e *Engine) ImageHistory(ctx context.Context, name string) ([]storage.Histo
 // RemoveImages removes images by name or id, one report each; force
 // removes an image that several names share.
 func (e *Engine) RemoveImages(ctx context.Context, names []string, force bool) []storage.RemoveReport {
+	e.removeOrphans(ctx)
 	return e.store.RemoveImages(nil, names, force)
 }
 
@@ -55,6 +56,7 @@ func (e *Engine) UntagImage(ctx context.Context, name string, targets []string) 
 // PruneImages removes dangling images (every unused one with all) and
 // returns their ids.
 func (e *Engine) PruneImages(ctx context.Context, all bool) ([]string, error) {
+	e.removeOrphans(ctx)
 	return e.store.Prune(all)
 }
 
