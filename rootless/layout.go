@@ -161,6 +161,18 @@ func (s StatePaths) Log(id string) string { return filepath.Join(s.Container(id)
 // Exit is the exit file the container's monitor writes.
 func (s StatePaths) Exit(id string) string { return filepath.Join(s.Container(id), "exit") }
 
+// Restarting marks a container that restart stops and starts again: its
+// monitor's cleanup does not remove it (--rm) in between. It holds the
+// restarting command's pid.
+func (s StatePaths) Restarting(id string) string { return filepath.Join(s.Container(id), "restarting") }
+
+// KeptExits holds the exit files of --rm containers once they are gone,
+// for a while, so that wait still tells their exit code.
+func (s StatePaths) KeptExits() string { return filepath.Join(s.Dir, "exits") }
+
+// KeptExit is the exit file of removed container id, if it is kept.
+func (s StatePaths) KeptExit(id string) string { return filepath.Join(s.Dir, "exits", id) }
+
 // Pid is where the runtime writes the container's pid: with the
 // container, so that it is known from any namespace (a killed `run`).
 func (s StatePaths) Pid(id string) string { return filepath.Join(s.Container(id), "pid") }

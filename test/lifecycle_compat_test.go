@@ -1,0 +1,68 @@
+package test
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// What a user trial found different from docker's and podman's lifecycle
+// verbs: each case is what both of them do.
+
+// start of a running container is no error (exit 0, its name); start -a
+// attaches to it.
+func TestStartOfARunningContainer(t *testing.T) {
+	e := runEnv(t)
+	e.ok("run", "-d", "--name", "up", busybox, "sleep", "30")
+	if out := e.ok("start", "up"); out != "up\n" {
+		t.Fatalf("start of a running container printed %q", out)
+	}
+	e.ok("run", "-d", "--name", "late", busybox, "sh", "-c", "sleep 1; echo late")
+	if out := e.ok("start", "-a", "late"); out != "late\n" {
+		t.Fatalf("start -a of a running container printed %q", out)
+	}
+	e.ok("rm", "-f", "-t", "0", "up", "late")
+}
+
+// rm -f of a name no container has says nothing and exits 0; plain rm
+// still fails on it.
+func TestRmForceOfAMissingName(t *testing.T) {
+	e := newEnv(t)
+	r := e.run("rm", "-f", "nosuch")
+	if r.code != 0 || r.stdout != "" || r.stderr != "" {
+		t.Fatalf("rm -f of a missing name\n%s", r)
+	}
+	e.fails(1, "no such container: nosuch", "rm", "nosuch")
+}
+
+// restart of a --rm container restarts it: it is not removed as its first
+// run ends.
+func TestRestartKeepsARmContainer(t *testing.T) {
+	e := runEnv(t)
+	e.ok("run", "-d", "--rm", "--name", "brief", busybox, "sleep", "30")
+	e.ok("restart", "-t", "0", "brief")
+	if got := strings.TrimSpace(e.ok("ps", "--format", "{{.Names}} {{.State}}")); got != "brief running" {
+		t.Fatalf("after restart: %q", got)
+	}
+	// It is still a --rm container: it goes when it ends.
+	e.ok("stop", "-t", "0", "brief")
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.TrimSpace(e.ok("ps", "-a", "--format", "{{.Names}}")) != "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the restarted --rm container stays after it ended")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// wait on a --rm container tells its exit code, though the container is
+// gone by the time it ends.
+func TestWaitTellsTheExitOfARmContainer(t *testing.T) {
+	e := runEnv(t)
+	for i := 0; i < 3; i++ {
+		e.ok("run", "-d", "--rm", "--name", "rw", busybox, "sh", "-c", "sleep 0.5; exit 5")
+		if out := e.ok("wait", "rw"); out != "5\n" {
+			t.Fatalf("wait of a --rm container printed %q", out)
+		}
+	}
+}
