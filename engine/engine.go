@@ -76,6 +76,9 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 			return nil, err
 		}
 	}
+	if !fileExists(filepath.Join(cfg.RunRoot, "overlay")) {
+		storage.SeedProbes(e.layout.StorageProbes(cfg.GraphRoot), cfg.RunRoot, "overlay")
+	}
 	if e.store, err = storage.Open(cfg); err != nil {
 		e.Close()
 		return nil, err
@@ -169,6 +172,11 @@ func (e *Engine) Close() {
 		e.state.Close()
 	}
 	if e.store != nil {
+		// What the driver probed, this command or before, for the next
+		// namespace's run root (some probes run at the first mount).
+		if c := e.store.Config; e.store.GraphDriverName() == "overlay" {
+			storage.SaveProbes(e.layout.StorageProbes(c.GraphRoot), c.RunRoot, "overlay")
+		}
 		e.store.Close()
 	}
 }
