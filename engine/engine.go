@@ -37,6 +37,7 @@ type Engine struct {
 	ns          rootless.NamespacePaths
 	runtimeName string
 	runtimes    runtimePaths // resolved once per command (runtime.go)
+	swept       chan struct{} // closed when the sweep of ended namespaces is done
 }
 
 // New opens the user's store and state. Rootless, the caller must already
@@ -57,8 +58,9 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	e.paths, e.ns = e.layout.State(cfg.GraphRoot), e.layout.Namespace(rootless.NamespaceID())
 	if !fileExists(e.ns.Dir) {
 		// The first command in a new namespace: a time to clear what
-		// ended ones left.
-		e.sweepNamespaceDirs()
+		// ended ones left, beside the command's own work (Close waits).
+		e.swept = make(chan struct{})
+		go func() { defer close(e.swept); e.sweepNamespaceDirs() }()
 	}
 	for _, dir := range []string{e.paths.Containers(), e.ns.Bundles()} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -167,6 +169,9 @@ func StoreFromEnv() (root, runRoot, driver string, ok bool) {
 func (e *Engine) Close() {
 	if e == nil {
 		return
+	}
+	if e.swept != nil {
+		<-e.swept
 	}
 	if e.state != nil {
 		e.state.Close()
@@ -280,6 +285,7 @@ func fileExists(path string) bool {
 // those no process lives in any more (their mounts, bundles and runtime
 // state went with them).
 func (e *Engine) sweepNamespaceDirs() {
+	defer phase("sweep ended namespaces", time.Now())
 	for _, d := range e.layout.StaleNamespaces() {
 		_ = os.RemoveAll(d)
 	}
