@@ -54,6 +54,11 @@ func (e *Engine) Kill(ctx context.Context, nameOrID string, sig syscall.Signal) 
 	if err != nil {
 		return err
 	}
+	// As podman's kill (and docker's, moby#47792): a container killed by
+	// its user is not restarted by its policy until it is started again.
+	if err := e.markStopped(ctx, rec.ID); err != nil {
+		return err
+	}
 	if err := e.runtimeRun(ctx, runtime, "kill", rec.ID, signalArg(sig)); err != nil {
 		// The runtime's state lived in a namespace that is gone (its
 		// monitor was killed): signal the pid.

@@ -66,3 +66,24 @@ func TestWaitTellsTheExitOfARmContainer(t *testing.T) {
 		}
 	}
 }
+
+// kill of a container with a restart policy leaves it ended (podman's
+// kill, and docker's: the user ended it); start brings the policy back.
+func TestKillLeavesARestartPolicyBe(t *testing.T) {
+	e := runEnv(t)
+	e.ok("run", "-d", "--name", "ra", "--restart", "always", busybox, "sleep", "1")
+	e.ok("kill", "ra")
+	time.Sleep(2500 * time.Millisecond) // the policy's first back-off is 100 ms
+	if got := inspectField(e, "ra", "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}"); got != "0 exited 137" {
+		t.Fatalf("after kill: %q", got)
+	}
+	e.ok("start", "ra") // it ends by itself after a second: the policy restarts it
+	deadline := time.Now().Add(10 * time.Second)
+	for inspectField(e, "ra", "{{.RestartCount}}") == "0" {
+		if time.Now().After(deadline) {
+			t.Fatal("after start, the policy does not restart the container")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.ok("rm", "-f", "-t", "0", "ra")
+}
