@@ -87,3 +87,22 @@ func TestKillLeavesARestartPolicyBe(t *testing.T) {
 	}
 	e.ok("rm", "-f", "-t", "0", "ra")
 }
+
+// logs gives the output back as the container wrote it: a last line
+// without its newline has none (podman's and docker's logs).
+func TestLogsKeepALastLineWithoutNewline(t *testing.T) {
+	e := runEnv(t)
+	if out := e.ok("run", "--name", "lg", busybox, "sh", "-c", "echo out1; printf nonl"); out != "out1\nnonl" {
+		t.Fatalf("run printed %q", out)
+	}
+	for _, args := range [][]string{{"logs", "lg"}, {"logs", "-f", "lg"}, {"logs", "--tail", "1", "lg"}} {
+		want := "out1\nnonl"
+		if args[1] == "--tail" {
+			want = "nonl"
+		}
+		if out := e.ok(args...); out != want {
+			t.Errorf("%v printed %q, want %q", args, out, want)
+		}
+	}
+	e.ok("rm", "lg")
+}
