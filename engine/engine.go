@@ -36,7 +36,7 @@ type Engine struct {
 	paths       rootless.StatePaths
 	ns          rootless.NamespacePaths
 	runtimeName string
-	runtimes    runtimePaths // resolved once per command (runtime.go)
+	runtimes    runtimePaths  // resolved once per command (runtime.go)
 	swept       chan struct{} // closed when the sweep of ended namespaces is done
 }
 

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,4 +106,37 @@ func TestLogsKeepALastLineWithoutNewline(t *testing.T) {
 		}
 	}
 	e.ok("rm", "lg")
+}
+
+// ps --filter as docker's and podman's: values of one key are
+// alternatives, names are regular expressions, and a status filter lists
+// containers of every state without -a.
+func TestPsFiltersAsDockerHasThem(t *testing.T) {
+	e := runEnv(t)
+	e.ok("run", "-d", "--name", "kt1", busybox, "sleep", "30")
+	e.ok("create", "--name", "kt2", busybox, "true")
+	e.ok("run", "--name", "done", busybox, "true")
+	names := func(args ...string) string {
+		out := e.ok(append(append([]string{"ps"}, args...), "--format", "{{.Names}}")...)
+		ls := lines(out)
+		slices.Sort(ls)
+		return strings.Join(ls, " ")
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-a", "--filter", "status=running", "--filter", "status=created"}, "kt1 kt2"},
+		{[]string{"-a", "--filter", "name=kt1", "--filter", "name=done"}, "done kt1"},
+		{[]string{"-a", "--filter", "name=^kt1$"}, "kt1"},
+		{[]string{"-a", "--filter", "name=k.2"}, "kt2"},
+		{[]string{"--filter", "status=exited"}, "done"},
+		{[]string{"-a", "--filter", "status=created", "--filter", "name=kt"}, "kt2"},
+	} {
+		if got := names(c.args...); got != c.want {
+			t.Errorf("ps %v: %q, want %q", c.args, got, c.want)
+		}
+	}
+	e.fails(125, "error parsing regexp", "ps", "--filter", "name=(")
+	e.ok("rm", "-f", "-t", "0", "kt1", "kt2", "done")
 }
