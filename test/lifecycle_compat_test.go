@@ -140,3 +140,18 @@ func TestPsFiltersAsDockerHasThem(t *testing.T) {
 	e.fails(125, "error parsing regexp", "ps", "--filter", "name=(")
 	e.ok("rm", "-f", "-t", "0", "kt1", "kt2", "done")
 }
+
+// The container's environment names its hostname, as docker's and
+// podman's do; exec's processes see it too.
+func TestHostnameInTheEnvironment(t *testing.T) {
+	e := runEnv(t)
+	// env, not a shell: busybox's sh sets HOSTNAME itself.
+	if out := e.ok("run", "--rm", "--hostname", "boxy", busybox, "env"); !slices.Contains(lines(out), "HOSTNAME=boxy") {
+		t.Fatalf("no HOSTNAME=boxy in %q", out)
+	}
+	id := strings.TrimSpace(e.ok("run", "-d", busybox, "sleep", "30"))
+	if out := e.ok("exec", id, "env"); !slices.Contains(lines(out), "HOSTNAME="+id[:12]) {
+		t.Fatalf("no HOSTNAME=%s in exec's %q", id[:12], out)
+	}
+	e.ok("rm", "-f", "-t", "0", id)
+}
