@@ -289,13 +289,24 @@ func (e *Engine) sweepNamespaceDirs() {
 	for _, d := range e.layout.StaleNamespaces() {
 		_ = os.RemoveAll(d)
 	}
+	// A few ended namespaces' directories wait for the next sweep: with
+	// no container running, every command makes a namespace, and looking
+	// through every process each time costs more than they do.
+	namespaces := e.layout.Namespaces()
+	if len(namespaces) <= keptNamespaceDirs {
+		return
+	}
 	live := rootless.LiveNamespaces()
-	for _, ns := range e.layout.Namespaces() {
+	for _, ns := range namespaces {
 		if inode, ok := ns.Inode(); ok && ns != e.ns && !live[inode] && !e.namespaceInUse(ns) {
 			_ = os.RemoveAll(ns.Dir)
 		}
 	}
 }
+
+// keptNamespaceDirs is how many namespace directories, this one's with
+// them, may be left before a sweep looks for those that ended.
+const keptNamespaceDirs = 4
 
 // namespaceInUse tells whether a process the user may not look at still
 // lives in the namespace of ns: from a sibling namespace, /proc/PID/ns of

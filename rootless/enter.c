@@ -290,6 +290,33 @@ static int join_holder(const char *dir, const struct skiff_wd *wd)
  * by a process of the user's in it (the host side may look at every one,
  * dumpable or not), and makes a mount namespace of its own there, as a
  * namespace's creator does. Returns 1 once in. */
+/* Whether a namespace directory in run has a container's runtime state:
+ * without one there is nothing to adopt, and no need to look through
+ * every process. */
+static int any_runtime_state(const char *run)
+{
+	char path[4096];
+	DIR *d, *r;
+	struct dirent *ent, *c;
+	int found = 0;
+
+	snprintf(path, sizeof path, "%s/skiff", run);
+	if (!(d = opendir(path)))
+		return 0;
+	while (!found && (ent = readdir(d))) {
+		if (strncmp(ent->d_name, "ns-", 3) != 0 || strchr(ent->d_name, '.'))
+			continue;
+		snprintf(path, sizeof path, "%s/skiff/%s/runtime", run, ent->d_name);
+		if ((r = opendir(path))) {
+			while (!found && (c = readdir(r)))
+				found = c->d_name[0] != '.';
+			closedir(r);
+		}
+	}
+	closedir(d);
+	return found;
+}
+
 static int adopt_orphan(const char *run, const struct skiff_wd *wd)
 {
 	unsigned long long seen[64];
@@ -298,7 +325,7 @@ static int adopt_orphan(const char *run, const struct skiff_wd *wd)
 	DIR *proc;
 	struct dirent *ent;
 
-	if (stat("/proc/self/ns/user", &self) < 0 || !(proc = opendir("/proc")))
+	if (!any_runtime_state(run) || stat("/proc/self/ns/user", &self) < 0 || !(proc = opendir("/proc")))
 		return 0;
 	while (!adopted && (ent = readdir(proc))) {
 		char path[4200];
