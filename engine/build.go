@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/skiff-project/skiff/engine/build"
+	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/storage"
+)
+
+// BuildOptions describe one `build`: what cmd parsed from its flags, with
+// the Containerfile already read.
+type BuildOptions struct {
+	// ContextDir is the build context (absolute).
+	ContextDir string
+	// IgnoreFile is --ignorefile; "" looks for .containerignore and
+	// .dockerignore in ContextDir.
+	IgnoreFile string
+	// File is the Containerfile's name in messages; Containerfile its text.
+	File          string
+	Containerfile []byte
+	Tags          []string
+	BuildArgs     map[string]string
+	Target        string
+	Labels        map[string]string
+	BuildContexts map[string]string // NAME → absolute directory
+	Secrets       map[string]string // id → file
+	NoCache       bool
+	Pull          PullPolicy
+	Registry      storage.RegistryOptions
+	// Network is --network: "" (the default), host or none.
+	Network string
+	// Docker is --format docker (OCI otherwise).
+	Docker bool
+	// Platform is --platform; only the host's is built.
+	Platform string
+	Quiet    bool
+	// Out gets the progress lines and every RUN's output (stdout); PullOutput
+	// the progress of pulls (nil: none).
+	Out        io.Writer
+	PullOutput io.Writer
+	Jobs       int
+}
+
+// HostPlatform is the only platform build makes images for.
+func HostPlatform() string { return "linux/" + runtime.GOARCH }
+
+// Build builds an image from a Containerfile: a plan of its stages, each
+// step looked up in the user's build cache and run on a miss over the
+// store. A refused build (bad Containerfile, missing source) changes
+// nothing.
+func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, error) {
+	if o.Platform != "" && strings.TrimSuffix(o.Platform, "/") != HostPlatform() {
+		return nil, fmt.Errorf("%w: --platform %s: skiff builds only for this machine's platform, %s (no emulation)", config.ErrBadOption, o.Platform, HostPlatform())
+	}
+	if err := storage.CheckNames(o.Tags); err != nil {
+		return nil, fmt.Errorf("%w: %v", config.ErrBadOption, err)
+	}
+	runtimePath, err := e.Runtime("")
+	if err != nil {
+		return nil, err
+	}
+	x := &buildExecutor{e: e, registry: o.Registry, pull: o.Pull, pullOut: o.PullOutput, network: o.Network, docker: o.Docker, runtime: runtimePath}
+	bctx, err := build.OpenContext(o.ContextDir, o.IgnoreFile)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := build.NewPlan(ctx, o.Containerfile, build.PlanOptions{
+		File: o.File, BuildArgs: o.BuildArgs, Target: o.Target, BuildContexts: o.BuildContexts,
+		Labels: o.Labels, Platform: HostPlatform(), Resolve: x.From,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cache, err := build.OpenIndex(e.buildCacheDir())
+	if err != nil {
+		return nil, fmt.Errorf("opening the build cache: %w", err)
+	}
+	tmp, err := os.MkdirTemp(e.ns.Bundles(), "build-downloads-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	return build.Build(ctx, plan, build.BuildOptions{
+		Executor: x, Context: bctx, Cache: cache, NoCache: o.NoCache, Tags: o.Tags,
+		Secrets: o.Secrets, Out: o.Out, Quiet: o.Quiet, Jobs: o.Jobs, TempDir: tmp,
+	})
+}
+
+// buildCacheDir keeps the build cache's index and cache mounts, beside the
+// store's state.
+func (e *Engine) buildCacheDir() string { return filepath.Join(e.paths.Dir, "build-cache") }

@@ -1,0 +1,241 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/moby/sys/user"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/skiff-project/skiff/engine/build"
+	"github.com/skiff-project/skiff/engine/oci"
+	"github.com/skiff-project/skiff/engine/spec"
+)
+
+// Run runs a RUN step's process on st's working layer with the default
+// security profile, in the user's namespace, on the build's network.
+func (x *buildExecutor) Run(ctx context.Context, st build.State, step build.RunStep, out io.Writer) (next build.State, err error) {
+	work, fresh, err := x.work(st)
+	if err != nil {
+		return build.State{}, err
+	}
+	defer func() {
+		if err != nil && fresh {
+			x.dropWork(work)
+		}
+	}()
+	rootfs, err := x.e.store.MountContainer(work)
+	if err != nil {
+		return build.State{}, fmt.Errorf("mounting the working layer: %w", err)
+	}
+	defer func() { _ = x.e.store.UnmountContainer(work, false) }()
+	scratch, err := os.MkdirTemp(x.e.ns.Bundles(), "build-")
+	if err != nil {
+		return build.State{}, err
+	}
+	defer os.RemoveAll(scratch)
+	rs, made, release, err := x.runSpec(rootfs, scratch, step)
+	defer release()
+	if err != nil {
+		return build.State{}, err
+	}
+	sw := &syncWriter{w: out}
+	code, err := oci.RunOnRootfs(ctx, oci.RootfsRun{
+		Runtime: x.runtime, Root: x.e.runtimeRoot(), SeccompCache: x.e.seccompDir(), Scratch: scratch,
+		Rootfs: rootfs, Spec: rs, Stdin: nil, Stdout: sw, Stderr: sw,
+	})
+	removeMountpoints(made)
+	if err != nil {
+		return build.State{}, err
+	}
+	if code != 0 {
+		return build.State{}, &RunFailedError{Code: code}
+	}
+	st.Work = work
+	return st, nil
+}
+
+// runSpec is the runtime configuration of a RUN: its process as the
+// image's user, its --mount flags and heredoc files, the build's network.
+// made lists the mount points the runtime will create in the layer (removed
+// after the run, as buildah does); release drops what the mounts hold.
+func (x *buildExecutor) runSpec(rootfs, scratch string, step build.RunStep) (*specs.Spec, []string, func(), error) {
+	var releases []func()
+	release := func() {
+		for _, r := range slices.Backward(releases) {
+			r()
+		}
+	}
+	userSpec := step.User
+	if userSpec == "" {
+		userSpec = "0:0"
+	}
+	u, err := user.GetExecUserPath(userSpec, &user.ExecUser{Home: "/"}, filepath.Join(rootfs, "etc/passwd"), filepath.Join(rootfs, "etc/group"))
+	if err != nil {
+		return nil, nil, release, fmt.Errorf("user %q: %v", step.User, err)
+	}
+	mounts, rel, err := x.runMounts(scratch, step)
+	releases = append(releases, rel...)
+	if err != nil {
+		return nil, nil, release, err
+	}
+	var made []string
+	for _, m := range mounts {
+		if p := firstMissing(rootfs, m.Destination); p != "" {
+			made = append(made, p)
+		}
+	}
+	env := step.Env
+	if !hasEnv(env, "HOME") {
+		env = append(slices.Clone(env), "HOME="+u.Home)
+	}
+	opts := spec.Options{
+		Rootfs: rootfs, Args: step.Args, Env: env, Cwd: step.WorkDir,
+		UID: uint32(u.Uid), GID: uint32(u.Gid), Mounts: mounts,
+	}
+	for _, g := range u.Sgids {
+		opts.AdditionalGids = append(opts.AdditionalGids, uint32(g))
+	}
+	rs, err := spec.New(opts)
+	if err != nil {
+		return nil, made, release, err
+	}
+	network := step.Network
+	if network == "" || network == "default" {
+		network = x.network
+	}
+	if network != "none" {
+		// The build's own namespace's network: the host's, rootless.
+		rs.Linux.Namespaces = slices.DeleteFunc(rs.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
+		for _, f := range []string{"/etc/hosts", "/etc/resolv.conf"} {
+			if fileExists(f) && firstMissing(rootfs, f) == "" {
+				rs.Mounts = append(rs.Mounts, specs.Mount{Destination: f, Type: "bind", Source: f, Options: []string{"rbind", "ro"}})
+			}
+		}
+	}
+	return rs, made, release, nil
+}
+
+// runMounts are the runtime mounts of a RUN's --mount flags and heredoc
+// files.
+func (x *buildExecutor) runMounts(scratch string, step build.RunStep) ([]specs.Mount, []func(), error) {
+	var mounts []specs.Mount
+	var releases []func()
+	for i, f := range step.Files {
+		host := filepath.Join(scratch, fmt.Sprintf("pipe-%d", i))
+		if err := os.WriteFile(host, []byte(f.Data), 0o755); err != nil {
+			return nil, releases, err
+		}
+		mounts = append(mounts, specs.Mount{Destination: "/dev/pipes/" + f.Name, Type: "bind", Source: host, Options: []string{"bind", "ro"}})
+	}
+	for _, m := range step.Mounts {
+		switch m.Type {
+		case "tmpfs":
+			opts := []string{"rw", "nosuid", "nodev"}
+			if m.Size > 0 {
+				opts = append(opts, fmt.Sprintf("size=%d", m.Size))
+			}
+			mounts = append(mounts, specs.Mount{Destination: m.Target, Type: "tmpfs", Source: "tmpfs", Options: opts})
+		case "secret", "ssh":
+			if m.HostPath == "" {
+				continue // not required and not given
+			}
+			mounts = append(mounts, specs.Mount{Destination: m.Target, Type: "bind", Source: m.HostPath, Options: []string{"bind", "ro"}})
+		case "bind", "cache":
+			src := m.HostPath
+			if m.Image != nil {
+				root, rel, err := x.mountImage(m.Image)
+				if err != nil {
+					return nil, releases, err
+				}
+				releases = append(releases, rel)
+				if src, err = securejoin.SecureJoin(root, m.Source); err != nil {
+					return nil, releases, err
+				}
+			}
+			if src == "" {
+				return nil, releases, fmt.Errorf("--mount type=%s,target=%s has no source", m.Type, m.Target)
+			}
+			opts := []string{"rbind"}
+			if m.ReadOnly {
+				opts = append(opts, "ro")
+			}
+			mounts = append(mounts, specs.Mount{Destination: m.Target, Type: "bind", Source: src, Options: opts})
+		default:
+			return nil, releases, fmt.Errorf("--mount type=%s is not supported", m.Type)
+		}
+	}
+	return mounts, releases, nil
+}
+
+// firstMissing is the shallowest path on the way to dest (absolute, in
+// rootfs) that does not exist yet: what the runtime creates to mount dest.
+// "" when dest exists or lies under /dev, /proc, /sys (not the layer's).
+func firstMissing(rootfs, dest string) string {
+	clean := path.Clean("/" + dest)
+	for _, top := range []string{"/dev", "/proc", "/sys"} {
+		if clean == top || strings.HasPrefix(clean, top+"/") {
+			return ""
+		}
+	}
+	parts := strings.Split(strings.TrimPrefix(clean, "/"), "/")
+	for i := range parts {
+		p := "/" + strings.Join(parts[:i+1], "/")
+		host, err := securejoin.SecureJoin(rootfs, p)
+		if err != nil {
+			return ""
+		}
+		if _, err := os.Lstat(host); os.IsNotExist(err) {
+			return host
+		}
+	}
+	return ""
+}
+
+// removeMountpoints removes the mount points a run created, when they are
+// still empty.
+func removeMountpoints(made []string) {
+	for _, p := range made {
+		removeEmpty(p)
+	}
+}
+
+// removeEmpty removes p if it is an empty file or a tree of empty
+// directories and empty files.
+func removeEmpty(p string) bool {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return true
+	}
+	if fi.IsDir() {
+		entries, _ := os.ReadDir(p)
+		for _, en := range entries {
+			if !removeEmpty(filepath.Join(p, en.Name())) {
+				return false
+			}
+		}
+	} else if !fi.Mode().IsRegular() || fi.Size() != 0 {
+		return false
+	}
+	return os.Remove(p) == nil
+}
+
+// syncWriter lets a process's stdout and stderr share one writer.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}
