@@ -95,16 +95,25 @@ func (x *buildExecutor) Load(ctx context.Context, imageID string) (build.State, 
 func (x *buildExecutor) Commit(ctx context.Context, st build.State, names []string) (string, []string, error) {
 	id := st.ImageID
 	if st.Dirty || id == "" {
+		layer := ""
+		if st.Work != "" {
+			_ = x.e.store.UnmountContainer(st.Work, true)
+			c, err := x.e.store.ContainerLayer(st.Work)
+			if err != nil {
+				return "", nil, fmt.Errorf("the step's working layer: %w", err)
+			}
+			layer = c.LayerID
+		}
 		var err error
 		id, err = x.e.store.BuildCommit(storage.BuildCommitOptions{
-			Layer: st.Work, BaseImage: st.ImageID, Config: st.Config.DockerOCIImageConfig,
+			Layer: layer, BaseImage: st.ImageID, Config: st.Config.DockerOCIImageConfig,
 			Author: st.Config.Author, CreatedBy: "skiff build", Docker: x.docker,
 		})
-		if err != nil {
-			return "", nil, err
-		}
 		if st.Work != "" {
 			x.dropWork(st.Work)
+		}
+		if err != nil {
+			return "", nil, err
 		}
 	}
 	tagged, err := x.e.store.NameImage(id, names)

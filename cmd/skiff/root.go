@@ -78,13 +78,13 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 	image.AddCommand(
 		newPullCmd(g), newPushCmd(g), newImagesCmd(g, "ls"), newImageInspectCmd(g),
 		newRmiCmd(g, "rm"), newTagCmd(g), newUntagCmd(g), newHistoryCmd(g),
-		newSaveCmd(g), newLoadCmd(g), newImportCmd(g), newImagePruneCmd(g),
+		newSaveCmd(g), newLoadCmd(g), newImportCmd(g), newImagePruneCmd(g), newBuildCmd(g, "build"),
 	)
 	root.AddCommand(
 		image,
 		newPullCmd(g), newPushCmd(g), newImagesCmd(g, "images"), newInspectCmd(g),
 		newRmiCmd(g, "rmi"), newTagCmd(g), newUntagCmd(g), newHistoryCmd(g),
-		newSaveCmd(g), newLoadCmd(g), newImportCmd(g),
+		newSaveCmd(g), newLoadCmd(g), newImportCmd(g), newBuildCmd(g, "build"),
 		newLoginCmd(g), newLogoutCmd(g), newInfoCmd(g), newVersionCmd(g),
 		newCompletionCmd(g),
 		newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g, "stop"), newStopCmd(g, "restart"),
