@@ -1,0 +1,221 @@
+package test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// Tests of `skiff build` the way users run it: from a work directory with a
+// context directory given by a relative path, a Containerfile by -f, names
+// by -t, then the cache on a rebuild.
+
+var imageIDLine = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	l := lines(strings.TrimSpace(s))
+	if len(l) == 0 {
+		return ""
+	}
+	return l[len(l)-1]
+}
+
+// buildContainers lists the store's container records: a build's working
+// layers are some, and none may be left when a build ends.
+func (e *env) storeContainers() []string {
+	e.t.Helper()
+	data, err := os.ReadFile(filepath.Join(e.home, ".local/share/skiff/storage/overlay-containers/containers.json"))
+	if err != nil {
+		return nil
+	}
+	var recs []struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(data, &recs); err != nil {
+		e.t.Fatalf("reading the store's containers: %v", err)
+	}
+	var ids []string
+	for _, r := range recs {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+// stepLines are the STEP and cache lines of a build's output.
+func stepLines(out string) []string {
+	var l []string
+	for _, line := range lines(out) {
+		if strings.HasPrefix(line, "STEP ") || strings.HasPrefix(line, "--> Using cache") {
+			l = append(l, line)
+		}
+	}
+	return l
+}
+
+// TestBuildFromAContextDirectory: build with -f and -t from relative
+// paths; the image runs with what COPY, WORKDIR, ENV and RUN made; a
+// rebuild comes wholly from the cache (podman's "--> Using cache ID" for
+// every step) with the same ID; a changed COPY source misses from that step
+// on while a changed ignored file hits; -q prints only the ID; --iidfile
+// writes it; the build leaves no working layer.
+func TestBuildFromAContextDirectory(t *testing.T) {
+	e := newEnv(t)
+	e.writeFile("work/app/build/app.containerfile", `FROM `+busybox+`
+ENV GREETING=hello
+WORKDIR /srv
+COPY greeting.txt data/ ./
+RUN echo "$GREETING from $(cat greeting.txt)" > out.txt
+COPY late.txt /late.txt
+CMD ["sh", "-c", "cat /srv/out.txt /srv/inner.txt /late.txt; pwd"]
+`)
+	e.writeFile("work/app/greeting.txt", "world\n")
+	e.writeFile("work/app/data/inner.txt", "inner\n")
+	e.writeFile("work/app/late.txt", "late 1\n")
+	e.writeFile("work/app/notes.log", "ignored 1\n")
+	e.writeFile("work/app/.dockerignore", "*.log\n")
+	out := e.ok("build", "-f", "app/build/app.containerfile", "-t", "myapp", "app")
+	id := lastLine(out)
+	if !imageIDLine.MatchString(id) {
+		t.Fatalf("the last line is not an image ID:\n%s", out)
+	}
+	for _, want := range []string{"STEP 1/7: FROM " + busybox, "STEP 5/7: RUN echo", "COMMIT myapp", "Successfully tagged localhost/myapp:latest"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if got := e.ok("run", "--rm", "myapp"); got != "hello from world\ninner\nlate 1\n/srv\n" {
+		t.Fatalf("the image runs to %q", got)
+	}
+	if got := e.ok("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", "localhost/myapp"); got != "localhost/myapp:latest "+id[:12]+"\n" {
+		t.Errorf("images: %q, want the ID build printed", got)
+	}
+
+	// Everything cached, including with an ignored file changed.
+	e.writeFile("work/app/notes.log", "ignored 2\n")
+	out = e.ok("build", "-f", "app/build/app.containerfile", "-t", "myapp", "app")
+	if lastLine(out) != id {
+		t.Fatalf("a cached rebuild made another image:\n%s", out)
+	}
+	if n := strings.Count(out, "--> Using cache "); n != 6 {
+		t.Fatalf("%d steps came from the cache, want 6:\n%s", n, out)
+	}
+
+	// A changed COPY source misses at that step; the steps before hit.
+	e.writeFile("work/app/late.txt", "late 2\n")
+	out = e.ok("build", "-f", "app/build/app.containerfile", "-t", "myapp", "app")
+	if lastLine(out) == id {
+		t.Fatalf("a changed COPY source gave the old image:\n%s", out)
+	}
+	steps := stepLines(out)
+	if len(steps) != 11 || strings.Contains(steps[len(steps)-1], "Using cache") || strings.Contains(steps[len(steps)-2], "Using cache") {
+		t.Fatalf("want steps 2-5 cached and 6-7 run:\n%s", out)
+	}
+	if got := e.ok("run", "--rm", "myapp"); !strings.Contains(got, "late 2") {
+		t.Fatalf("the rebuilt image runs to %q", got)
+	}
+
+	// -q prints only the ID; --iidfile writes it.
+	out = e.ok("build", "-q", "--iidfile", "iid", "-f", "app/build/app.containerfile", "app")
+	if !imageIDLine.MatchString(strings.TrimSpace(out)) || strings.Count(out, "\n") != 1 {
+		t.Fatalf("-q printed %q", out)
+	}
+	if iid, err := os.ReadFile(filepath.Join(e.root, "work/iid")); err != nil || string(iid) != "sha256:"+strings.TrimSpace(out) {
+		t.Fatalf("--iidfile holds %q (%v)", iid, err)
+	}
+
+	// From inside the context, with the default file name, as image build.
+	e.writeFile("work/app/Containerfile", "FROM "+busybox+"\nCOPY greeting.txt /\n")
+	if r := e.sh(`cd app && "$SKIFF" image build -t fromhere .`); r.code != 0 || !strings.Contains(r.stdout, "Successfully tagged localhost/fromhere:latest") {
+		t.Fatalf("image build from the context directory:\n%s", r)
+	}
+	if left := e.storeContainers(); len(left) != 0 {
+		t.Fatalf("builds left working layers: %v", left)
+	}
+}
+
+// TestBuildFailingRun: a RUN that fails shows its output, the build fails
+// with one line naming the Containerfile's line and the exit status and
+// exits with the RUN's code (podman 4.9's), nothing is tagged, and no
+// working layer is left; the steps before it are cached for the next try.
+func TestBuildFailingRun(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nRUN echo before failing; echo to stderr >&2; exit 3\n")
+	before := e.state()
+	r := e.run("build", "-t", "broken", "ctx")
+	checkFailure(t, r, 3, `^Error: Containerfile:2: building at STEP "RUN echo before failing; echo to stderr >&2; exit 3": while running runtime: exit status 3$`)
+	if !strings.Contains(r.stdout, "before failing\n") || !strings.Contains(r.stdout, "to stderr\n") {
+		t.Fatalf("the RUN's output is not shown:\n%s", r)
+	}
+	if after := e.state(); after != before {
+		t.Fatalf("a failed build changed the images:\nbefore %s\nafter %s", before, after)
+	}
+	if left := e.storeContainers(); len(left) != 0 {
+		t.Fatalf("a failed RUN left working layers: %v", left)
+	}
+	// A command that is not there: docker's 127.
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nRUN [\"/no/such/program\"]\n")
+	r = e.run("build", "ctx")
+	if r.code == 0 || len(lines(strings.TrimSpace(r.stderr))) != 1 {
+		t.Fatalf("a RUN of a missing program:\n%s", r)
+	}
+	if left := e.storeContainers(); len(left) != 0 {
+		t.Fatalf("a RUN that could not start left working layers: %v", left)
+	}
+}
+
+// TestBuildRefusesBadInput: a Containerfile that does not parse, names a
+// stage that does not exist, has a cycle of COPY --from or copies a missing
+// file; a missing -f, a foreign --platform, a bad tag and flags not
+// supported yet: one line on stderr, exit 125, nothing tagged or left.
+func TestBuildRefusesBadInput(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	for _, c := range []string{"error-unknown-instruction", "error-no-such-stage", "error-cycle", "error-missing-source"} {
+		e.copyCase(c)
+	}
+	e.writeFile("work/ok/Containerfile", "FROM "+busybox+"\n")
+	before := e.state()
+	for _, tc := range []struct {
+		args []string
+		re   string
+	}{
+		{[]string{"error-unknown-instruction"}, `^Error: Containerfile:\d+: .*unknown instruction`},
+		{[]string{"error-no-such-stage"}, `^Error: Containerfile:\d+: .*no such stage`},
+		{[]string{"error-cycle"}, `^Error: Containerfile:\d+: .*circular dependency`},
+		{[]string{"error-missing-source"}, `^Error: Containerfile:\d+: .*no such file in the build context`},
+		{[]string{"-f", "nope/Containerfile", "ok"}, `^Error: .*nope/Containerfile does not exist`},
+		{[]string{"no-such-dir"}, `^Error: .*no-such-dir is not a directory`},
+		{[]string{"--platform", "linux/s390x", "ok"}, `^Error: .*builds only for this machine's platform`},
+		{[]string{"-t", "Bad:Name:x", "ok"}, `^Error: .*Bad:Name:x`},
+		{[]string{"--squash", "ok"}, `^Error: --squash is not supported yet`},
+		{[]string{"--pull=sometimes", "ok"}, `^Error: --pull sometimes`},
+		{[]string{"--target", "nope", "ok"}, `^Error: .*no such stage`},
+	} {
+		args := append([]string{"build", "-t", "refused"}, tc.args...)
+		e.fails(125, tc.re, args...)
+	}
+	if after := e.state(); after != before {
+		t.Fatalf("refused builds changed the images:\nbefore %s\nafter %s", before, after)
+	}
+	if left := e.storeContainers(); len(left) != 0 {
+		t.Fatalf("refused builds left working layers: %v", left)
+	}
+}
+
+// copyCase copies a case of the Containerfile corpus (test/testdata/build)
+// into the env's work directory, symlinks and modes kept.
+func (e *env) copyCase(name string) string {
+	e.t.Helper()
+	dst := filepath.Join(e.root, "work", name)
+	if out, err := exec.Command("cp", "-a", filepath.Join("testdata/build", name), dst).CombinedOutput(); err != nil {
+		e.t.Fatalf("copying case %s: %v\n%s", name, err, out)
+	}
+	e.chownAll()
+	return dst
+}
