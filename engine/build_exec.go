@@ -68,7 +68,7 @@ func (x *buildExecutor) From(ctx context.Context, ref string) (build.State, erro
 
 // imageJSON is the part of an image's config blob a build reads.
 type imageJSON struct {
-	Author string                  `json:"author,omitempty"`
+	Author string                          `json:"author,omitempty"`
 	Config dockerspec.DockerOCIImageConfig `json:"config"`
 }
 

@@ -292,4 +292,3 @@ func readContainerfile(file, ctxDir string, stdin io.Reader) (string, []byte, er
 	}
 	return "", nil, fmt.Errorf("%w: the Containerfile %s does not exist", config.ErrBadOption, file)
 }
-
