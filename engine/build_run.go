@@ -13,6 +13,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
+	"go.podman.io/storage/pkg/archive"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/skiff-project/skiff/engine/build"
@@ -42,6 +43,10 @@ func (x *buildExecutor) Run(ctx context.Context, st build.State, step build.RunS
 		return build.State{}, err
 	}
 	defer os.RemoveAll(scratch)
+	restore, err := keepVolumes(rootfs, scratch, st.Config.Volumes)
+	if err != nil {
+		return build.State{}, err
+	}
 	rs, made, release, err := x.runSpec(rootfs, scratch, step)
 	defer release()
 	if err != nil {
@@ -53,6 +58,9 @@ func (x *buildExecutor) Run(ctx context.Context, st build.State, step build.RunS
 		Rootfs: rootfs, Spec: rs, Stdin: nil, Stdout: sw, Stderr: sw,
 	})
 	removeMountpoints(made)
+	if rerr := restore(); rerr != nil && err == nil {
+		err = rerr
+	}
 	if err != nil {
 		return build.State{}, err
 	}
@@ -76,7 +84,7 @@ func (x *buildExecutor) runSpec(rootfs, scratch string, step build.RunStep) (*sp
 	}
 	userSpec := step.User
 	if userSpec == "" {
-		userSpec = "0:0"
+		userSpec = "0"
 	}
 	u, err := user.GetExecUserPath(userSpec, &user.ExecUser{Home: "/"}, filepath.Join(rootfs, "etc/passwd"), filepath.Join(rootfs, "etc/group"))
 	if err != nil {
@@ -101,8 +109,15 @@ func (x *buildExecutor) runSpec(rootfs, scratch string, step build.RunStep) (*sp
 		Rootfs: rootfs, Args: step.Args, Env: env, Cwd: step.WorkDir,
 		UID: uint32(u.Uid), GID: uint32(u.Gid), Mounts: mounts,
 	}
-	for _, g := range u.Sgids {
-		opts.AdditionalGids = append(opts.AdditionalGids, uint32(g))
+	// The primary group, and with a user alone the groups that list it
+	// (containerd's WithAdditionalGIDs, buildah's).
+	opts.AdditionalGids = []uint32{uint32(u.Gid)}
+	if !strings.Contains(userSpec, ":") {
+		for _, g := range u.Sgids {
+			if !slices.Contains(opts.AdditionalGids, uint32(g)) {
+				opts.AdditionalGids = append(opts.AdditionalGids, uint32(g))
+			}
+		}
 	}
 	rs, err := spec.New(opts)
 	if err != nil {
@@ -238,4 +253,52 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(b)
+}
+
+// keepVolumes makes the image's volumes (buildah makes them for a RUN) and
+// saves what they hold; restore puts it back after the run: what a RUN
+// changes in a volume is discarded, as docker's reference and podman have it.
+func keepVolumes(rootfs, scratch string, volumes map[string]struct{}) (restore func() error, err error) {
+	type saved struct{ dir, tar string }
+	var all []saved
+	for v := range volumes {
+		dir, err := (&copier{rootfs: rootfs}).mkdirAll(v)
+		if err != nil {
+			return nil, fmt.Errorf("VOLUME %s: %w", v, err)
+		}
+		rc, err := archive.Tar(dir, archive.Uncompressed)
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.CreateTemp(scratch, "volume-")
+		if err == nil {
+			_, err = io.Copy(f, rc)
+			f.Close()
+		}
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("saving VOLUME %s: %w", v, err)
+		}
+		all = append(all, saved{dir, f.Name()})
+	}
+	return func() error {
+		for _, s := range all {
+			entries, _ := os.ReadDir(s.dir)
+			for _, en := range entries {
+				if err := os.RemoveAll(filepath.Join(s.dir, en.Name())); err != nil {
+					return err
+				}
+			}
+			f, err := os.Open(s.tar)
+			if err != nil {
+				return err
+			}
+			err = archive.Untar(f, s.dir, &archive.TarOptions{})
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("restoring a volume: %w", err)
+			}
+		}
+		return nil
+	}, nil
 }

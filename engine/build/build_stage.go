@@ -35,6 +35,14 @@ func (b *builder) runStage(ctx context.Context, pos int, s *Stage) (State, error
 	return b.commitFinal(ctx, pos, s, st)
 }
 
+// scratchConfig is the configuration a stage FROM scratch starts with: the
+// default PATH, as buildkit's empty image and buildah give it.
+func scratchConfig() ImageConfig {
+	var c ImageConfig
+	c.Env = []string{"PATH=" + defaultPath}
+	return c
+}
+
 // base is the state a stage starts from. Triggers a base image carries were
 // planned as steps; the image the stage makes does not carry them on.
 func (b *builder) base(ctx context.Context, s *Stage) (State, error) {
@@ -42,7 +50,7 @@ func (b *builder) base(ctx context.Context, s *Stage) (State, error) {
 	var err error
 	switch s.Base.Kind {
 	case BaseScratch:
-		return State{}, nil
+		return State{Config: scratchConfig(), Dirty: true}, nil
 	case BaseStage:
 		st, err = b.stageResult(s.Base.Stage)
 	case BaseImage:
