@@ -128,8 +128,14 @@ func (x *buildExecutor) copyInto(c *copier, step build.CopyStep, src build.CopyS
 		if err != nil {
 			return err
 		}
-		if err := c.writeFile(path.Join(dirOf(step.Dest, toDir), d.Name), data, 0o600); err != nil {
+		dest := path.Join(dirOf(step.Dest, toDir), d.Name)
+		if err := c.writeFile(dest, data, 0o600); err != nil {
 			return err
+		}
+		if fi, err := os.Stat(d.Path); err == nil {
+			if target, err := c.resolveParent(dest); err == nil {
+				_ = os.Chtimes(target, fi.ModTime(), fi.ModTime())
+			}
 		}
 	}
 	return nil
