@@ -82,7 +82,7 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, erro
 	if err != nil {
 		return nil, fmt.Errorf("opening the build cache: %w", err)
 	}
-	tmp, err := os.MkdirTemp(e.ns.Bundles(), "build-downloads-")
+	tmp, err := os.MkdirTemp(e.ns.Bundles(), fmt.Sprintf("build-%d-downloads-", os.Getpid()))
 	if err != nil {
 		return nil, err
 	}

@@ -8,9 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/skiff-project/skiff/engine/build"
+	"github.com/skiff-project/skiff/engine/oci"
+	"github.com/skiff-project/skiff/rootless"
 	"github.com/skiff-project/skiff/storage"
 	cstorage "go.podman.io/storage"
 )
@@ -130,7 +138,7 @@ func (x *buildExecutor) newWork(imageID string) (string, error) {
 		return "", err
 	}
 	id := hex.EncodeToString(b[:])
-	if err := x.e.store.CreateContainerLayer(id, imageID, &cstorage.ContainerOptions{}); err != nil {
+	if err := x.e.store.CreateWorkLayer(id, imageID, os.Getpid()); err != nil {
 		return "", fmt.Errorf("making a working layer on %s: %w", imageID, err)
 	}
 	return id, nil
@@ -167,4 +175,58 @@ func (x *buildExecutor) mountImage(st *build.State) (root string, release func()
 		return "", nil, fmt.Errorf("mounting image %s: %w", st.ImageID, err)
 	}
 	return root, func() { x.dropWork(id) }, nil
+}
+
+// removeLeftWorkLayers removes the working layers of builds that ended
+// without removing them (killed): image prune calls it first, so that the
+// images under them can go too.
+func (e *Engine) removeLeftWorkLayers(ctx context.Context) error {
+	e.endLeftBuildRuns(ctx)
+	layers, err := e.store.WorkLayers()
+	if err != nil {
+		return err
+	}
+	for _, l := range layers {
+		if l.Pid > 0 && processAlive(l.Pid, l.Created) {
+			continue
+		}
+		_ = e.store.UnmountContainer(l.ID, true)
+		if err := e.store.DeleteContainerLayer(l.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
+			return fmt.Errorf("removing the working layer %s of a build that ended: %w", l.ID, err)
+		}
+	}
+	return nil
+}
+
+// endLeftBuildRuns ends the RUN steps of builds that were killed, in every
+// namespace of the user's.
+func (e *Engine) endLeftBuildRuns(ctx context.Context) {
+	for _, ns := range e.layout.Namespaces() {
+		e.endBuildRunsIn(ctx, ns)
+	}
+}
+
+// endBuildRunsIn ends the RUN steps that killed builds left running in
+// namespace ns: the runtime dies with its build, the process it ran does
+// not (and it keeps that namespace alive, though no later command joins
+// it). A RUN's bundle is in a directory named after its build's pid
+// (build-PID-*) and named after the runtime's id for it.
+func (e *Engine) endBuildRunsIn(ctx context.Context, ns rootless.NamespacePaths) {
+	dirs, _ := filepath.Glob(filepath.Join(ns.Bundles(), "build-*-*"))
+	for _, dir := range dirs {
+		f := strings.SplitN(filepath.Base(dir), "-", 3)
+		pid, err := strconv.Atoi(f[1])
+		if err != nil || processAlive(pid, time.Time{}) {
+			continue
+		}
+		runs, _ := filepath.Glob(filepath.Join(dir, "skiff-rootfs-*"))
+		for _, run := range runs {
+			for _, name := range oci.DefaultRuntimes {
+				if rt, err := e.findRuntime(name); err == nil {
+					_ = exec.CommandContext(ctx, rt, "--root", ns.RuntimeRoot(), "delete", "--force", filepath.Base(run)).Run()
+				}
+			}
+		}
+		_ = os.RemoveAll(dir)
+	}
 }

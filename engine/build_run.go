@@ -13,8 +13,8 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
-	"go.podman.io/storage/pkg/archive"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"go.podman.io/storage/pkg/archive"
 
 	"github.com/skiff-project/skiff/engine/build"
 	"github.com/skiff-project/skiff/engine/oci"
@@ -38,7 +38,7 @@ func (x *buildExecutor) Run(ctx context.Context, st build.State, step build.RunS
 		return build.State{}, fmt.Errorf("mounting the working layer: %w", err)
 	}
 	defer func() { _ = x.e.store.UnmountContainer(work, false) }()
-	scratch, err := os.MkdirTemp(x.e.ns.Bundles(), "build-")
+	scratch, err := os.MkdirTemp(x.e.ns.Bundles(), fmt.Sprintf("build-%d-", os.Getpid()))
 	if err != nil {
 		return build.State{}, err
 	}

@@ -277,6 +277,10 @@ func (e *Engine) sweepNamespaceDirs() {
 	}
 	live := rootless.LiveNamespaces()
 	for _, ns := range e.layout.Namespaces() {
+		if ns != e.ns {
+			// A killed build's RUN keeps its namespace alive unseen.
+			e.endBuildRunsIn(context.Background(), ns)
+		}
 		if inode, ok := ns.Inode(); ok && ns != e.ns && !live[inode] && !e.namespaceInUse(ns) {
 			_ = os.RemoveAll(ns.Dir)
 		}

@@ -52,9 +52,13 @@ func (e *Engine) UntagImage(ctx context.Context, name string, targets []string) 
 	return e.store.Untag(nil, name, targets)
 }
 
-// PruneImages removes dangling images (every unused one with all) and
-// returns their ids.
+// PruneImages removes dangling images (every unused one with all), a
+// build's intermediate images among them, and returns their ids; the
+// working layers of builds that were killed go first.
 func (e *Engine) PruneImages(ctx context.Context, all bool) ([]string, error) {
+	if err := e.removeLeftWorkLayers(ctx); err != nil {
+		return nil, err
+	}
 	return e.store.Prune(all)
 }
 

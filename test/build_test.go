@@ -1,13 +1,18 @@
 package test
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Tests of `skiff build` the way users run it: from a work directory with a
@@ -218,4 +223,65 @@ func (e *env) copyCase(name string) string {
 	}
 	e.chownAll()
 	return dst
+}
+
+// TestBuildKilledDuringRun: a build killed (SIGKILL, the whole process
+// group) while a RUN runs leaves at most its working layer, which image
+// prune removes; the next build, cached or not, gives the right image.
+func TestBuildKilledDuringRun(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nARG NAP\nCOPY a /a\nRUN echo started; sleep $NAP; echo slept > /slept\nCMD [\"cat\", \"/a\", \"/slept\"]\n")
+	e.writeFile("work/ctx/a", "from the context\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	nap := strconv.Itoa(600 + int(time.Now().UnixNano()%10000)) // this test's own sleep
+	cmd := e.command(ctx, "build", "--build-arg", "NAP="+nap, "-t", "killed", "ctx")
+	cmd.SysProcAttr.Setpgid = true
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && sc.Text() != "started" {
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Wait()
+	if strings.Contains(e.ok("images", "--format", "{{.Repository}}"), "killed") {
+		t.Fatal("a killed build tagged its image")
+	}
+	if left := e.storeContainers(); len(left) != 1 {
+		t.Fatalf("want the killed RUN's working layer left for image prune, have %v", left)
+	}
+	e.ok("build", "-q", "--build-arg", "NAP=0", "-t", "killed", "ctx")
+	if got := e.ok("run", "--rm", "killed"); got != "from the context\nslept\n" {
+		t.Fatalf("the build after a killed one runs to %q", got)
+	}
+	e.ok("image", "prune", "-f")
+	if left := e.storeContainers(); len(left) != 0 {
+		t.Fatalf("image prune left the killed build's working layer: %v", left)
+	}
+	if pids := processesRunning("sleep\x00" + nap + "\x00"); len(pids) != 0 {
+		t.Fatalf("image prune left the killed build's RUN running: pids %v", pids)
+	}
+	if got := e.ok("run", "--rm", "killed"); got != "from the context\nslept\n" {
+		t.Fatalf("after image prune the image runs to %q", got)
+	}
+	e.ok("build", "-q", "--build-arg", "NAP=0", "-t", "killed", "ctx")
+}
+
+// processesRunning are the pids whose command line is cmdline (its
+// arguments joined by NUL bytes, one after the last).
+func processesRunning(cmdline string) []string {
+	var pids []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if data, err := os.ReadFile(p); err == nil && string(data) == cmdline {
+			pids = append(pids, filepath.Base(filepath.Dir(p)))
+		}
+	}
+	return pids
 }
