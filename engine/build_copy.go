@@ -119,7 +119,7 @@ func (x *buildExecutor) copyInto(c *copier, step build.CopyStep, src build.CopyS
 		}
 	}
 	for _, f := range step.Contents {
-		if err := c.writeFile(path.Join(dirOf(step.Dest, toDir), f.Name), []byte(f.Data), 0o644); err != nil {
+		if err := c.writeFile(destFor(step.Dest, f.Name, "", toDir, false), []byte(f.Data), 0o644); err != nil {
 			return err
 		}
 	}
@@ -128,7 +128,7 @@ func (x *buildExecutor) copyInto(c *copier, step build.CopyStep, src build.CopyS
 		if err != nil {
 			return err
 		}
-		dest := path.Join(dirOf(step.Dest, toDir), d.Name)
+		dest := destFor(step.Dest, d.Name, "", toDir, false)
 		if err := c.writeFile(dest, data, 0o600); err != nil {
 			return err
 		}
@@ -154,13 +154,6 @@ func destFor(dest, base, sub string, toDir, isTopDir bool) string {
 		return path.Join(dest, base)
 	}
 	return dest
-}
-
-func dirOf(dest string, toDir bool) string {
-	if toDir {
-		return dest
-	}
-	return path.Dir(dest)
 }
 
 func hasGlob(srcs []string) bool {

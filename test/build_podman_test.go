@@ -42,6 +42,22 @@ func (e *env) caseFlags(name string) []string {
 	if c.Podman431 != "" {
 		e.t.Skipf("podman 4.3.1 cannot build %s: %s", name, c.Podman431)
 	}
+	return e.flagsOf(name, c)
+}
+
+// caseFlagsAll are a case's flags, for skiff alone.
+func (e *env) caseFlagsAll(name string) []string {
+	e.t.Helper()
+	var c corpusCase
+	if data, err := os.ReadFile(filepath.Join("testdata/build", name, "case.json")); err == nil {
+		if err := json.Unmarshal(data, &c); err != nil {
+			e.t.Fatalf("%s/case.json: %v", name, err)
+		}
+	}
+	return e.flagsOf(name, c)
+}
+
+func (e *env) flagsOf(name string, c corpusCase) []string {
 	var flags []string
 	for k, v := range c.BuildArgs {
 		flags = append(flags, "--build-arg", k+"="+e.expandDigests(v))
