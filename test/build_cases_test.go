@@ -1,6 +1,7 @@
 package test
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -59,4 +60,53 @@ func TestBuildStagesRunInParallel(t *testing.T) {
 		t.Fatalf("a cached rebuild took %v (the build %v)", cached, parallel)
 	}
 	t.Logf("serial %v, parallel %v", serial, parallel)
+}
+
+// TestBuildFromStdin: the Containerfile from standard input (-f -) with a
+// context directory, and a whole context as a tar archive on standard input
+// (CONTEXT -), as docker and podman take them.
+func TestBuildFromStdin(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/file.txt", "from the context\n")
+	out := e.runIn("FROM "+busybox+"\nCOPY file.txt /\nCMD [\"cat\", \"/file.txt\"]\n", "build", "-q", "-t", "stdin-file", "-f", "-", "ctx")
+	if out.code != 0 {
+		t.Fatalf("build -f -:\n%s", out)
+	}
+	if got := e.ok("run", "--rm", "stdin-file"); got != "from the context\n" {
+		t.Fatalf("the image built from -f - runs to %q", got)
+	}
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nCOPY file.txt /copied\nCMD [\"cat\", \"/copied\"]\n")
+	if r := e.sh(`cd ctx && tar -cf - . | "$SKIFF" build -q -t stdin-tar -`); r.code != 0 {
+		t.Fatalf("build - with a tar on stdin:\n%s", r)
+	}
+	if got := e.ok("run", "--rm", "stdin-tar"); got != "from the context\n" {
+		t.Fatalf("the image built from a tar on stdin runs to %q", got)
+	}
+}
+
+// TestBuildArgsAndTheCache: a build argument a RUN uses is in its cache
+// key (changing it misses), one no instruction declares is not (changing it
+// hits), and --no-cache runs every step again.
+func TestBuildArgsAndTheCache(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nARG USED=one\nRUN echo $USED > /used\nCMD [\"cat\", \"/used\"]\n")
+	build := func(args ...string) (string, int) {
+		out := e.ok(append([]string{"build", "-t", "args"}, append(args, "ctx")...)...)
+		return lastLine(out), strings.Count(out, "--> Using cache")
+	}
+	first, _ := build("--build-arg", "USED=one", "--build-arg", "UNUSED=a")
+	if id, hits := build("--build-arg", "USED=one", "--build-arg", "UNUSED=b"); id != first || hits != 3 {
+		t.Fatalf("changing an undeclared build argument missed (%d hits)", hits)
+	}
+	if id, hits := build("--build-arg", "USED=two"); id == first || hits != 1 {
+		t.Fatalf("changing a build argument a RUN uses hit (%d hits)", hits)
+	}
+	if got := e.ok("run", "--rm", "args"); got != "two\n" {
+		t.Fatalf("the image runs to %q", got)
+	}
+	if _, hits := build("--no-cache", "--build-arg", "USED=two"); hits != 0 {
+		t.Fatalf("--no-cache used the cache %d times", hits)
+	}
 }
