@@ -96,3 +96,16 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, erro
 // buildCacheDir keeps the build cache's index and cache mounts, beside the
 // store's state.
 func (e *Engine) buildCacheDir() string { return filepath.Join(e.paths.Dir, "build-cache") }
+
+// PruneBuildCache empties the build cache (its index of step results and
+// the directories of RUN --mount=type=cache) and removes the images only it
+// kept (dangling intermediate images), returning their IDs.
+func (e *Engine) PruneBuildCache(ctx context.Context) ([]string, error) {
+	if err := e.removeLeftWorkLayers(ctx); err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(e.buildCacheDir()); err != nil {
+		return nil, fmt.Errorf("removing the build cache: %w", err)
+	}
+	return e.store.Prune(false)
+}

@@ -87,7 +87,8 @@ func TestBuildFromStdin(t *testing.T) {
 
 // TestBuildArgsAndTheCache: a build argument a RUN uses is in its cache
 // key (changing it misses), one no instruction declares is not (changing it
-// hits), and --no-cache runs every step again.
+// hits), --no-cache runs every step again (and records them), and builder
+// prune empties the cache.
 func TestBuildArgsAndTheCache(t *testing.T) {
 	e := newEnv(t)
 	e.ok("pull", "-q", busybox)
@@ -108,5 +109,12 @@ func TestBuildArgsAndTheCache(t *testing.T) {
 	}
 	if _, hits := build("--no-cache", "--build-arg", "USED=two"); hits != 0 {
 		t.Fatalf("--no-cache used the cache %d times", hits)
+	}
+	if _, hits := build("--build-arg", "USED=two"); hits != 3 {
+		t.Fatalf("a rebuild after --no-cache hit %d times, want 3", hits)
+	}
+	e.ok("builder", "prune", "-f")
+	if _, hits := build("--build-arg", "USED=two"); hits != 0 {
+		t.Fatalf("a rebuild after builder prune hit %d times", hits)
 	}
 }

@@ -292,3 +292,41 @@ func readContainerfile(file, ctxDir string, stdin io.Reader) (string, []byte, er
 	}
 	return "", nil, fmt.Errorf("%w: the Containerfile %s does not exist", config.ErrBadOption, file)
 }
+
+// builderPruneOptions are builder prune's options.
+type builderPruneOptions struct{ force bool }
+
+func newBuilderCmd(g *globalOptions) *cobra.Command {
+	c := newGroupCmd("builder", "Manage builds and the build cache")
+	c.AddCommand(newBuildCmd(g, "build"), newBuilderPruneCmd(g))
+	return c
+}
+
+func newBuilderPruneCmd(g *globalOptions) *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:   "prune [flags]",
+		Short: "Empty the build cache: its step index, RUN cache mounts and intermediate images",
+		Args:  exactArgs(0),
+		RunE: action(g, func(c *cobra.Command, args []string) (builderPruneOptions, error) {
+			return builderPruneOptions{force: force}, nil
+		}, runBuilderPrune),
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	return withStore(c)
+}
+
+func runBuilderPrune(ctx context.Context, g *globalOptions, o builderPruneOptions, stdout io.Writer) error {
+	if !o.force && !g.confirm(stdout, warnPruneBuildCache) {
+		return nil
+	}
+	e, err := g.engine(ctx)
+	if err != nil {
+		return err
+	}
+	ids, err := e.PruneBuildCache(ctx)
+	for _, id := range ids {
+		fmt.Fprintln(stdout, id)
+	}
+	return err
+}

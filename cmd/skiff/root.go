@@ -91,7 +91,7 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 		newKillCmd(g), newRmCmd(g), newWaitCmd(g), newPsCmd(g), newLogsCmd(g), newExecCmd(g),
 		newCommitCmd(g), newDiffCmd(g), newExportCmd(g), newCpCmd(g), newRenameCmd(g),
 		newPauseCmd(g, true), newPauseCmd(g, false), newTopCmd(g), newStatsCmd(g), newPortCmd(g), newAttachCmd(g),
-		container, newVolumeCmd(g), newNetworkCmd(g), newGenerateCmd(g), newQuadletCmd(g), newAutoUpdateCmd(g),
+		container, newBuilderCmd(g), newVolumeCmd(g), newNetworkCmd(g), newGenerateCmd(g), newQuadletCmd(g), newAutoUpdateCmd(g),
 		newSystemCmd(g),
 	)
 	// Only help reads the defaults: walking every command's flags costs
