@@ -90,7 +90,7 @@ func (x *buildExecutor) runSpec(rootfs, scratch string, step build.RunStep) (*sp
 	if err != nil {
 		return nil, nil, release, fmt.Errorf("user %q: %v", step.User, err)
 	}
-	mounts, rel, err := x.runMounts(scratch, step)
+	mounts, secretEnv, rel, err := x.runMounts(scratch, step)
 	releases = append(releases, rel...)
 	if err != nil {
 		return nil, nil, release, err
@@ -101,9 +101,9 @@ func (x *buildExecutor) runSpec(rootfs, scratch string, step build.RunStep) (*sp
 			made = append(made, p)
 		}
 	}
-	env := step.Env
+	env := append(slices.Clone(step.Env), secretEnv...)
 	if !hasEnv(env, "HOME") {
-		env = append(slices.Clone(env), "HOME="+u.Home)
+		env = append(env, "HOME="+u.Home)
 	}
 	opts := spec.Options{
 		Rootfs: rootfs, Args: step.Args, Env: env, Cwd: step.WorkDir,
@@ -137,58 +137,6 @@ func (x *buildExecutor) runSpec(rootfs, scratch string, step build.RunStep) (*sp
 		}
 	}
 	return rs, made, release, nil
-}
-
-// runMounts are the runtime mounts of a RUN's --mount flags and heredoc
-// files.
-func (x *buildExecutor) runMounts(scratch string, step build.RunStep) ([]specs.Mount, []func(), error) {
-	var mounts []specs.Mount
-	var releases []func()
-	for i, f := range step.Files {
-		host := filepath.Join(scratch, fmt.Sprintf("pipe-%d", i))
-		if err := os.WriteFile(host, []byte(f.Data), 0o755); err != nil {
-			return nil, releases, err
-		}
-		mounts = append(mounts, specs.Mount{Destination: "/dev/pipes/" + f.Name, Type: "bind", Source: host, Options: []string{"bind", "ro"}})
-	}
-	for _, m := range step.Mounts {
-		switch m.Type {
-		case "tmpfs":
-			opts := []string{"rw", "nosuid", "nodev"}
-			if m.Size > 0 {
-				opts = append(opts, fmt.Sprintf("size=%d", m.Size))
-			}
-			mounts = append(mounts, specs.Mount{Destination: m.Target, Type: "tmpfs", Source: "tmpfs", Options: opts})
-		case "secret", "ssh":
-			if m.HostPath == "" {
-				continue // not required and not given
-			}
-			mounts = append(mounts, specs.Mount{Destination: m.Target, Type: "bind", Source: m.HostPath, Options: []string{"bind", "ro"}})
-		case "bind", "cache":
-			src := m.HostPath
-			if m.Image != nil {
-				root, rel, err := x.mountImage(m.Image)
-				if err != nil {
-					return nil, releases, err
-				}
-				releases = append(releases, rel)
-				if src, err = securejoin.SecureJoin(root, m.Source); err != nil {
-					return nil, releases, err
-				}
-			}
-			if src == "" {
-				return nil, releases, fmt.Errorf("--mount type=%s,target=%s has no source", m.Type, m.Target)
-			}
-			opts := []string{"rbind"}
-			if m.ReadOnly {
-				opts = append(opts, "ro")
-			}
-			mounts = append(mounts, specs.Mount{Destination: m.Target, Type: "bind", Source: src, Options: opts})
-		default:
-			return nil, releases, fmt.Errorf("--mount type=%s is not supported", m.Type)
-		}
-	}
-	return mounts, releases, nil
 }
 
 // firstMissing is the shallowest path on the way to dest (absolute, in

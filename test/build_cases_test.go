@@ -1,6 +1,9 @@
 package test
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +119,38 @@ func TestBuildArgsAndTheCache(t *testing.T) {
 	e.ok("builder", "prune", "-f")
 	if _, hits := build("--build-arg", "USED=two"); hits != 0 {
 		t.Fatalf("a rebuild after builder prune hit %d times", hits)
+	}
+}
+
+// TestBuildRunMounts: a secret is a file of the mode and owner asked for
+// and, with env=, a variable, and is in no layer of the image; a writable
+// bind of the context (rw) lets the RUN write, but what it wrote is
+// discarded and the user's files are untouched; a bind is read-only by
+// default.
+func TestBuildRunMounts(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+`
+RUN --mount=type=secret,id=tok,env=TOKEN test "$TOKEN" = s3cr3t-value && test ! -e /run/secrets/tok && echo env > /secret-env
+RUN --mount=type=secret,id=tok,mode=0440,uid=5 stat -c "%a %u" /run/secrets/tok > /secret-stat
+RUN --mount=type=bind,source=data,target=/data,rw echo changed > /data/f && cat /data/f > /bind-saw
+RUN --mount=type=bind,source=data,target=/data cat /data/f > /ro-saw && (touch /data/g 2>/dev/null || echo read-only > /ro-denied)
+`)
+	e.writeFile("work/ctx/data/f", "original\n")
+	e.writeFile("work/tok", "s3cr3t-value")
+	e.ok("build", "-q", "--secret", "id=tok,src=tok", "-t", "mounts", "ctx")
+	if got := e.ok("run", "--rm", "mounts", "cat", "/secret-env", "/secret-stat", "/bind-saw", "/ro-saw", "/ro-denied"); got != "env\n440 5\nchanged\noriginal\nread-only\n" {
+		t.Fatalf("the RUN steps saw %q", got)
+	}
+	if data, _ := os.ReadFile(filepath.Join(e.root, "work/ctx/data/f")); string(data) != "original\n" {
+		t.Fatalf("a rw bind changed the build context: %q", data)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, "work/ctx/data/g")); err == nil {
+		t.Fatal("a read-only bind let the RUN write into the build context")
+	}
+	saved := filepath.Join(e.root, "work/mounts.tar")
+	e.ok("save", "-o", saved, "mounts")
+	if data, err := os.ReadFile(saved); err != nil || bytes.Contains(data, []byte("s3cr3t-value")) {
+		t.Fatalf("the secret is in a layer of the image (or save failed: %v)", err)
 	}
 }
