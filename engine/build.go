@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/skiff-project/skiff/engine/build"
 	"github.com/skiff-project/skiff/engine/config"
@@ -32,6 +33,7 @@ type BuildOptions struct {
 	BuildContexts map[string]string // NAME → absolute directory
 	Secrets       map[string]string // id → file
 	NoCache       bool
+	CacheTTL      time.Duration // --cache-ttl: only results younger than this
 	Pull          PullPolicy
 	Registry      storage.RegistryOptions
 	// Network is --network: "" (the default), host or none.
@@ -88,7 +90,7 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, erro
 	}
 	defer os.RemoveAll(tmp)
 	return build.Build(ctx, plan, build.BuildOptions{
-		Executor: x, Context: bctx, Cache: cache, NoCache: o.NoCache, Tags: o.Tags,
+		Executor: x, Context: bctx, Cache: cache, NoCache: o.NoCache, CacheTTL: o.CacheTTL, Tags: o.Tags,
 		Secrets: o.Secrets, Out: o.Out, Quiet: o.Quiet, Jobs: o.Jobs, TempDir: tmp,
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.podman.io/storage/pkg/archive"
@@ -32,7 +33,8 @@ type buildFlags struct {
 	annotations, contexts            []string
 	file, target, pull, format       string
 	network, platform, progress      string
-	ignoreFile, iidFile, cacheTTL    string
+	ignoreFile, iidFile              string
+	cacheTTL                         time.Duration
 	noCache, quiet, layers, squash   bool
 	rm, forceRm                      bool
 	jobs                             int
@@ -72,7 +74,7 @@ Each step is looked up in the build cache first; independent stages run at the s
 	fs.StringVar(&f.platform, "platform", "", "build for OS/ARCH; only this machine's platform")
 	fs.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain or tty (all print podman's lines)")
 	fs.StringArrayVar(&f.contexts, "build-context", nil, "NAME=DIR: COPY --from=NAME reads the directory DIR")
-	fs.StringVar(&f.cacheTTL, "cache-ttl", "", "use cached steps only younger than this (not supported yet)")
+	fs.DurationVar(&f.cacheTTL, "cache-ttl", 0, "use only cached steps made less than this long ago (0: any)")
 	fs.StringVar(&f.ignoreFile, "ignorefile", "", "read exclusion patterns from this file instead of CONTEXT/.containerignore or .dockerignore")
 	fs.BoolVar(&f.rm, "rm", true, "remove intermediate containers after a successful build (always done)")
 	fs.BoolVar(&f.forceRm, "force-rm", true, "remove intermediate containers even after a failed build (always done)")
@@ -117,7 +119,8 @@ func (f *buildFlags) options(c *cobra.Command, args []string) (buildOptions, err
 	default:
 		return o, usagef("--progress %s: want auto, plain or tty", f.progress)
 	}
-	for flag, set := range map[string]bool{"--annotation": len(f.annotations) > 0, "--squash": f.squash, "--cache-ttl": f.cacheTTL != ""} {
+	b.CacheTTL = f.cacheTTL
+	for flag, set := range map[string]bool{"--annotation": len(f.annotations) > 0, "--squash": f.squash} {
 		if set {
 			return o, usagef("%s is not supported yet", flag)
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // BuildOptions say how to run a plan.
@@ -21,6 +22,9 @@ type BuildOptions struct {
 	// NoCache (--no-cache) looks nothing up but still records each step, so
 	// the next build can use them.
 	NoCache bool
+	// CacheTTL (--cache-ttl), when set, uses only step results made less
+	// than that long ago.
+	CacheTTL time.Duration
 	// Tags name the final image (-t), as the user typed them.
 	Tags []string
 	// Secrets are --secret id=ID,src=FILE: ID → FILE.

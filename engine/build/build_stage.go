@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // defaultPath is the PATH a RUN gets when the image sets none (buildkit's).
@@ -119,6 +120,11 @@ func (b *builder) lookup(ctx context.Context, key string) (State, bool) {
 	id, ok, err := b.o.Cache.Get(key)
 	if err != nil || !ok {
 		return State{}, false
+	}
+	if b.o.CacheTTL > 0 {
+		if at, err := b.o.Cache.Written(key); err != nil || time.Since(at) > b.o.CacheTTL {
+			return State{}, false
+		}
 	}
 	st, err := b.o.Executor.Load(ctx, id)
 	if err != nil {
