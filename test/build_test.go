@@ -99,6 +99,11 @@ CMD ["sh", "-c", "cat /srv/out.txt /srv/inner.txt /late.txt; pwd"]
 	if got := e.ok("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", "localhost/myapp"); got != "localhost/myapp:latest "+id[:12]+"\n" {
 		t.Errorf("images: %q, want the ID build printed", got)
 	}
+	// The steps' intermediate images are listed by images -a only, as
+	// podman lists them.
+	if got := e.ok("images", "--format", "{{.Repository}}"); len(lines(strings.TrimSpace(got))) != 2 {
+		t.Errorf("images lists more than the base and the build's image:\n%s", got)
+	}
 
 	// Everything cached, including with an ignored file changed.
 	e.writeFile("work/app/notes.log", "ignored 2\n")
