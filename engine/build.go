@@ -40,6 +40,9 @@ type BuildOptions struct {
 	Network string
 	// Docker is --format docker (OCI otherwise).
 	Docker bool
+	// Squash (--squash) makes the image's layers above its stage's base one
+	// layer.
+	Squash bool
 	// Platform is --platform; only the host's is built.
 	Platform string
 	Quiet    bool
@@ -92,7 +95,41 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, erro
 	return build.Build(ctx, plan, build.BuildOptions{
 		Executor: x, Context: bctx, Cache: cache, NoCache: o.NoCache, CacheTTL: o.CacheTTL, Tags: o.Tags,
 		Secrets: o.Secrets, Out: o.Out, Quiet: o.Quiet, Jobs: o.Jobs, TempDir: tmp,
+		Finish: func(ctx context.Context, plan *build.Plan, res *build.Result) (*build.Result, error) {
+			if !o.Squash {
+				return res, nil
+			}
+			return e.squash(plan, res, o.Tags, o.Docker)
+		},
 	})
+}
+
+// squash makes the built image's layers above its stage's base one layer
+// (podman's --squash: the base's layers are kept) and moves the build's
+// names to it.
+func (e *Engine) squash(plan *build.Plan, res *build.Result, tags []string, docker bool) (*build.Result, error) {
+	base := ""
+	st := plan.TargetStage()
+	switch st.Base.Kind {
+	case build.BaseImage:
+		base = st.Base.ImageID
+	case build.BaseStage:
+		for _, r := range res.Steps { // the last result of that stage
+			if r.Stage == st.Base.Stage {
+				base = r.ImageID
+			}
+		}
+	}
+	id, err := e.store.SquashImage(res.ImageID, base, docker)
+	if err != nil {
+		return nil, fmt.Errorf("squashing the image: %w", err)
+	}
+	out := *res
+	out.ImageID = id
+	if out.Tagged, err = e.store.NameImage(id, tags); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // buildCacheDir keeps the build cache's index and cache mounts, beside the

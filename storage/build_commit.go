@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"runtime"
 	"slices"
 	"time"
@@ -13,6 +15,7 @@ import (
 	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/manifest"
 	cstorage "go.podman.io/storage"
+	"go.podman.io/storage/pkg/archive"
 )
 
 // A build's images: made one step at a time from a working layer (a
@@ -174,4 +177,99 @@ func CheckNames(names []string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// SquashImage makes an image of imageID's files and configuration whose
+// layers are baseImageID's ("" for none) and one more holding everything
+// the layers above the base changed (build --squash). The image is unnamed;
+// imageID itself is returned when it has no layer above the base.
+func (s *Store) SquashImage(imageID, baseImageID string, docker bool) (string, error) {
+	img, err := s.lib.Image(imageID)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", ErrNoSuchImage, imageID)
+	}
+	var base imgspec.Image
+	baseTop := ""
+	if baseImageID != "" {
+		b, err := s.lib.Image(baseImageID)
+		if err != nil {
+			return "", fmt.Errorf("%w: %s", ErrNoSuchImage, baseImageID)
+		}
+		blob, err := s.RawConfig(b.ID)
+		if err != nil {
+			return "", err
+		}
+		if err := json.Unmarshal(blob, &base); err != nil {
+			return "", err
+		}
+		baseTop = b.TopLayer
+	}
+	if img.TopLayer == baseTop {
+		return imageID, nil
+	}
+	blob, err := s.RawConfig(img.ID)
+	if err != nil {
+		return "", err
+	}
+	var bi buildImage
+	var cfg json.RawMessage
+	bi.Config = &cfg
+	if err := json.Unmarshal(blob, &bi); err != nil {
+		return "", err
+	}
+	l, err := s.squashLayer(img.TopLayer, baseTop)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now().UTC()
+	bi.Created = &now
+	bi.RootFS = imgspec.RootFS{Type: "layers", DiffIDs: append(base.RootFS.DiffIDs, l.UncompressedDigest)}
+	bi.History = append(base.History, imgspec.History{Created: &now, CreatedBy: "skiff build --squash", Author: bi.Author})
+	id, err := s.writeBuildImage(bi, l.ID, docker)
+	if err != nil {
+		_ = s.lib.DeleteLayer(l.ID)
+	}
+	return id, err
+}
+
+// squashLayer stores, on baseTop, one layer of what top's chain changed
+// above it: their difference, or with no base the whole tree.
+func (s *Store) squashLayer(top, baseTop string) (*layerInfo, error) {
+	tmp, err := os.CreateTemp(s.lib.GraphRoot(), ".squash-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	var rc io.ReadCloser
+	if baseTop != "" {
+		if rc, err = s.lib.Diff(baseTop, top, nil); err == nil {
+			var plain io.ReadCloser
+			if plain, err = archive.DecompressStream(rc); err == nil {
+				_, err = io.Copy(tmp, plain)
+				plain.Close()
+			}
+			rc.Close()
+		}
+	} else {
+		var root string
+		if root, err = s.lib.Mount(top, ""); err == nil {
+			if rc, err = archive.Tar(root, archive.Uncompressed); err == nil {
+				_, err = io.Copy(tmp, rc)
+				rc.Close()
+			}
+			_, _ = s.lib.Unmount(top, true)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the layers to squash: %w", err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	l, _, err := s.lib.PutLayer("", baseTop, nil, "", false, nil, tmp)
+	if err != nil {
+		return nil, fmt.Errorf("storing the squashed layer: %w", err)
+	}
+	return &layerInfo{ID: l.ID, UncompressedDigest: l.UncompressedDigest}, nil
 }

@@ -154,3 +154,30 @@ RUN --mount=type=bind,source=data,target=/data cat /data/f > /ro-saw && (touch /
 		t.Fatalf("the secret is in a layer of the image (or save failed: %v)", err)
 	}
 }
+
+// TestBuildSquash: --squash makes the layers above the base one layer
+// (podman's --squash keeps the base's), with every file and the
+// configuration of the unsquashed build, and names it; on scratch the
+// image has one layer.
+func TestBuildSquash(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nCOPY a /a\nRUN echo ran > /ran && rm /bin/whoami\nENV SQUASHED=yes\nCMD [\"sh\", \"-c\", \"cat /a /ran; echo $SQUASHED; test -e /bin/whoami || echo removed\"]\n")
+	e.writeFile("work/ctx/a", "copied\n")
+	e.writeFile("work/scratch/Containerfile", "FROM scratch\nCOPY --from="+busybox+" /bin/busybox /bin/sh\nCOPY a /a\n")
+	e.writeFile("work/scratch/a", "on scratch\n")
+	id := lastLine(e.ok("build", "--squash", "-t", "squashed", "ctx"))
+	if got := e.ok("run", "--rm", "squashed"); got != "copied\nran\nyes\nremoved\n" {
+		t.Fatalf("the squashed image runs to %q", got)
+	}
+	if got := strings.TrimSpace(e.ok("image", "inspect", "--format", "{{.Id}} {{len .RootFS.Layers}}", "squashed")); got != "sha256:"+id+" 2" {
+		t.Fatalf("squashed: %q, want the ID build printed and 2 layers (the base's and one)", got)
+	}
+	e.ok("build", "-q", "--squash", "-t", "squashed-scratch", "scratch")
+	if got := strings.TrimSpace(e.ok("image", "inspect", "--format", "{{len .RootFS.Layers}}", "squashed-scratch")); got != "1" {
+		t.Fatalf("a squashed image on scratch has %s layers", got)
+	}
+	if got := e.ok("run", "--rm", "squashed-scratch", "/bin/sh", "-c", "read l < /a; echo $l"); got != "on scratch\n" {
+		t.Fatalf("the squashed scratch image runs to %q", got)
+	}
+}

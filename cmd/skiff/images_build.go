@@ -68,7 +68,7 @@ Each step is looked up in the build cache first; independent stages run at the s
 	fs.StringArrayVar(&f.annotations, "annotation", nil, "set the manifest annotation NAME=VALUE (not supported yet)")
 	fs.StringVar(&f.format, "format", "oci", "image format: oci or docker")
 	fs.BoolVar(&f.layers, "layers", true, "use the build cache for each step")
-	fs.BoolVar(&f.squash, "squash", false, "squash the new layers into one (not supported yet)")
+	fs.BoolVar(&f.squash, "squash", false, "make the image's layers above its base one layer")
 	fs.StringArrayVar(&f.secrets, "secret", nil, "give RUN --mount=type=secret the secret id=ID,src=FILE")
 	fs.StringVar(&f.network, "network", "", "network of RUN steps: host (the default, rootless) or none")
 	fs.StringVar(&f.platform, "platform", "", "build for OS/ARCH; only this machine's platform")
@@ -120,7 +120,8 @@ func (f *buildFlags) options(c *cobra.Command, args []string) (buildOptions, err
 		return o, usagef("--progress %s: want auto, plain or tty", f.progress)
 	}
 	b.CacheTTL = f.cacheTTL
-	for flag, set := range map[string]bool{"--annotation": len(f.annotations) > 0, "--squash": f.squash} {
+	b.Squash = f.squash
+	for flag, set := range map[string]bool{"--annotation": len(f.annotations) > 0} {
 		if set {
 			return o, usagef("%s is not supported yet", flag)
 		}

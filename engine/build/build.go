@@ -40,6 +40,10 @@ type BuildOptions struct {
 	HTTPClient *http.Client
 	// TempDir holds ADD downloads while the build runs; "" means os.TempDir().
 	TempDir string
+	// Finish, when set, is given the result before its image ID is
+	// reported, and returns the result reported: build --squash makes
+	// another image of it there.
+	Finish func(ctx context.Context, plan *Plan, res *Result) (*Result, error)
 }
 
 // Result is what a build made.
@@ -94,9 +98,15 @@ func Build(ctx context.Context, plan *Plan, o BuildOptions) (*Result, error) {
 		return nil, err
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	final := b.results[plan.TargetStage().Index]
 	res := &Result{ImageID: final.ImageID, Tagged: b.tagged, Steps: b.steps}
+	b.mu.Unlock()
+	if o.Finish != nil {
+		var err error
+		if res, err = o.Finish(ctx, plan, res); err != nil {
+			return nil, err
+		}
+	}
 	b.progress.final(res)
 	return res, nil
 }
