@@ -43,6 +43,8 @@ type BuildOptions struct {
 	// Squash (--squash) makes the image's layers above its stage's base one
 	// layer.
 	Squash bool
+	// Annotations (--annotation) go in the image's manifest (OCI format).
+	Annotations map[string]string
 	// Platform is --platform; only the host's is built.
 	Platform string
 	Quiet    bool
@@ -61,6 +63,9 @@ func HostPlatform() string { return "linux/" + runtime.GOARCH }
 // store. A refused build (bad Containerfile, missing source) changes
 // nothing.
 func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, error) {
+	if len(o.Annotations) > 0 && o.Docker {
+		return nil, fmt.Errorf("%w: --annotation needs --format oci: docker's image format has no annotations", config.ErrBadOption)
+	}
 	if o.Platform != "" && strings.TrimSuffix(o.Platform, "/") != HostPlatform() {
 		return nil, fmt.Errorf("%w: --platform %s: skiff builds only for this machine's platform, %s (no emulation)", config.ErrBadOption, o.Platform, HostPlatform())
 	}
@@ -96,12 +101,33 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, erro
 		Executor: x, Context: bctx, Cache: cache, NoCache: o.NoCache, CacheTTL: o.CacheTTL, Tags: o.Tags,
 		Secrets: o.Secrets, Out: o.Out, Quiet: o.Quiet, Jobs: o.Jobs, TempDir: tmp,
 		Finish: func(ctx context.Context, plan *build.Plan, res *build.Result) (*build.Result, error) {
-			if !o.Squash {
-				return res, nil
+			if o.Squash {
+				var err error
+				if res, err = e.squash(plan, res, o.Tags, o.Docker); err != nil {
+					return nil, err
+				}
 			}
-			return e.squash(plan, res, o.Tags, o.Docker)
+			if len(o.Annotations) > 0 {
+				return e.annotate(res, o.Tags, o.Annotations)
+			}
+			return res, nil
 		},
 	})
+}
+
+// annotate makes a copy of the built image with annotations in its
+// manifest and moves the build's names to it.
+func (e *Engine) annotate(res *build.Result, tags []string, annotations map[string]string) (*build.Result, error) {
+	id, err := e.store.AnnotateImage(res.ImageID, annotations)
+	if err != nil {
+		return nil, fmt.Errorf("annotating the image: %w", err)
+	}
+	out := *res
+	out.ImageID = id
+	if out.Tagged, err = e.store.NameImage(id, tags); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // squash makes the built image's layers above its stage's base one layer

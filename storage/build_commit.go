@@ -88,7 +88,7 @@ func (s *Store) BuildCommit(o BuildCommitOptions) (string, error) {
 		img.RootFS.DiffIDs = append(img.RootFS.DiffIDs, l.UncompressedDigest)
 	}
 	img.History = append(img.History, imgspec.History{Created: &now, CreatedBy: o.CreatedBy, Author: o.Author, EmptyLayer: o.Layer == ""})
-	id, err := s.writeBuildImage(img, top, o.Docker)
+	id, err := s.writeBuildImage(img, top, o.Docker, nil)
 	if err != nil && newLayer != "" {
 		_ = s.lib.DeleteLayer(newLayer)
 	}
@@ -97,16 +97,17 @@ func (s *Store) BuildCommit(o BuildCommitOptions) (string, error) {
 
 // writeBuildImage stores the config blob and a manifest listing every layer
 // from top down to the base, uncompressed (push compresses).
-func (s *Store) writeBuildImage(img buildImage, top string, docker bool) (string, error) {
+func (s *Store) writeBuildImage(img buildImage, top string, docker bool, annotations map[string]string) (string, error) {
 	cfgBlob, err := json.Marshal(img)
 	if err != nil {
 		return "", err
 	}
 	cfgDigest := digest.Canonical.FromBytes(cfgBlob)
 	man := imgspec.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: imgspec.MediaTypeImageManifest,
-		Config:    imgspec.Descriptor{MediaType: imgspec.MediaTypeImageConfig, Digest: cfgDigest, Size: int64(len(cfgBlob))},
+		Versioned:   specs.Versioned{SchemaVersion: 2},
+		MediaType:   imgspec.MediaTypeImageManifest,
+		Config:      imgspec.Descriptor{MediaType: imgspec.MediaTypeImageConfig, Digest: cfgDigest, Size: int64(len(cfgBlob))},
+		Annotations: annotations,
 	}
 	layerType := imgspec.MediaTypeImageLayer
 	if docker {
@@ -225,7 +226,7 @@ func (s *Store) SquashImage(imageID, baseImageID string, docker bool) (string, e
 	bi.Created = &now
 	bi.RootFS = imgspec.RootFS{Type: "layers", DiffIDs: append(base.RootFS.DiffIDs, l.UncompressedDigest)}
 	bi.History = append(base.History, imgspec.History{Created: &now, CreatedBy: "skiff build --squash", Author: bi.Author})
-	id, err := s.writeBuildImage(bi, l.ID, docker)
+	id, err := s.writeBuildImage(bi, l.ID, docker, nil)
 	if err != nil {
 		_ = s.lib.DeleteLayer(l.ID)
 	}
@@ -272,4 +273,28 @@ func (s *Store) squashLayer(top, baseTop string) (*layerInfo, error) {
 		return nil, fmt.Errorf("storing the squashed layer: %w", err)
 	}
 	return &layerInfo{ID: l.ID, UncompressedDigest: l.UncompressedDigest}, nil
+}
+
+// AnnotateImage makes a copy of an OCI image whose manifest carries
+// annotations (build --annotation): the same layers and configuration,
+// made now, so that its ID is its own and the image it copies (a cached
+// step's) keeps its manifest. The copy is unnamed.
+func (s *Store) AnnotateImage(imageID string, annotations map[string]string) (string, error) {
+	img, err := s.lib.Image(imageID)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", ErrNoSuchImage, imageID)
+	}
+	blob, err := s.RawConfig(img.ID)
+	if err != nil {
+		return "", err
+	}
+	var bi buildImage
+	var cfg json.RawMessage
+	bi.Config = &cfg
+	if err := json.Unmarshal(blob, &bi); err != nil {
+		return "", err
+	}
+	now := time.Now().UTC()
+	bi.Created = &now
+	return s.writeBuildImage(bi, img.TopLayer, false, annotations)
 }

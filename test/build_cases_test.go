@@ -1,7 +1,10 @@
 package test
 
 import (
+	"archive/tar"
 	"bytes"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,5 +182,47 @@ func TestBuildSquash(t *testing.T) {
 	}
 	if got := e.ok("run", "--rm", "squashed-scratch", "/bin/sh", "-c", "read l < /a; echo $l"); got != "on scratch\n" {
 		t.Fatalf("the squashed scratch image runs to %q", got)
+	}
+}
+
+// TestBuildAnnotations: --annotation puts annotations in the OCI manifest of
+// the image, as save writes it; the image without them, from the same
+// cached steps, keeps its own manifest.
+func TestBuildAnnotations(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nRUN echo x > /x\n")
+	e.ok("build", "-q", "-t", "plain", "ctx")
+	e.ok("build", "-q", "--annotation", "org.example.team=builders", "--annotation", "note=a b", "-t", "annotated", "ctx")
+	manifestAnnotations := func(image string) map[string]string {
+		out := filepath.Join(e.root, "work", image+".tar")
+		e.ok("save", "--format", "oci-archive", "-o", out, image)
+		f, err := os.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		blobs := map[string][]byte{}
+		tr := tar.NewReader(f)
+		for h, err := tr.Next(); err == nil; h, err = tr.Next() {
+			if h.Size < 1<<20 {
+				blobs[h.Name], _ = io.ReadAll(tr)
+			}
+		}
+		var index struct{ Manifests []struct{ Digest string } }
+		if err := json.Unmarshal(blobs["index.json"], &index); err != nil || len(index.Manifests) != 1 {
+			t.Fatalf("%s's index.json: %s (%v)", image, blobs["index.json"], err)
+		}
+		var man struct{ Annotations map[string]string }
+		if err := json.Unmarshal(blobs["blobs/sha256/"+strings.TrimPrefix(index.Manifests[0].Digest, "sha256:")], &man); err != nil {
+			t.Fatal(err)
+		}
+		return man.Annotations
+	}
+	if got := manifestAnnotations("annotated"); got["org.example.team"] != "builders" || got["note"] != "a b" {
+		t.Fatalf("the annotated image's manifest has %v", got)
+	}
+	if got := manifestAnnotations("plain"); len(got) != 0 {
+		t.Fatalf("the image built without --annotation has %v", got)
 	}
 }

@@ -203,7 +203,7 @@ func TestBuildRefusesBadInput(t *testing.T) {
 		{[]string{"no-such-dir"}, `^Error: .*no-such-dir is not a directory`},
 		{[]string{"--platform", "linux/s390x", "ok"}, `^Error: .*builds only for this machine's platform`},
 		{[]string{"-t", "Bad:Name:x", "ok"}, `^Error: .*Bad:Name:x`},
-		{[]string{"--annotation", "a=b", "ok"}, `^Error: --annotation is not supported yet`},
+		{[]string{"--annotation", "a=b", "--format", "docker", "ok"}, `^Error: .*--annotation needs --format oci`},
 		{[]string{"--pull=sometimes", "ok"}, `^Error: --pull sometimes`},
 		{[]string{"--target", "nope", "ok"}, `^Error: .*no such stage`},
 	} {

@@ -65,7 +65,7 @@ Each step is looked up in the build cache first; independent stages run at the s
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
 	fs.StringVar(&f.iidFile, "iidfile", "", "write the image ID to this file")
 	fs.StringArrayVar(&f.labels, "label", nil, "set the label NAME=VALUE on the image (repeatable)")
-	fs.StringArrayVar(&f.annotations, "annotation", nil, "set the manifest annotation NAME=VALUE (not supported yet)")
+	fs.StringArrayVar(&f.annotations, "annotation", nil, "set the manifest annotation NAME=VALUE (repeatable; --format oci)")
 	fs.StringVar(&f.format, "format", "oci", "image format: oci or docker")
 	fs.BoolVar(&f.layers, "layers", true, "use the build cache for each step")
 	fs.BoolVar(&f.squash, "squash", false, "make the image's layers above its base one layer")
@@ -121,10 +121,8 @@ func (f *buildFlags) options(c *cobra.Command, args []string) (buildOptions, err
 	}
 	b.CacheTTL = f.cacheTTL
 	b.Squash = f.squash
-	for flag, set := range map[string]bool{"--annotation": len(f.annotations) > 0} {
-		if set {
-			return o, usagef("%s is not supported yet", flag)
-		}
+	if b.Annotations, err = keyValues("--annotation", f.annotations); err != nil {
+		return o, err
 	}
 	if b.BuildArgs, err = buildArgs(f.buildArgs); err != nil {
 		return o, err
