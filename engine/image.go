@@ -2,6 +2,10 @@ package engine
 
 import (
 	"context"
+	"fmt"
+
+	"github.com/skiff-project/skiff/engine/build"
+	"github.com/skiff-project/skiff/engine/config"
 	"io"
 
 	"github.com/skiff-project/skiff/storage"
@@ -72,8 +76,14 @@ func (e *Engine) LoadImages(ctx context.Context, path string, progress io.Writer
 	return e.store.Load(ctx, path, progress)
 }
 
-// ImportImage makes an image of a file system tarball.
-func (e *Engine) ImportImage(ctx context.Context, o storage.ImportOptions) (string, error) {
+// ImportImage makes an image of a file system tarball, its configuration
+// made by changes (import --change: Containerfile instructions, parsed as
+// build and commit parse them).
+func (e *Engine) ImportImage(ctx context.Context, o storage.ImportOptions, changes []string) (string, error) {
+	if _, err := build.ParseChanges(changes, build.ImageConfig{}); err != nil {
+		return "", fmt.Errorf("%w: %v", config.ErrBadOption, err)
+	}
+	o.Edit = changesEdit(changes)
 	return e.store.Import(ctx, o)
 }
 

@@ -226,3 +226,26 @@ func TestBuildAnnotations(t *testing.T) {
 		t.Fatalf("the image built without --annotation has %v", got)
 	}
 }
+
+// TestImportAndCommitChangesUseTheContainerfileParser: import --change and
+// commit --change take what a Containerfile takes (buildkit's parser):
+// exec and shell forms, $VAR from earlier ENVs, a relative WORKDIR; a
+// malformed one is refused on one line with 125.
+func TestImportAndCommitChangesUseTheContainerfileParser(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.ok("create", "--name", "src", busybox, "true")
+	rootfs := filepath.Join(e.root, "work", "rootfs.tar")
+	e.ok("export", "-o", rootfs, "src")
+	e.ok("import", "-c", "ENV BASE=/srv", "-c", "WORKDIR $BASE", "-c", "WORKDIR app", "-c", `CMD echo "$BASE" from $(pwd)`, rootfs, "imported")
+	if got := e.ok("run", "--rm", "imported"); got != "/srv from /srv/app\n" {
+		t.Fatalf("the imported image runs to %q", got)
+	}
+	e.ok("commit", "-c", `ENTRYPOINT ["echo", "entry"]`, "-c", "LABEL a=b c=d", "src", "committed")
+	if got := e.ok("run", "--rm", "committed"); got != "entry\n" {
+		t.Fatalf("the committed image runs to %q", got)
+	}
+	e.fails(125, `invalid --change "FROB x"`, "import", "-c", "FROB x", rootfs)
+	e.fails(125, `invalid --change "ENV"`, "import", "-c", "ENV", rootfs)
+	e.fails(125, `invalid --change "RUN true"`, "commit", "-c", "RUN true", "src")
+}
