@@ -83,7 +83,7 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, erro
 	}
 	plan, err := build.NewPlan(ctx, o.Containerfile, build.PlanOptions{
 		File: o.File, BuildArgs: o.BuildArgs, Target: o.Target, BuildContexts: o.BuildContexts,
-		Labels: o.Labels, Platform: HostPlatform(), Resolve: x.From,
+		Labels: o.Labels, Platform: HostPlatform(), Network: o.Network, Resolve: x.From,
 	})
 	if err != nil {
 		return nil, err

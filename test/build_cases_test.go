@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -248,4 +249,26 @@ func TestImportAndCommitChangesUseTheContainerfileParser(t *testing.T) {
 	e.fails(125, `invalid --change "FROB x"`, "import", "-c", "FROB x", rootfs)
 	e.fails(125, `invalid --change "ENV"`, "import", "-c", "ENV", rootfs)
 	e.fails(125, `invalid --change "RUN true"`, "commit", "-c", "RUN true", "src")
+}
+
+// TestBuildNetwork: RUN --network=none and build --network none run in a
+// network namespace of their own with only a loopback device; by default a
+// RUN has the network of skiff's namespace (the host's, rootless).
+func TestBuildNetwork(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nRUN --network=none grep -c : /proc/net/dev > /none\nRUN grep -c : /proc/net/dev > /default\n")
+	e.ok("build", "-q", "-t", "net", "ctx")
+	host, err := os.ReadFile("/proc/net/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("1\n%d\n", strings.Count(string(host), ":"))
+	if got := e.ok("run", "--rm", "net", "cat", "/none", "/default"); got != want {
+		t.Fatalf("devices seen by RUN --network=none and by default: %q, want %q", got, want)
+	}
+	e.ok("build", "-q", "--network", "none", "-t", "net-none", "ctx")
+	if got := e.ok("run", "--rm", "net-none", "cat", "/default"); got != "1\n" {
+		t.Fatalf("build --network none: a RUN saw %q devices", got)
+	}
 }

@@ -442,3 +442,17 @@ func TestParseChanges(t *testing.T) {
 		}
 	}
 }
+
+// The build's --network is a RUN's own unless it gives one, and is in its
+// text (so in its cache key).
+func TestPlanBuildNetwork(t *testing.T) {
+	src := "FROM scratch\nRUN a\nRUN --network=host b\n"
+	def := plan(t, src, PlanOptions{})
+	none := plan(t, src, PlanOptions{Network: "none"})
+	if r := findStep(t, none, "RUN", 0); r.Run.Network != "none" || r.Expanded == findStep(t, def, "RUN", 0).Expanded {
+		t.Errorf("a RUN without --network under build --network none: %q", r.Expanded)
+	}
+	if r := findStep(t, none, "RUN", 1); r.Run.Network != "host" || r.Expanded != findStep(t, def, "RUN", 1).Expanded {
+		t.Errorf("a RUN --network=host under build --network none: %q", r.Expanded)
+	}
+}
