@@ -107,20 +107,26 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, erro
 					return nil, err
 				}
 			}
-			if len(o.Annotations) > 0 {
-				return e.annotate(res, o.Tags, o.Annotations)
-			}
-			return res, nil
+			return e.finalFormat(res, o.Tags, o.Docker, o.Annotations)
 		},
 	})
 }
 
-// annotate makes a copy of the built image with annotations in its
-// manifest and moves the build's names to it.
-func (e *Engine) annotate(res *build.Result, tags []string, annotations map[string]string) (*build.Result, error) {
-	id, err := e.store.AnnotateImage(res.ImageID, annotations)
+// finalFormat gives the build's names to a copy of the built image when
+// its manifest is not the one asked for: annotations (--annotation), or
+// another format than --format's (the image came from the cache of a
+// build in the other one).
+func (e *Engine) finalFormat(res *build.Result, tags []string, docker bool, annotations map[string]string) (*build.Result, error) {
+	isDocker, err := e.store.IsDockerFormat(res.ImageID)
 	if err != nil {
-		return nil, fmt.Errorf("annotating the image: %w", err)
+		return nil, err
+	}
+	if len(annotations) == 0 && isDocker == docker {
+		return res, nil
+	}
+	id, err := e.store.CopyImage(res.ImageID, docker, annotations)
+	if err != nil {
+		return nil, fmt.Errorf("writing the image's manifest: %w", err)
 	}
 	out := *res
 	out.ImageID = id

@@ -275,11 +275,12 @@ func (s *Store) squashLayer(top, baseTop string) (*layerInfo, error) {
 	return &layerInfo{ID: l.ID, UncompressedDigest: l.UncompressedDigest}, nil
 }
 
-// AnnotateImage makes a copy of an OCI image whose manifest carries
-// annotations (build --annotation): the same layers and configuration,
-// made now, so that its ID is its own and the image it copies (a cached
-// step's) keeps its manifest. The copy is unnamed.
-func (s *Store) AnnotateImage(imageID string, annotations map[string]string) (string, error) {
+// CopyImage makes a copy of an image with the same layers and
+// configuration, made now (so its ID is its own), whose manifest is
+// docker's (v2s2) or OCI's with annotations: the build's final image when
+// its format or annotations are not those of the cached image it is. The
+// copy is unnamed.
+func (s *Store) CopyImage(imageID string, docker bool, annotations map[string]string) (string, error) {
 	img, err := s.lib.Image(imageID)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s", ErrNoSuchImage, imageID)
@@ -296,5 +297,14 @@ func (s *Store) AnnotateImage(imageID string, annotations map[string]string) (st
 	}
 	now := time.Now().UTC()
 	bi.Created = &now
-	return s.writeBuildImage(bi, img.TopLayer, false, annotations)
+	return s.writeBuildImage(bi, img.TopLayer, docker, annotations)
+}
+
+// IsDockerFormat tells whether an image's manifest is docker's v2s2.
+func (s *Store) IsDockerFormat(imageID string) (bool, error) {
+	manBlob, err := s.lib.ImageBigData(imageID, cstorage.ImageDigestBigDataKey)
+	if err != nil {
+		return false, fmt.Errorf("reading the manifest of image %s: %w", imageID, err)
+	}
+	return manifest.GuessMIMEType(manBlob) == manifest.DockerV2Schema2MediaType, nil
 }

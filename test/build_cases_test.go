@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -270,5 +271,33 @@ func TestBuildNetwork(t *testing.T) {
 	e.ok("build", "-q", "--network", "none", "-t", "net-none", "ctx")
 	if got := e.ok("run", "--rm", "net-none", "cat", "/default"); got != "1\n" {
 		t.Fatalf("build --network none: a RUN saw %q devices", got)
+	}
+}
+
+// TestBuildFormat: --format gives the image's manifest type (docker's v2s2
+// or OCI's, as a registry serves it after push), also when every step comes
+// from the cache of a build in the other format.
+func TestBuildFormat(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nRUN echo x > /x\n")
+	repo := plainRegistry + "/e2e/build-format-" + e.user.Username
+	for _, tc := range []struct{ format, want string }{
+		{"oci", "application/vnd.oci.image.manifest.v1+json"},
+		{"docker", "application/vnd.docker.distribution.manifest.v2+json"},
+		{"oci", "application/vnd.oci.image.manifest.v1+json"},
+	} {
+		e.ok("build", "-q", "--format", tc.format, "-t", repo+":"+tc.format, "ctx")
+		e.ok("push", "-q", repo+":"+tc.format)
+		req, _ := http.NewRequest("GET", "http://"+repo[:strings.Index(repo, "/")]+"/v2/"+repo[strings.Index(repo, "/")+1:]+"/manifests/"+tc.format, nil)
+		req.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Content-Type"); got != tc.want {
+			t.Fatalf("build --format %s pushed a manifest of type %s", tc.format, got)
+		}
 	}
 }
