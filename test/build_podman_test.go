@@ -319,7 +319,7 @@ var podmanCases = []string{
 	"arg-before-from", "copy-from-image", "add-local", "add-tar", "target-stage", "unused-stage",
 	"escape-directive", "syntax-directive", "run-forms", "shell", "parallel-stages",
 	"run-mount-bind", "run-mount-cache", "run-mount-tmpfs", "run-mount-secret", "build-context",
-	"from-digest", "add-url", "onbuild", "onbuild-copy", "healthcheck-none",
+	"from-digest", "add-url", "onbuild", "onbuild-copy", "healthcheck-none", "arg-proxy", "from-scratch",
 }
 
 // TestBuildMatchesPodman builds corpus cases with skiff and podman and
