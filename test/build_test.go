@@ -290,3 +290,82 @@ func processesRunning(cmdline string) []string {
 	}
 	return pids
 }
+
+// TestBuildKilledAtSeveralPoints: builds killed at several moments (while
+// copying, running, committing) leave nothing that image prune does not
+// remove: afterwards every layer in the store belongs to an image, no
+// working layer is left, and the next build gives the right image.
+func TestBuildKilledAtSeveralPoints(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nARG N\nCOPY big /big\nRUN echo $N > /n && cp /big /big2\nCOPY small /small\nRUN cat /small /n\n")
+	e.writeFile("work/ctx/small", "small\n")
+	big := make([]byte, 24<<20)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(filepath.Join(e.root, "work/ctx/big"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.chownAll()
+	for i, delay := range []time.Duration{150, 300, 450, 600, 800, 1000} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := e.command(ctx, "build", "-q", "--build-arg", "N="+strconv.Itoa(i), "-t", "several", "ctx")
+		cmd.SysProcAttr.Setpgid = true
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay * time.Millisecond)
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		cancel()
+	}
+	e.ok("build", "-q", "--build-arg", "N=final", "-t", "several", "ctx")
+	if got := e.ok("run", "--rm", "several", "sh", "-c", "cat /small /n; cmp /big /big2 && echo same"); got != "small\nfinal\nsame\n" {
+		t.Fatalf("the build after killed ones runs to %q", got)
+	}
+	e.ok("image", "prune", "-f")
+	if left := e.storeContainers(); len(left) != 0 {
+		t.Fatalf("image prune left working layers: %v", left)
+	}
+	if orphans := e.orphanLayers(); len(orphans) != 0 {
+		t.Fatalf("layers no image uses are left after image prune: %v", orphans)
+	}
+	if got := e.ok("run", "--rm", "several", "cat", "/n"); got != "final\n" {
+		t.Fatalf("after image prune the image runs to %q", got)
+	}
+}
+
+// orphanLayers are the store's layers that no image's chain of layers has.
+func (e *env) orphanLayers() []string {
+	e.t.Helper()
+	dir := filepath.Join(e.home, ".local/share/skiff/storage")
+	var layers []struct{ ID, Parent string }
+	var images []struct{ Layer string }
+	for file, v := range map[string]any{"overlay-layers/layers.json": &layers, "overlay-images/images.json": &images} {
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, v); err != nil {
+			e.t.Fatalf("%s: %v", file, err)
+		}
+	}
+	parent := map[string]string{}
+	for _, l := range layers {
+		parent[l.ID] = l.Parent
+	}
+	used := map[string]bool{}
+	for _, img := range images {
+		for l := img.Layer; l != "" && !used[l]; l = parent[l] {
+			used[l] = true
+		}
+	}
+	var orphans []string
+	for _, l := range layers {
+		if !used[l.ID] {
+			orphans = append(orphans, l.ID)
+		}
+	}
+	return orphans
+}
