@@ -61,7 +61,7 @@ func TestBuildStagesRunInParallel(t *testing.T) {
 	}
 	serial := timed("--no-cache", "--jobs", "1", "parallel-stages")
 	parallel := timed("--no-cache", "parallel-stages")
-	if parallel > serial-600*time.Millisecond {
+	if parallel > serial-400*time.Millisecond {
 		t.Fatalf("two 1 s stages took %v at once and %v one after the other", parallel, serial)
 	}
 	if cached := timed("parallel-stages"); cached > parallel/2 {
