@@ -172,6 +172,7 @@ func (e *Engine) buildCacheDir() string { return filepath.Join(e.paths.Dir, "bui
 // the directories of RUN --mount=type=cache) and removes the images only it
 // kept (dangling intermediate images), returning their IDs.
 func (e *Engine) PruneBuildCache(ctx context.Context) ([]string, error) {
+	e.removeOrphans(ctx)
 	if err := e.removeLeftWorkLayers(ctx); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,6 +41,9 @@ func (e *Engine) StartContainers(ctx context.Context, o StartContainersOptions) 
 		id, err := e.containerID(ctx, n)
 		if err == nil {
 			_, err = e.Start(ctx, id, StartOptions{NotifySocket: o.NotifySocket})
+			if errors.Is(err, ErrIsRunning) {
+				err = nil // docker and podman: starting a running container is no error
+			}
 		}
 		reports = append(reports, StartReport{ID: id, RawInput: n, Err: err})
 	}
@@ -110,10 +116,7 @@ func (e *Engine) RestartContainers(ctx context.Context, o RestartOptions) ([]Res
 	for _, n := range names {
 		id, err := e.containerID(ctx, n)
 		if err == nil {
-			err = e.Stop(ctx, id, timeoutOrDefault(o.Timeout))
-		}
-		if err == nil {
-			_, err = e.Start(ctx, id, StartOptions{NotifySocket: o.NotifySocket})
+			err = e.restart(ctx, id, o)
 		}
 		if o.Ignore && errors.Is(err, config.ErrNoSuchContainer) {
 			continue
@@ -193,7 +196,9 @@ func (e *Engine) RemoveContainers(ctx context.Context, o RmOptions) ([]RmReport,
 		if err == nil {
 			err = e.rm(ctx, id, o)
 		}
-		if o.Ignore && errors.Is(err, config.ErrNoSuchContainer) {
+		// rm -f of a name no container has is no error (podman 4 and
+		// docker's CLI say nothing and exit 0), as with --ignore.
+		if (o.Ignore || o.Force) && errors.Is(err, config.ErrNoSuchContainer) {
 			continue
 		}
 		reports = append(reports, RmReport{ID: id, RawInput: n, Err: err})
@@ -299,4 +304,33 @@ func timeoutOrDefault(t *time.Duration) time.Duration {
 		return -1
 	}
 	return *t
+}
+
+// restart stops container id and starts it again. A --rm container stays
+// (podman and docker restart it): its monitor's cleanup, as it ends, sees
+// the mark that a live restart is under way and does not remove it.
+func (e *Engine) restart(ctx context.Context, id string, o RestartOptions) error {
+	mark := e.paths.Restarting(id)
+	if err := os.WriteFile(mark, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	defer os.Remove(mark)
+	if err := e.Stop(ctx, id, timeoutOrDefault(o.Timeout)); err != nil {
+		return err
+	}
+	_, err := e.Start(ctx, id, StartOptions{NotifySocket: o.NotifySocket})
+	if errors.Is(err, ErrIsRunning) {
+		err = nil // docker and podman: starting a running container is no error
+	}
+	return err
+}
+
+// restarting tells whether a live restart has marked container id.
+func (e *Engine) restarting(id string) bool {
+	data, err := os.ReadFile(e.paths.Restarting(id))
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	return err == nil && pid > 0 && processAlive(pid, time.Time{})
 }

@@ -158,7 +158,7 @@ func (e *Engine) cleanup(ctx context.Context, id string, owner int) error {
 	// An attached `runc run` deletes its own state; a monitored container's
 	// state is deleted here.
 	e.deleteRuntimeState(ctx, rec)
-	if rec.Config.AutoRemove {
+	if rec.Config.AutoRemove && !e.restarting(rec.ID) {
 		return e.removeContainer(ctx, rec, true) // the network too
 	}
 	e.teardownNetwork(rec)
@@ -317,6 +317,9 @@ func (e *Engine) removeContainer(ctx context.Context, rec *config.ContainerRecor
 	if err := e.state.Remove(ctx, rec.ID); err != nil {
 		return err
 	}
+	if rec.Config.AutoRemove {
+		e.keepExit(rec.ID)
+	}
 	_ = os.RemoveAll(e.containerDir(rec.ID))
 	e.state.RemoveLockFile(rec.ID)
 	if volumes {
@@ -337,4 +340,28 @@ func (e *Engine) waitGone(rec *config.ContainerRecord, timeout time.Duration) bo
 		time.Sleep(20 * time.Millisecond)
 	}
 	return false
+}
+
+// keptExitAge is how long the exit file of a removed --rm container is
+// kept for wait (podman keeps the exit codes of removed containers too).
+const keptExitAge = 5 * time.Minute
+
+// keepExit keeps the exit file of --rm container id, which is being
+// removed, and drops the kept ones that are old: a wait that began while
+// it ran, and saw it removed, still tells its exit code.
+func (e *Engine) keepExit(id string) {
+	dir := e.paths.KeptExits()
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, ent := range entries {
+			if info, err := ent.Info(); err == nil && time.Since(info.ModTime()) > keptExitAge {
+				_ = os.Remove(filepath.Join(dir, ent.Name()))
+			}
+		}
+	}
+	if _, err := os.Stat(e.exitPath(id)); err != nil {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o700); err == nil {
+		_ = os.Rename(e.exitPath(id), e.paths.KeptExit(id))
+	}
 }

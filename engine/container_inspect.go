@@ -166,3 +166,8 @@ func (e *Engine) IsContainer(ctx context.Context, nameOrID string) bool {
 func (e *Engine) LookupContainer(ctx context.Context, nameOrID string) (*config.ContainerRecord, error) {
 	return e.state.Lookup(ctx, nameOrID)
 }
+
+// IsRunning tells whether rec's container runs, as its processes say.
+func (e *Engine) IsRunning(rec *config.ContainerRecord) bool {
+	return e.observedState(rec) == config.StateRunning
+}

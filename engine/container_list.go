@@ -6,7 +6,7 @@ import (
 
 	"context"
 	"fmt"
-	"path"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -31,59 +31,101 @@ type ContainerSummary struct {
 // ListContainersOptions filter ps.
 type ListContainersOptions struct {
 	All     bool
-	Last    int               // -n; 0 = no limit; -l is Last 1
-	Filters []ContainerFilter // ParseContainerFilters; a container passes every one
+	Last    int              // -n; 0 = no limit; -l is Last 1
+	Filters ContainerFilters // ParseContainerFilters
 }
 
-// ContainerFilter is one of ps's --filter values, parsed.
-type ContainerFilter func(*ContainerSummary) bool
+// ContainerFilters are ps's --filter values, parsed: a container passes
+// when it matches one value of each key given (docker's and podman's
+// rule: values of one key are alternatives, keys add up).
+type ContainerFilters struct {
+	keys []func(*ContainerSummary) bool
+	// status: a status filter lists containers of every state, as if with
+	// -a (docker's and podman's ps).
+	status bool
+}
 
-// ParseContainerFilters reads ps --filter values: id, name, status,
-// label, ancestor, exited.
-func ParseContainerFilters(filters []string) ([]ContainerFilter, error) {
-	var out []ContainerFilter
+func (f ContainerFilters) match(c *ContainerSummary) bool {
+	for _, k := range f.keys {
+		if !k(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseContainerFilters reads ps --filter values: id, name (a regular
+// expression, as docker's and podman's), status, label, ancestor, exited.
+func ParseContainerFilters(filters []string) (ContainerFilters, error) {
+	var order []string
+	byKey := map[string][]func(*ContainerSummary) bool{}
 	for _, f := range filters {
 		key, val, ok := strings.Cut(f, "=")
 		if !ok || val == "" {
-			return nil, fmt.Errorf("%w: filter %q: want KEY=VALUE", config.ErrBadOption, f)
+			return ContainerFilters{}, fmt.Errorf("%w: filter %q: want KEY=VALUE", config.ErrBadOption, f)
 		}
-		switch key {
-		case "id":
-			out = append(out, func(c *ContainerSummary) bool { return strings.HasPrefix(c.ID, val) })
-		case "name":
-			out = append(out, func(c *ContainerSummary) bool {
-				ok, _ := path.Match(val, c.Name)
-				return ok || strings.Contains(c.Name, val)
-			})
-		case "status":
-			switch val {
-			case "created", "running", "exited", "paused", "restarting", "removing", "dead":
-			default:
-				return nil, fmt.Errorf("%w: filter %q: status is created, running, exited, paused, restarting, removing or dead", config.ErrBadOption, f)
-			}
-			out = append(out, func(c *ContainerSummary) bool { return c.State == val })
-		case "label":
-			k, v, hasV := strings.Cut(val, "=")
-			out = append(out, func(c *ContainerSummary) bool {
-				got, ok := c.Labels[k]
-				return ok && (!hasV || got == v)
-			})
-		case "ancestor":
-			out = append(out, func(c *ContainerSummary) bool {
-				return c.Image == val || strings.HasPrefix(c.ImageID, val) || strings.TrimSuffix(c.Image, ":latest") == strings.TrimSuffix(val, ":latest") ||
-					strings.HasSuffix(strings.TrimSuffix(c.Image, ":latest"), "/"+strings.TrimSuffix(val, ":latest"))
-			})
-		case "exited":
-			var code int
-			if _, err := fmt.Sscanf(val, "%d", &code); err != nil {
-				return nil, fmt.Errorf("%w: filter %q: exited takes an exit code", config.ErrBadOption, f)
-			}
-			out = append(out, func(c *ContainerSummary) bool { return c.State == config.StateExited && c.ExitCode == code })
-		default:
-			return nil, fmt.Errorf("%w: filter %q: unknown key %q (id, name, status, label, ancestor, exited)", config.ErrBadOption, f, key)
+		m, err := containerFilter(f, key, val)
+		if err != nil {
+			return ContainerFilters{}, err
 		}
+		if _, seen := byKey[key]; !seen {
+			order = append(order, key)
+		}
+		byKey[key] = append(byKey[key], m)
+	}
+	var out ContainerFilters
+	for _, key := range order {
+		alternatives := byKey[key]
+		out.keys = append(out.keys, func(c *ContainerSummary) bool {
+			for _, m := range alternatives {
+				if m(c) {
+					return true
+				}
+			}
+			return false
+		})
+		out.status = out.status || key == "status"
 	}
 	return out, nil
+}
+
+// containerFilter is the test of one --filter value f, KEY=VAL.
+func containerFilter(f, key, val string) (func(*ContainerSummary) bool, error) {
+	switch key {
+	case "id":
+		return func(c *ContainerSummary) bool { return strings.HasPrefix(c.ID, val) }, nil
+	case "name":
+		re, err := regexp.Compile(val)
+		if err != nil {
+			return nil, fmt.Errorf("%w: filter %q: %v", config.ErrBadOption, f, err)
+		}
+		return func(c *ContainerSummary) bool { return re.MatchString(c.Name) }, nil
+	case "status":
+		switch val {
+		case "created", "running", "exited", "paused", "restarting", "removing", "dead":
+		default:
+			return nil, fmt.Errorf("%w: filter %q: status is created, running, exited, paused, restarting, removing or dead", config.ErrBadOption, f)
+		}
+		return func(c *ContainerSummary) bool { return c.State == val }, nil
+	case "label":
+		k, v, hasV := strings.Cut(val, "=")
+		return func(c *ContainerSummary) bool {
+			got, ok := c.Labels[k]
+			return ok && (!hasV || got == v)
+		}, nil
+	case "ancestor":
+		return func(c *ContainerSummary) bool {
+			return c.Image == val || strings.HasPrefix(c.ImageID, val) || strings.TrimSuffix(c.Image, ":latest") == strings.TrimSuffix(val, ":latest") ||
+				strings.HasSuffix(strings.TrimSuffix(c.Image, ":latest"), "/"+strings.TrimSuffix(val, ":latest"))
+		}, nil
+	case "exited":
+		var code int
+		if _, err := fmt.Sscanf(val, "%d", &code); err != nil {
+			return nil, fmt.Errorf("%w: filter %q: exited takes an exit code", config.ErrBadOption, f)
+		}
+		return func(c *ContainerSummary) bool { return c.State == config.StateExited && c.ExitCode == code }, nil
+	}
+	return nil, fmt.Errorf("%w: filter %q: unknown key %q (id, name, status, label, ancestor, exited)", config.ErrBadOption, f, key)
 }
 
 func (e *Engine) summary(rec *config.ContainerRecord) *ContainerSummary {
@@ -118,14 +160,10 @@ func (e *Engine) ListContainers(ctx context.Context, o ListContainersOptions) ([
 			break
 		}
 		s := e.summary(r)
-		if !o.All && o.Last == 0 && s.State != config.StateRunning {
+		if !o.All && !o.Filters.status && o.Last == 0 && s.State != config.StateRunning {
 			continue
 		}
-		keep := true
-		for _, f := range o.Filters {
-			keep = keep && f(s)
-		}
-		if keep {
+		if o.Filters.match(s) {
 			out = append(out, s)
 		}
 	}

@@ -85,6 +85,10 @@ func (e *Engine) prepare(ctx context.Context, rec *config.ContainerRecord, runti
 	if !hasEnv(env, "PATH") {
 		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	}
+	// docker's and podman's: the container's hostname as HOSTNAME.
+	if c.Hostname != "" && !hasEnv(env, "HOSTNAME") {
+		env = append(env, "HOSTNAME="+c.Hostname)
+	}
 	if c.Tty && !hasEnv(env, "TERM") {
 		env = append(env, "TERM=xterm")
 	}

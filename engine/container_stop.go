@@ -54,6 +54,11 @@ func (e *Engine) Kill(ctx context.Context, nameOrID string, sig syscall.Signal) 
 	if err != nil {
 		return err
 	}
+	// As podman's kill (and docker's, moby#47792): a container killed by
+	// its user is not restarted by its policy until it is started again.
+	if err := e.markStopped(ctx, rec.ID); err != nil {
+		return err
+	}
 	if err := e.runtimeRun(ctx, runtime, "kill", rec.ID, signalArg(sig)); err != nil {
 		// The runtime's state lived in a namespace that is gone (its
 		// monitor was killed): signal the pid.
@@ -151,7 +156,7 @@ func (e *Engine) wait(ctx context.Context, rec *config.ContainerRecord) (int, er
 		cur, err := e.state.Lookup(ctx, rec.ID)
 		if err != nil {
 			if errors.Is(err, config.ErrNoSuchContainer) {
-				if code, _, ok := monitor.ReadExitFile(e.exitPath(rec.ID)); ok {
+				if code, ok := e.removedExit(rec.ID); ok {
 					return code, nil
 				}
 			}
@@ -160,8 +165,11 @@ func (e *Engine) wait(ctx context.Context, rec *config.ContainerRecord) (int, er
 		if e.observedState(cur) != config.StateRunning {
 			if cur.State == config.StateRunning {
 				_ = e.waitRecorded(ctx, cur.ID, 2*time.Second)
-				if c2, err := e.state.Lookup(ctx, cur.ID); err == nil {
+				c2, err := e.state.Lookup(ctx, cur.ID)
+				if err == nil {
 					cur = c2
+				} else if code, ok := e.removedExit(cur.ID); ok {
+					return code, nil // --rm: removed once it ended
 				}
 			}
 			code, _ := e.observedExit(cur)
@@ -254,4 +262,15 @@ func (e *Engine) signalStop(ctx context.Context, rec *config.ContainerRecord, si
 		return true, nil // removed meanwhile
 	}
 	return e.endRestartBackoff(ctx, cur)
+}
+
+// removedExit is the exit code of container id once it has been removed:
+// its exit file, kept for a while when it was a --rm container's.
+func (e *Engine) removedExit(id string) (int, bool) {
+	for _, path := range []string{e.exitPath(id), e.paths.KeptExit(id)} {
+		if code, _, ok := monitor.ReadExitFile(path); ok {
+			return code, true
+		}
+	}
+	return 0, false
 }

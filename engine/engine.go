@@ -36,7 +36,8 @@ type Engine struct {
 	paths       rootless.StatePaths
 	ns          rootless.NamespacePaths
 	runtimeName string
-	runtimes    runtimePaths // resolved once per command (runtime.go)
+	runtimes    runtimePaths  // resolved once per command (runtime.go)
+	swept       chan struct{} // closed when the sweep of ended namespaces is done
 }
 
 // New opens the user's store and state. Rootless, the caller must already
@@ -57,8 +58,9 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	e.paths, e.ns = e.layout.State(cfg.GraphRoot), e.layout.Namespace(rootless.NamespaceID())
 	if !fileExists(e.ns.Dir) {
 		// The first command in a new namespace: a time to clear what
-		// ended ones left.
-		e.sweepNamespaceDirs()
+		// ended ones left, beside the command's own work (Close waits).
+		e.swept = make(chan struct{})
+		go func() { defer close(e.swept); e.sweepNamespaceDirs() }()
 	}
 	for _, dir := range []string{e.paths.Containers(), e.ns.Bundles()} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -75,6 +77,9 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 			e.Close()
 			return nil, err
 		}
+	}
+	if !fileExists(filepath.Join(cfg.RunRoot, "overlay")) {
+		storage.SeedProbes(e.layout.StorageProbes(cfg.GraphRoot), cfg.RunRoot, "overlay")
 	}
 	if e.store, err = storage.Open(cfg); err != nil {
 		e.Close()
@@ -165,10 +170,18 @@ func (e *Engine) Close() {
 	if e == nil {
 		return
 	}
+	if e.swept != nil {
+		<-e.swept
+	}
 	if e.state != nil {
 		e.state.Close()
 	}
 	if e.store != nil {
+		// What the driver probed, this command or before, for the next
+		// namespace's run root (some probes run at the first mount).
+		if c := e.store.Config; e.store.GraphDriverName() == "overlay" {
+			storage.SaveProbes(e.layout.StorageProbes(c.GraphRoot), c.RunRoot, "overlay")
+		}
 		e.store.Close()
 	}
 }
@@ -272,6 +285,7 @@ func fileExists(path string) bool {
 // those no process lives in any more (their mounts, bundles and runtime
 // state went with them).
 func (e *Engine) sweepNamespaceDirs() {
+	defer phase("sweep ended namespaces", time.Now())
 	for _, d := range e.layout.StaleNamespaces() {
 		_ = os.RemoveAll(d)
 	}

@@ -280,6 +280,70 @@ static int join_holder(const char *dir, const struct skiff_wd *wd)
 	return joined ? 1 : busy ? -1 : 0;
 }
 
+/* A namespace of the user's whose holders all ended while a container of
+ * it still runs (its monitor was killed): its directory has the runtime's
+ * state of that container, and the container's processes keep the user
+ * namespace. With no holder, this process adopts it rather than making a
+ * second one beside it, where the container could not be reached (exec
+ * needs its runtime state, and only a process in the container's user
+ * namespace may join it): it joins the user namespace, found from the host
+ * by a process of the user's in it (the host side may look at every one,
+ * dumpable or not), and makes a mount namespace of its own there, as a
+ * namespace's creator does. Returns 1 once in. */
+static int adopt_orphan(const char *run, const struct skiff_wd *wd)
+{
+	unsigned long long seen[64];
+	int nseen = 0, adopted = 0;
+	struct stat self;
+	DIR *proc;
+	struct dirent *ent;
+
+	if (stat("/proc/self/ns/user", &self) < 0 || !(proc = opendir("/proc")))
+		return 0;
+	while (!adopted && (ent = readdir(proc))) {
+		char path[4200];
+		struct stat st;
+		DIR *runtime;
+		int fd, known = 0, has_state = 0;
+
+		if (strspn(ent->d_name, "0123456789") != strlen(ent->d_name) || !ent->d_name[0])
+			continue;
+		snprintf(path, sizeof path, "/proc/%s", ent->d_name);
+		if (stat(path, &st) < 0 || st.st_uid != getuid())
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/ns/user", ent->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) < 0 || st.st_ino == self.st_ino)
+			goto next;
+		for (int i = 0; i < nseen; i++)
+			known |= seen[i] == (unsigned long long)st.st_ino;
+		if (known)
+			goto next;
+		if (nseen < 64)
+			seen[nseen++] = st.st_ino;
+		snprintf(path, sizeof path, "%s/skiff/ns-%llu/runtime", run, (unsigned long long)st.st_ino);
+		if ((runtime = opendir(path))) {
+			struct dirent *c;
+			while (!has_state && (c = readdir(runtime)))
+				has_state = c->d_name[0] != '.';
+			closedir(runtime);
+		}
+		if (!has_state || setns(fd, CLONE_NEWUSER) < 0)
+			goto next;
+		if (unshare(CLONE_NEWNS) < 0)
+			fatal("creating a mount namespace");
+		skiff_make_rslave();
+		skiff_wd_restore(wd);
+		adopted = 1;
+	next:
+		close(fd);
+	}
+	closedir(proc);
+	return adopted;
+}
+
 /* Makes the namespace: a child unshares a user namespace, newuidmap and
  * newgidmap map it side by side, and this process moves into it and makes
  * its own mount namespace there. The child ends once this process is in,
@@ -410,10 +474,11 @@ __attribute__((constructor)) static void skiff_fast_enter(int argc, char **argv,
 			close(skiff_host_root);
 			skiff_host_root = -1;
 		}
-		int created = joined == 0 && create_namespace(&m);
+		int adopted = joined == 0 && adopt_orphan(run, &wd);
+		int created = joined == 0 && !adopted && create_namespace(&m);
 		if (created)
 			retire_namespace_dir(run);
-		if (joined > 0 || created) {
+		if (joined > 0 || adopted || created) {
 			register_holder(dir);
 			skiff_fast_entered = 1;
 			skiff_joined = 1;

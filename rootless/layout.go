@@ -1,6 +1,8 @@
 package rootless
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -69,6 +71,15 @@ func (l Layout) State(graphRoot string) StatePaths {
 // LegacyState is the state of every store before the state belonged to its
 // store: the default store's.
 func (l Layout) LegacyState() StatePaths { return StatePaths{l.Data} }
+
+// StorageProbes keeps what the storage driver learnt of the kernel and the
+// file system of graphRoot (overlay's probe results), for the run roots of
+// namespaces made later: each namespace has a run root of its own, and
+// probing again costs a new namespace's first command 20 ms of mounts.
+func (l Layout) StorageProbes(graphRoot string) string {
+	sum := sha256.Sum256([]byte(filepath.Clean(graphRoot)))
+	return filepath.Join(l.Run, "probes", hex.EncodeToString(sum[:8]))
+}
 
 // HoldersDir keeps the records of the processes that hold the user's
 // namespace, and the lock under which it is found or made.
@@ -160,6 +171,18 @@ func (s StatePaths) Log(id string) string { return filepath.Join(s.Container(id)
 
 // Exit is the exit file the container's monitor writes.
 func (s StatePaths) Exit(id string) string { return filepath.Join(s.Container(id), "exit") }
+
+// Restarting marks a container that restart stops and starts again: its
+// monitor's cleanup does not remove it (--rm) in between. It holds the
+// restarting command's pid.
+func (s StatePaths) Restarting(id string) string { return filepath.Join(s.Container(id), "restarting") }
+
+// KeptExits holds the exit files of --rm containers once they are gone,
+// for a while, so that wait still tells their exit code.
+func (s StatePaths) KeptExits() string { return filepath.Join(s.Dir, "exits") }
+
+// KeptExit is the exit file of removed container id, if it is kept.
+func (s StatePaths) KeptExit(id string) string { return filepath.Join(s.Dir, "exits", id) }
 
 // Pid is where the runtime writes the container's pid: with the
 // container, so that it is known from any namespace (a killed `run`).

@@ -92,8 +92,17 @@ func TestCrashSafetyKilledMonitor(t *testing.T) {
 	}
 	syscall.Kill(mon[0], syscall.SIGKILL)
 	time.Sleep(200 * time.Millisecond)
-	// The container runs on; ps says so; commands still reach it.
+	// The container runs on; ps says so; commands still reach it, also
+	// those that must join it (its monitor held the user's namespace
+	// alone: the next command adopts that namespace rather than making
+	// another, from which exec could not reach the container).
 	checkTruthful(t, e, "orphan", "sleep")
+	if out := e.ok("exec", "orphan", "echo", "reached"); out != "reached\n" {
+		t.Fatalf("exec after the monitor was killed: %q", out)
+	}
+	if out := e.ok("top", "orphan"); !strings.Contains(out, "sleep 32") {
+		t.Fatalf("top after the monitor was killed: %q", out)
+	}
 	e.ok("stop", "-t", "1", "orphan")
 	if got := strings.TrimSpace(e.ok("ps", "-a", "--format", "{{.Names}} {{.State}}")); got != "orphan exited" {
 		t.Fatalf("after stop: %q", got)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -79,6 +80,27 @@ func killAt(t *testing.T, e *env, delay time.Duration, args ...string) {
 // whether the command was still running to be killed.
 func killOnDBWrite(t *testing.T, e *env, nth int, args ...string) bool {
 	t.Helper()
+	return killOnWrite(t, e, filepath.Join(e.home, ".local/share/skiff"), unix.IN_MODIFY, []string{"state.db-wal"}, nth, args...)
+}
+
+// killOnLayerRecord starts skiff ARGS and SIGKILLs it as soon as the store
+// has recorded a container layer (its containers.json renamed into place):
+// after the layer exists, before the engine records the container.
+func killOnLayerRecord(t *testing.T, e *env, args ...string) bool {
+	t.Helper()
+	dir := filepath.Join(e.home, ".local/share/skiff/storage/overlay-containers")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e.chownAll()
+	return killOnWrite(t, e, dir, unix.IN_MOVED_TO|unix.IN_CLOSE_WRITE, []string{"containers.json", "volatile-containers.json"}, 1, args...)
+}
+
+// killOnWrite starts skiff ARGS and SIGKILLs it once inotify has reported
+// mask on one of names in dir the nth time. It reports whether the command
+// was still running to be killed.
+func killOnWrite(t *testing.T, e *env, dir string, mask uint32, names []string, nth int, args ...string) bool {
+	t.Helper()
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Log(e.run("rm", "-f", "-a"))
@@ -93,7 +115,7 @@ func killOnDBWrite(t *testing.T, e *env, nth int, args ...string) bool {
 	}
 	events := os.NewFile(uintptr(fd), "inotify")
 	defer events.Close()
-	if _, err := unix.InotifyAddWatch(fd, filepath.Join(e.home, ".local/share/skiff"), unix.IN_MODIFY); err != nil {
+	if _, err := unix.InotifyAddWatch(fd, dir, mask); err != nil {
 		t.Fatal(err)
 	}
 	cmd := e.command(context.Background(), args...)
@@ -113,7 +135,7 @@ func killOnDBWrite(t *testing.T, e *env, nth int, args ...string) bool {
 			for off := 0; off+unix.SizeofInotifyEvent <= n; {
 				ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
 				name := strings.TrimRight(string(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+int(ev.Len)]), "\x00")
-				if name == "state.db-wal" {
+				if slices.Contains(names, name) {
 					writes <- struct{}{}
 				}
 				off += unix.SizeofInotifyEvent + int(ev.Len)
@@ -285,6 +307,10 @@ type crashCase struct {
 	setup  func(e *env)
 	check  func(t *testing.T, e *env) string
 	writes int // kill points right after the first writes to the database
+	// layer: the command makes a container layer; a kill point right after
+	// the store records it, and at the end no layer is left that keeps the
+	// image from being removed.
+	layer bool
 }
 
 // killEverywhere kills c's command at each of delays, then right after each
@@ -312,6 +338,14 @@ func killEverywhere(t *testing.T, e *env, c crashCase, delays []time.Duration) {
 			}
 		})
 	}
+	if c.layer {
+		point("killed_once_its_layer_exists", func(t *testing.T, e *env) {
+			if !killOnLayerRecord(t, e, c.args...) {
+				t.Logf("ended before its layer was recorded")
+			}
+		})
+		checkNoHiddenLayers(t, e)
+	}
 	var parts []string
 	for k, v := range found {
 		if k == "" {
@@ -331,6 +365,7 @@ func TestKilledRunDetachedLeavesTruthfulState(t *testing.T) {
 		check: func(t *testing.T, e *env) string { return checkContainerTruth(t, e, "victim") },
 		// create's record takes the first few; start's follow.
 		writes: 10,
+		layer:  true,
 	}, crashDelays(d))
 }
 
@@ -376,6 +411,7 @@ func TestKilledCreateLeavesTruthfulState(t *testing.T) {
 			return state
 		},
 		writes: 3,
+		layer:  true,
 	}, crashDelays(d))
 }
 
@@ -433,4 +469,18 @@ func TestKilledRunAttachedLeavesTruthfulState(t *testing.T) {
 	killAt(t, e, 800*time.Millisecond, "run", "--rm", "--name", "gone", busybox, "sleep", "2")
 	waitFor(t, func() bool { return psState(e, "gone") == "" })
 	waitNoSkiffLeft(t, e)
+}
+
+// checkNoHiddenLayers: once every container is gone, the image they ran
+// can be removed, and the store keeps no container of its own (a layer
+// whose create was killed before it recorded the container, which no
+// command shows).
+func checkNoHiddenLayers(t *testing.T, e *env) {
+	t.Helper()
+	if r := e.run("rmi", busybox); r.code != 0 {
+		t.Fatalf("with no container left, rmi failed\n%s", r)
+	}
+	if ids := storeIDs(t, filepath.Join(e.home, ".local/share/skiff/storage/overlay-containers", "containers.json")); len(ids) != 0 {
+		t.Fatalf("the store keeps containers no command shows: %v", ids)
+	}
 }

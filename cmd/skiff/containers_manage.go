@@ -61,6 +61,10 @@ func runStart(ctx context.Context, g *globalOptions, o startOptions, stdout io.W
 		return err
 	}
 	if o.attach {
+		if rec, err := e.LookupContainer(ctx, o.names[0]); err == nil && e.IsRunning(rec) {
+			// podman: start -a of a running container attaches to it.
+			return runAttach(ctx, g, attachOptions{container: rec.ID, noStdin: !o.interactive, sigProxy: true, detachKeys: o.detachKeys}, stdout)
+		}
 		return g.attachedStart(ctx, e, o.names[0], o.interactive, o.detachKeys, stdout, nil)
 	}
 	reports := e.StartContainers(ctx, engine.StartContainersOptions{Names: o.names, NotifySocket: g.notifySocket})

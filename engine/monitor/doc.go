@@ -57,8 +57,8 @@
 // record per line, "TIMESTAMP STREAM F|P TEXT\n": TIMESTAMP is UTC with
 // nine decimals ("2006-01-02T15:04:05.000000000Z"); STREAM is stdout,
 // stderr, or exit (ExitStream); F marks a whole line, P a piece of one (a
-// line longer than 16384 bytes, or a terminal's output as it comes; the
-// monitor records a last line without its newline whole); each record is
+// line longer than 16384 bytes, a terminal's output as it comes, or a last
+// line without its newline, which logs gives back without one); each record is
 // one write(2) (writev in C) to a file opened O_APPEND, so two writers
 // never interleave within a record. The last record of a run is "exit F CODE".
 //

@@ -45,8 +45,10 @@ void skmon_flush_lines(struct stream *s, int final)
 	}
 	memmove(s->buf, s->buf + start, s->len - start);
 	s->len -= start;
+	/* A last line without its newline is a piece too: logs gives it
+	 * back as the container wrote it (podman's k8s-file does the same). */
 	if (s->len == sizeof s->buf || (final && s->len > 0)) {
-		skmon_emit(s->name, s->buf, s->len, final);
+		skmon_emit(s->name, s->buf, s->len, 0);
 		s->len = 0;
 	}
 }

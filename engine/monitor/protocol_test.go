@@ -287,7 +287,7 @@ func TestMonitorRunsAContainer(t *testing.T) {
 	entries := readLog(t, r.conf.Log, from, to)
 	got := byStream(entries)
 	// A last line without its newline is recorded whole, at the end.
-	want := map[string][]string{"stdout": {"F out one", "F in: hello", "F partial"}, "stderr": {"F err two"}, "exit": {"F 7"}}
+	want := map[string][]string{"stdout": {"F out one", "F in: hello", "P partial"}, "stderr": {"F err two"}, "exit": {"F 7"}}
 	for stream, texts := range want {
 		if !slices.Equal(got[stream], texts) {
 			t.Errorf("%s in the log: %q, want %q", stream, got[stream], texts)
@@ -423,7 +423,7 @@ func TestMonitorRestart(t *testing.T) {
 	}
 	entries := readLog(t, r.conf.Log, from, to)
 	wantExitRecord(t, entries, 7)
-	if got := byStream(entries)["stdout"]; !slices.Equal(got, []string{"F out one", "F in: ", "F partial"}) {
+	if got := byStream(entries)["stdout"]; !slices.Equal(got, []string{"F out one", "F in: ", "P partial"}) {
 		t.Errorf("stdout in the log: %q", got)
 	}
 	wantExitFile(t, r.conf.Exit, 7, from, to)
@@ -605,7 +605,7 @@ func TestMonitorAttachedClientGone(t *testing.T) {
 	g.report.Close()
 	r.wait(g)
 	entries := readLog(t, r.conf.Log, from, time.Now())
-	if got := byStream(entries)["stdout"]; !slices.Equal(got, []string{"F out one", "F in: ", "F partial"}) {
+	if got := byStream(entries)["stdout"]; !slices.Equal(got, []string{"F out one", "F in: ", "P partial"}) {
 		t.Errorf("stdout in the log: %q", got)
 	}
 	wantExitFile(t, r.conf.Exit, 7, from, time.Now())
