@@ -4,6 +4,7 @@
 // engines alternate so that machine noise hits both alike.
 //
 //	go run ./bench pull [-n 7]
+//	go run ./bench build [-n 7]
 package main
 
 import (
@@ -26,7 +27,7 @@ const registry = "127.0.0.1:5000"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench pull|run|create|ps|mem|net|netuser|all [-n N] [-count N] [-user NAME] [-skiff PATH]")
+		fmt.Fprintln(os.Stderr, "usage: bench pull|build|run|create|ps|mem|net|netuser|all [-n N] [-count N] [-user NAME] [-skiff PATH]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -45,6 +46,8 @@ func main() {
 	switch os.Args[1] {
 	case "pull":
 		err = b.pull(*image, *n)
+	case "build":
+		err = b.build(*n)
 	case "run":
 		err = b.runLatency(*n)
 	case "create":

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	imgspec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/skiff-project/skiff/engine/build"
 	"io"
 	"os"
 	"sort"
@@ -35,7 +37,9 @@ type CommitOptions struct {
 
 // CommitContainer makes an image of a container: its image plus its changes.
 func (e *Engine) CommitContainer(ctx context.Context, nameOrID string, o CommitOptions) (string, error) {
-	if err := storage.CheckChanges(o.Changes); err != nil {
+	// Checked before anything is looked up; applied to the base's
+	// configuration by the Containerfile parser, as a build would.
+	if _, err := build.ParseChanges(o.Changes, build.ImageConfig{}); err != nil {
 		return "", fmt.Errorf("%w: %v", config.ErrBadOption, err)
 	}
 	rec, err := e.state.Lookup(ctx, nameOrID)
@@ -46,7 +50,29 @@ func (e *Engine) CommitContainer(ctx context.Context, nameOrID string, o CommitO
 	if err != nil {
 		return "", fmt.Errorf("the container's layer: %w", err)
 	}
-	return e.store.Commit(ctx, storage.CommitOptions{Layer: ctr.LayerID, BaseImage: rec.ImageID, Reference: o.Reference, Author: o.Author, Message: o.Message, Changes: o.Changes})
+	return e.store.Commit(ctx, storage.CommitOptions{Layer: ctr.LayerID, BaseImage: rec.ImageID, Reference: o.Reference, Author: o.Author, Message: o.Message, Edit: changesEdit(o.Changes)})
+}
+
+// changesEdit applies --change instructions to an OCI configuration with the
+// Containerfile parser (build.ParseChanges): one instruction parser for
+// build and commit.
+func changesEdit(changes []string) func(*imgspec.ImageConfig) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	return func(c *imgspec.ImageConfig) error {
+		bc := build.ImageConfig{}
+		bc.ImageConfig = *c
+		edits, err := build.ParseChanges(changes, bc)
+		if err != nil {
+			return fmt.Errorf("%w: %v", config.ErrBadOption, err)
+		}
+		for i := range edits {
+			edits[i].Apply(&bc)
+		}
+		*c = bc.ImageConfig
+		return nil
+	}
 }
 
 // Change is one path a container changed: A added, C changed, D deleted.

@@ -289,10 +289,16 @@ func (e *Engine) sweepNamespaceDirs() {
 	for _, d := range e.layout.StaleNamespaces() {
 		_ = os.RemoveAll(d)
 	}
+	namespaces := e.layout.Namespaces()
+	for _, ns := range namespaces {
+		if ns != e.ns {
+			// A killed build's RUN keeps its namespace alive unseen.
+			e.endBuildRunsIn(context.Background(), ns)
+		}
+	}
 	// A few ended namespaces' directories wait for the next sweep: with
 	// no container running, every command makes a namespace, and looking
 	// through every process each time costs more than they do.
-	namespaces := e.layout.Namespaces()
 	if len(namespaces) <= keptNamespaceDirs {
 		return
 	}

@@ -2,6 +2,10 @@ package engine
 
 import (
 	"context"
+	"fmt"
+
+	"github.com/skiff-project/skiff/engine/build"
+	"github.com/skiff-project/skiff/engine/config"
 	"io"
 
 	"github.com/skiff-project/skiff/storage"
@@ -53,10 +57,14 @@ func (e *Engine) UntagImage(ctx context.Context, name string, targets []string) 
 	return e.store.Untag(nil, name, targets)
 }
 
-// PruneImages removes dangling images (every unused one with all) and
-// returns their ids.
+// PruneImages removes dangling images (every unused one with all), a
+// build's intermediate images among them, and returns their ids; the
+// working layers of builds that were killed go first.
 func (e *Engine) PruneImages(ctx context.Context, all bool) ([]string, error) {
 	e.removeOrphans(ctx)
+	if err := e.removeLeftWorkLayers(ctx); err != nil {
+		return nil, err
+	}
 	return e.store.Prune(all)
 }
 
@@ -70,8 +78,14 @@ func (e *Engine) LoadImages(ctx context.Context, path string, progress io.Writer
 	return e.store.Load(ctx, path, progress)
 }
 
-// ImportImage makes an image of a file system tarball.
-func (e *Engine) ImportImage(ctx context.Context, o storage.ImportOptions) (string, error) {
+// ImportImage makes an image of a file system tarball, its configuration
+// made by changes (import --change: Containerfile instructions, parsed as
+// build and commit parse them).
+func (e *Engine) ImportImage(ctx context.Context, o storage.ImportOptions, changes []string) (string, error) {
+	if _, err := build.ParseChanges(changes, build.ImageConfig{}); err != nil {
+		return "", fmt.Errorf("%w: %v", config.ErrBadOption, err)
+	}
+	o.Edit = changesEdit(changes)
 	return e.store.Import(ctx, o)
 }
 

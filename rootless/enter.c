@@ -39,7 +39,7 @@ static const char *const fast_commands[] = {
 	"run", "create", "start", "stop", "restart", "kill", "rm", "wait", "logs", "exec",
 	"pull", "push", "images", "inspect", "rmi", "tag", "untag", "history", "save", "load", "import", "info",
 	"commit", "diff", "export", "cp", "rename", "pause", "unpause", "top", "stats", "port", "attach",
-	"auto-update", NULL,
+	"auto-update", "build", NULL,
 };
 
 const char *skiff_fast_command(int i) { return fast_commands[i]; }

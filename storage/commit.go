@@ -3,13 +3,10 @@ package storage
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -19,9 +16,6 @@ import (
 	"go.podman.io/storage/pkg/archive"
 )
 
-// ErrBadChange means a commit --change instruction is invalid.
-var ErrBadChange = errors.New("invalid --change")
-
 // CommitOptions describe an image made from a container's layer.
 type CommitOptions struct {
 	Layer     string // the container's layer
@@ -29,12 +23,9 @@ type CommitOptions struct {
 	Reference string // optional name of the new image
 	Author    string
 	Message   string
-	Changes   []string // Dockerfile instructions: CMD, ENTRYPOINT, ENV, ...
-}
-
-// CheckChanges parses --change instructions without applying them.
-func CheckChanges(changes []string) error {
-	return applyChanges(&imgspec.ImageConfig{}, changes)
+	// Edit, when set, changes the base's configuration (the engine applies
+	// commit --change with the Containerfile parser).
+	Edit func(*imgspec.ImageConfig) error
 }
 
 // Commit makes an image of the base image's layers plus what the
@@ -51,8 +42,10 @@ func (s *Store) Commit(ctx context.Context, o CommitOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := applyChanges(&cfg.Config, o.Changes); err != nil {
-		return "", err
+	if o.Edit != nil {
+		if err := o.Edit(&cfg.Config); err != nil {
+			return "", err
+		}
 	}
 	layer, err := s.commitLayer(o.Layer, base.TopLayer)
 	if err != nil {
@@ -135,89 +128,4 @@ func (s *Store) spoolDiff(layer string, w io.Writer) error {
 type layerInfo struct {
 	ID                 string
 	UncompressedDigest digest.Digest
-}
-
-// applyChanges applies Dockerfile instructions to a configuration.
-func applyChanges(c *imgspec.ImageConfig, changes []string) error {
-	for _, ch := range changes {
-		verb, arg, _ := strings.Cut(strings.TrimSpace(ch), " ")
-		arg = strings.TrimSpace(arg)
-		bad := func(why string) error { return fmt.Errorf("%w %q: %s", ErrBadChange, ch, why) }
-		if arg == "" {
-			return bad("no argument")
-		}
-		switch strings.ToUpper(verb) {
-		case "CMD":
-			c.Cmd = commandForm(arg)
-		case "ENTRYPOINT":
-			c.Entrypoint = commandForm(arg)
-		case "ENV":
-			k, v, ok := strings.Cut(arg, "=")
-			if !ok {
-				k, v, ok = strings.Cut(arg, " ")
-			}
-			if !ok || k == "" {
-				return bad("want ENV KEY=VALUE")
-			}
-			c.Env = slices.DeleteFunc(c.Env, func(e string) bool { return strings.HasPrefix(e, k+"=") })
-			c.Env = append(c.Env, k+"="+strings.Trim(v, `"`))
-		case "LABEL":
-			k, v, ok := strings.Cut(arg, "=")
-			if !ok || k == "" {
-				return bad("want LABEL KEY=VALUE")
-			}
-			if c.Labels == nil {
-				c.Labels = map[string]string{}
-			}
-			c.Labels[k] = strings.Trim(v, `"`)
-		case "WORKDIR":
-			if !filepath.IsAbs(arg) {
-				return bad("WORKDIR needs an absolute path")
-			}
-			c.WorkingDir = arg
-		case "USER":
-			c.User = arg
-		case "EXPOSE":
-			if c.ExposedPorts == nil {
-				c.ExposedPorts = map[string]struct{}{}
-			}
-			for _, p := range strings.Fields(arg) {
-				if !strings.Contains(p, "/") {
-					p += "/tcp"
-				}
-				c.ExposedPorts[p] = struct{}{}
-			}
-		case "VOLUME":
-			if c.Volumes == nil {
-				c.Volumes = map[string]struct{}{}
-			}
-			vols := strings.Fields(arg)
-			if strings.HasPrefix(arg, "[") {
-				vols = commandForm(arg)
-			}
-			for _, v := range vols {
-				if !filepath.IsAbs(v) {
-					return bad("VOLUME needs absolute paths")
-				}
-				c.Volumes[v] = struct{}{}
-			}
-		case "STOPSIGNAL":
-			c.StopSignal = arg
-		default:
-			return bad("use CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE, VOLUME or STOPSIGNAL")
-		}
-	}
-	return nil
-}
-
-// commandForm reads a JSON array (exec form), else a shell command.
-func commandForm(arg string) []string {
-	var list []string
-	if strings.HasPrefix(arg, "[") && json.Unmarshal([]byte(arg), &list) == nil {
-		return list
-	}
-	if strings.Contains(arg, " ") {
-		return []string{"/bin/sh", "-c", arg}
-	}
-	return []string{arg}
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path"
 	"sort"
@@ -137,6 +138,10 @@ func (s *Store) List(ctx context.Context, o ListOptions) ([]ImageSummary, error)
 			}
 		}
 	}
+	byTop := map[string][]*cstorage.Image{} // images by top layer
+	for i := range images {
+		byTop[images[i].TopLayer] = append(byTop[images[i].TopLayer], &images[i])
+	}
 	needLabels := false
 	var refPatterns []string
 	for _, f := range o.Filters {
@@ -152,7 +157,7 @@ func (s *Store) List(ctx context.Context, o ListOptions) ([]ImageSummary, error)
 			continue
 		}
 		sum := s.summarize(img)
-		if !o.All && sum.Dangling && parents[img.TopLayer] {
+		if !o.All && sum.Dangling && (parents[img.TopLayer] || s.configChild(img, byTop[img.TopLayer])) {
 			continue
 		}
 		if o.Name != "" {
@@ -179,6 +184,38 @@ func (s *Store) List(ctx context.Context, o ListOptions) ([]ImageSummary, error)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
+}
+
+// configChild tells whether an image with img's top layer has more history
+// than img: one a build step made on img by changing only the configuration
+// (ENV, LABEL, CMD ...), so img is an intermediate image, as podman counts
+// them. Only images that share a top layer have their configs read.
+func (s *Store) configChild(img *cstorage.Image, sameTop []*cstorage.Image) bool {
+	if len(sameTop) < 2 {
+		return false
+	}
+	mine := s.historyLen(img.ID)
+	for _, other := range sameTop {
+		if other.ID != img.ID && s.historyLen(other.ID) > mine {
+			return true
+		}
+	}
+	return false
+}
+
+// historyLen is the number of history entries of an image's config.
+func (s *Store) historyLen(id string) int {
+	blob, err := s.RawConfig(id)
+	if err != nil {
+		return 0
+	}
+	var c struct {
+		History []json.RawMessage `json:"history"`
+	}
+	if json.Unmarshal(blob, &c) != nil {
+		return 0
+	}
+	return len(c.History)
 }
 
 // complete tells whether an image record was written to the end. The store

@@ -19,6 +19,9 @@ type ImportOptions struct {
 	Path      string // a rootfs tarball (plain or compressed)
 	Reference string // optional name for the new image
 	Message   string
+	// Edit, when set, makes the new image's configuration (the engine
+	// applies import --change with the Containerfile parser).
+	Edit func(*imgspec.ImageConfig) error
 }
 
 // Import makes a one-layer image from a root filesystem tarball.
@@ -45,6 +48,11 @@ func (s *Store) Import(ctx context.Context, o ImportOptions) (string, error) {
 			Created:  &now,
 			Platform: imgspec.Platform{OS: "linux", Architecture: runtime.GOARCH},
 			History:  []imgspec.History{{Created: &now, CreatedBy: "skiff import", Comment: o.Message}},
+		}
+		if o.Edit != nil {
+			if err := o.Edit(&cfg.Config); err != nil {
+				return "", err
+			}
 		}
 		if err := u.ConfigUpdate(cfg, nil); err != nil {
 			return "", err

@@ -19,7 +19,7 @@ const module = "github.com/skiff-project/skiff"
 //
 //	go list -deps -tags "containers_image_openpgp exclude_graphdriver_btrfs" ./engine/oci | grep skiff-project
 var layers = map[string][]string{
-	"engine":         {"engine/config", "engine/state", "engine/spec", "engine/oci", "engine/monitor", "engine/systemd", "storage", "network", "rootless"},
+	"engine":         {"engine/config", "engine/state", "engine/spec", "engine/oci", "engine/monitor", "engine/systemd", "engine/build", "storage", "network", "rootless"},
 	"engine/config":  {"network", "rootless"},
 	"engine/state":   {"engine/config", "network", "rootless"},
 	"engine/spec":    {"engine/config", "network", "rootless"},

@@ -399,14 +399,21 @@ func runLoad(ctx context.Context, g *globalOptions, o loadOptions, stdout io.Wri
 	return nil
 }
 
+// importOptions are import's options.
+type importOptions struct {
+	storage.ImportOptions
+	changes []string
+}
+
 func newImportCmd(g *globalOptions) *cobra.Command {
 	var message string
+	var changes []string
 	c := &cobra.Command{
 		Use:   "import [flags] FILE|- [REFERENCE]",
 		Short: "Make an image from a root filesystem tarball",
 		Args:  rangeArgs(1, 2),
-		RunE: action(g, func(c *cobra.Command, args []string) (storage.ImportOptions, error) {
-			o := storage.ImportOptions{Path: args[0], Message: message}
+		RunE: action(g, func(c *cobra.Command, args []string) (importOptions, error) {
+			o := importOptions{ImportOptions: storage.ImportOptions{Path: args[0], Message: message}, changes: changes}
 			if len(args) == 2 {
 				if _, err := storage.NormalizeName(args[1]); err != nil {
 					return o, usagef("%v", err)
@@ -422,10 +429,11 @@ func newImportCmd(g *globalOptions) *cobra.Command {
 		}, runImport),
 	}
 	c.Flags().StringVarP(&message, "message", "m", "", "commit message recorded in the image history")
+	c.Flags().StringArrayVarP(&changes, "change", "c", nil, "apply a Containerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR")
 	return withStore(c)
 }
 
-func runImport(ctx context.Context, g *globalOptions, o storage.ImportOptions, stdout io.Writer) error {
+func runImport(ctx context.Context, g *globalOptions, o importOptions, stdout io.Writer) error {
 	e, err := g.engine(ctx)
 	if err != nil {
 		return err
@@ -438,7 +446,7 @@ func runImport(ctx context.Context, g *globalOptions, o storage.ImportOptions, s
 		defer cleanup()
 		o.Path = p
 	}
-	id, err := e.ImportImage(ctx, o)
+	id, err := e.ImportImage(ctx, o.ImportOptions, o.changes)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ const (
 	pruneQuestion       = "Are you sure you want to continue? [y/N] "
 	warnPruneContainers = "WARNING! This will remove all non running containers.\n"
 	warnPruneImages     = "WARNING! This command removes all dangling images.\n"
+	warnPruneBuildCache = "WARNING! This command removes all build cache.\n"
 	warnPruneImagesAll  = "WARNING! This command removes all images without at least one container associated with them.\n"
 	warnPruneVolumes    = "WARNING! This will remove all volumes not used by at least one container.\n"
 	warnPruneNetworks   = "WARNING! This will remove all networks not used by at least one container.\n"

@@ -78,20 +78,20 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 	image.AddCommand(
 		newPullCmd(g), newPushCmd(g), newImagesCmd(g, "ls"), newImageInspectCmd(g),
 		newRmiCmd(g, "rm"), newTagCmd(g), newUntagCmd(g), newHistoryCmd(g),
-		newSaveCmd(g), newLoadCmd(g), newImportCmd(g), newImagePruneCmd(g),
+		newSaveCmd(g), newLoadCmd(g), newImportCmd(g), newImagePruneCmd(g), newBuildCmd(g, "build"),
 	)
 	root.AddCommand(
 		image,
 		newPullCmd(g), newPushCmd(g), newImagesCmd(g, "images"), newInspectCmd(g),
 		newRmiCmd(g, "rmi"), newTagCmd(g), newUntagCmd(g), newHistoryCmd(g),
-		newSaveCmd(g), newLoadCmd(g), newImportCmd(g),
+		newSaveCmd(g), newLoadCmd(g), newImportCmd(g), newBuildCmd(g, "build"),
 		newLoginCmd(g), newLogoutCmd(g), newInfoCmd(g), newVersionCmd(g),
 		newCompletionCmd(g),
 		newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g, "stop"), newStopCmd(g, "restart"),
 		newKillCmd(g), newRmCmd(g), newWaitCmd(g), newPsCmd(g), newLogsCmd(g), newExecCmd(g),
 		newCommitCmd(g), newDiffCmd(g), newExportCmd(g), newCpCmd(g), newRenameCmd(g),
 		newPauseCmd(g, true), newPauseCmd(g, false), newTopCmd(g), newStatsCmd(g), newPortCmd(g), newAttachCmd(g),
-		container, newVolumeCmd(g), newNetworkCmd(g), newGenerateCmd(g), newQuadletCmd(g), newAutoUpdateCmd(g),
+		container, newBuilderCmd(g), newVolumeCmd(g), newNetworkCmd(g), newGenerateCmd(g), newQuadletCmd(g), newAutoUpdateCmd(g),
 		newSystemCmd(g),
 	)
 	// Only help reads the defaults: walking every command's flags costs

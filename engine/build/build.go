@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // BuildOptions say how to run a plan.
@@ -21,6 +22,9 @@ type BuildOptions struct {
 	// NoCache (--no-cache) looks nothing up but still records each step, so
 	// the next build can use them.
 	NoCache bool
+	// CacheTTL (--cache-ttl), when set, uses only step results made less
+	// than that long ago.
+	CacheTTL time.Duration
 	// Tags name the final image (-t), as the user typed them.
 	Tags []string
 	// Secrets are --secret id=ID,src=FILE: ID → FILE.
@@ -36,6 +40,10 @@ type BuildOptions struct {
 	HTTPClient *http.Client
 	// TempDir holds ADD downloads while the build runs; "" means os.TempDir().
 	TempDir string
+	// Finish, when set, is given the result before its image ID is
+	// reported, and returns the result reported: build --squash makes
+	// another image of it there.
+	Finish func(ctx context.Context, plan *Plan, res *Result) (*Result, error)
 }
 
 // Result is what a build made.
@@ -90,9 +98,15 @@ func Build(ctx context.Context, plan *Plan, o BuildOptions) (*Result, error) {
 		return nil, err
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	final := b.results[plan.TargetStage().Index]
 	res := &Result{ImageID: final.ImageID, Tagged: b.tagged, Steps: b.steps}
+	b.mu.Unlock()
+	if o.Finish != nil {
+		var err error
+		if res, err = o.Finish(ctx, plan, res); err != nil {
+			return nil, err
+		}
+	}
 	b.progress.final(res)
 	return res, nil
 }

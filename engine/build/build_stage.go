@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // defaultPath is the PATH a RUN gets when the image sets none (buildkit's).
@@ -35,6 +36,14 @@ func (b *builder) runStage(ctx context.Context, pos int, s *Stage) (State, error
 	return b.commitFinal(ctx, pos, s, st)
 }
 
+// scratchConfig is the configuration a stage FROM scratch starts with: the
+// default PATH, as buildkit's empty image and buildah give it.
+func scratchConfig() ImageConfig {
+	var c ImageConfig
+	c.Env = []string{"PATH=" + defaultPath}
+	return c
+}
+
 // base is the state a stage starts from. Triggers a base image carries were
 // planned as steps; the image the stage makes does not carry them on.
 func (b *builder) base(ctx context.Context, s *Stage) (State, error) {
@@ -42,7 +51,7 @@ func (b *builder) base(ctx context.Context, s *Stage) (State, error) {
 	var err error
 	switch s.Base.Kind {
 	case BaseScratch:
-		return State{}, nil
+		return State{Config: scratchConfig(), Dirty: true}, nil
 	case BaseStage:
 		st, err = b.stageResult(s.Base.Stage)
 	case BaseImage:
@@ -111,6 +120,11 @@ func (b *builder) lookup(ctx context.Context, key string) (State, bool) {
 	id, ok, err := b.o.Cache.Get(key)
 	if err != nil || !ok {
 		return State{}, false
+	}
+	if b.o.CacheTTL > 0 {
+		if at, err := b.o.Cache.Written(key); err != nil || time.Since(at) > b.o.CacheTTL {
+			return State{}, false
+		}
 	}
 	st, err := b.o.Executor.Load(ctx, id)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -304,6 +305,30 @@ func TestBuildCacheRecordsAndRecovers(t *testing.T) {
 	b.exec.mu.Unlock()
 	if len(dirs) != 2 || dirs[0] == "" || dirs[0] != dirs[1] {
 		t.Errorf("cache mount directories %q", dirs)
+	}
+}
+
+// --cache-ttl uses only results made less than that long ago.
+func TestBuildCacheTTL(t *testing.T) {
+	b := newBench(t, nil)
+	src := "FROM " + busybox + "\nRUN echo one\nRUN echo two\n"
+	first := b.mustBuild(src, PlanOptions{}, BuildOptions{})
+	if r := b.mustBuild(src, PlanOptions{}, BuildOptions{CacheTTL: time.Hour}); !slices.Equal(r.cached(), []int{2, 3}) {
+		t.Fatalf("results made just now missed with --cache-ttl 1h: %v", r.cached())
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	key := first.res.Steps[1].Key
+	p, err := b.idx.keyPath(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	// The aged step runs again; the next one's result is fresh and its key
+	// the same (a key covers the steps before it, not their images): a hit.
+	if r := b.mustBuild(src, PlanOptions{}, BuildOptions{CacheTTL: time.Hour}); !slices.Equal(r.cached(), []int{3}) {
+		t.Errorf("a result older than --cache-ttl hit, or a fresh one missed: %v", r.cached())
 	}
 }
 

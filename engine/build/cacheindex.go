@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -74,6 +75,19 @@ func (x *Index) Get(key string) (string, bool, error) {
 		return "", false, nil
 	}
 	return id, true, nil
+}
+
+// Written is when key's entry was last recorded (its result was made then).
+func (x *Index) Written(key string) (time.Time, error) {
+	p, err := x.keyPath(key)
+	if err != nil {
+		return time.Time{}, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return fi.ModTime(), nil
 }
 
 // Put records that key's result is the image id.

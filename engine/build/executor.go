@@ -69,6 +69,6 @@ type CopySource struct {
 // Download is an ADD URL fetched into a local file.
 type Download struct {
 	URL  string
-	Path string // the file on the host
+	Path string // the file on the host, with the modification time the server gave (Last-Modified, else the epoch)
 	Name string // the base name in the destination
 }

@@ -11,12 +11,13 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 )
 
 // download fetches an ADD URL into a temporary file and returns it with
 // the "sha256:..." digest of its content, refusing a --checksum mismatch.
 // The file is named in the destination after the URL's last path element,
-// as docker names it.
+// as docker names it; its modification time is the one the server gave.
 func (b *builder) download(ctx context.Context, rawURL, checksum string) (Download, string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -51,6 +52,13 @@ func (b *builder) download(ctx context.Context, rawURL, checksum string) (Downlo
 		os.Remove(f.Name())
 		return Download{}, "", fmt.Errorf("%w: %s: %v", ErrBadSource, rawURL, err)
 	}
+	// The file's time is the Last-Modified header's (docker's reference),
+	// else the epoch, as buildah gives it.
+	mtime := time.Unix(0, 0)
+	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
+		mtime = lm
+	}
+	_ = os.Chtimes(f.Name(), mtime, mtime)
 	sum := "sha256:" + hex.EncodeToString(h.Sum(nil))
 	if checksum != "" && !strings.EqualFold(checksum, sum) {
 		os.Remove(f.Name())

@@ -20,6 +20,10 @@ type PlanOptions struct {
 	BuildContexts map[string]string
 	// Labels are --label NAME=value, set on the final image.
 	Labels map[string]string
+	// Network is the build's --network (host or none): a RUN without a
+	// --network of its own runs on it, and it is part of that RUN's text, so
+	// changing it misses the cache. Empty means the default.
+	Network string
 	// Platform is os/arch[/variant] for the TARGET* and BUILD* arguments;
 	// empty means the machine's own.
 	Platform string

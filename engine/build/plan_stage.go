@@ -36,6 +36,8 @@ func planStage(ctx context.Context, f *parsedFile, g *graph, idx int, globals *g
 	}
 	p := &stagePlanner{file: f, g: g, globals: globals, opts: opts, lex: shell.NewLex(f.escape), st: st}
 	switch st.Base.Kind {
+	case BaseScratch:
+		p.cfg = scratchConfig()
 	case BaseStage:
 		p.cfg = planned[st.Base.Stage].Config.clone()
 	case BaseImage:

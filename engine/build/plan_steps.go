@@ -21,6 +21,9 @@ func (p *stagePlanner) run(ctx context.Context, c *instructions.RunCommand, line
 		}
 	}
 	r := &RunStep{ArgEnv: p.argEnv(), Network: string(instructions.GetNetwork(c))}
+	if (r.Network == "" || r.Network == "default") && p.opts.Network != "" && p.opts.Network != "default" {
+		r.Network = p.opts.Network // the build's --network, in the step's key
+	}
 	args := slices.Clone(c.CmdLine)
 	if len(args) == 0 || (c.PrependShell && strings.TrimSpace(strings.Join(args, "")) == "") {
 		return nil, errors.New("RUN requires at least one argument")

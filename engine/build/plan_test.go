@@ -137,12 +137,16 @@ func TestPlanProxyArgs(t *testing.T) {
 	}
 }
 
+// scratchPath is the environment a stage FROM scratch starts with
+// (buildkit's empty image).
+const scratchPath = "PATH=" + defaultPath
+
 func TestPlanEnvExpansionForms(t *testing.T) {
 	p := plan(t, `FROM scratch
 ENV A=a EMPTY=
 ENV B=${A:-x} C=${NOPE:-dflt} D=${A:+set} E=${NOPE:+set} F=${EMPTY:-e} G=\$A H='$A'
 `, PlanOptions{})
-	want := []string{"A=a", "EMPTY=", "B=a", "C=dflt", "D=set", "E=", "F=e", "G=$A", "H=$A"}
+	want := []string{scratchPath, "A=a", "EMPTY=", "B=a", "C=dflt", "D=set", "E=", "F=e", "G=$A", "H=$A"}
 	if got := p.TargetStage().Config.Env; !slices.Equal(got, want) {
 		t.Errorf("env %q\nwant %q", got, want)
 	}
@@ -150,7 +154,7 @@ ENV B=${A:-x} C=${NOPE:-dflt} D=${A:+set} E=${NOPE:+set} F=${EMPTY:-e} G=\$A H='
 
 func TestPlanPlatformArgs(t *testing.T) {
 	p := plan(t, "FROM scratch\nARG TARGETARCH TARGETOS\nENV T=$TARGETOS/$TARGETARCH\n", PlanOptions{Platform: "linux/arm64"})
-	if got := p.TargetStage().Config.Env; !slices.Equal(got, []string{"T=linux/arm64"}) {
+	if got := p.TargetStage().Config.Env; !slices.Equal(got, []string{scratchPath, "T=linux/arm64"}) {
 		t.Errorf("env %q", got)
 	}
 }
@@ -352,7 +356,7 @@ func TestPlanOnbuildTriggers(t *testing.T) {
 	if len(steps) != 3 || !steps[0].Trigger || steps[0].Instruction != "ENV" || steps[1].Copy == nil || steps[2].Trigger {
 		t.Fatalf("steps:\n%s", p)
 	}
-	if c := p.TargetStage().Config; len(c.OnBuild) != 0 || !slices.Equal(c.Env, []string{"T=1"}) {
+	if c := p.TargetStage().Config; len(c.OnBuild) != 0 || !slices.Equal(c.Env, []string{scratchPath, "T=1"}) {
 		t.Errorf("config %+v", c)
 	}
 	resolve := func(_ context.Context, ref string) (State, error) {
@@ -408,7 +412,7 @@ func TestPlanEscapeAndSyntaxDirectives(t *testing.T) {
 	if got := findStep(t, p, "RUN", 0).Run.Args; got[len(got)-1] != "echo a   b" {
 		t.Errorf("escape directive: %q", got)
 	}
-	if got := p.TargetStage().Config.Env; !slices.Equal(got, []string{"X=$Y"}) {
+	if got := p.TargetStage().Config.Env; !slices.Equal(got, []string{scratchPath, "X=$Y"}) {
 		t.Errorf("escaped $: %q", got)
 	}
 }
@@ -436,5 +440,19 @@ func TestParseChanges(t *testing.T) {
 		if _, err := ParseChanges([]string{bad}, base); !errors.Is(err, ErrBadChange) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%q: %v", bad, err)
 		}
+	}
+}
+
+// The build's --network is a RUN's own unless it gives one, and is in its
+// text (so in its cache key).
+func TestPlanBuildNetwork(t *testing.T) {
+	src := "FROM scratch\nRUN a\nRUN --network=host b\n"
+	def := plan(t, src, PlanOptions{})
+	none := plan(t, src, PlanOptions{Network: "none"})
+	if r := findStep(t, none, "RUN", 0); r.Run.Network != "none" || r.Expanded == findStep(t, def, "RUN", 0).Expanded {
+		t.Errorf("a RUN without --network under build --network none: %q", r.Expanded)
+	}
+	if r := findStep(t, none, "RUN", 1); r.Run.Network != "host" || r.Expanded != findStep(t, def, "RUN", 1).Expanded {
+		t.Errorf("a RUN --network=host under build --network none: %q", r.Expanded)
 	}
 }

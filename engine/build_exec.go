@@ -1,0 +1,232 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/skiff-project/skiff/engine/build"
+	"github.com/skiff-project/skiff/engine/oci"
+	"github.com/skiff-project/skiff/rootless"
+	"github.com/skiff-project/skiff/storage"
+	cstorage "go.podman.io/storage"
+)
+
+// buildExecutor is the engine's build.Executor: a build's steps over the
+// user's store. A step's work is a working layer (a container record of the
+// store's, never one of skiff's containers) on the image the step starts
+// from; Commit turns it into the step's image and removes it.
+type buildExecutor struct {
+	e        *Engine
+	registry storage.RegistryOptions
+	pull     PullPolicy
+	pullOut  io.Writer // pull progress; nil discards it
+	network  string    // --network: "", "host" or "none"
+	docker   bool      // --format docker
+	runtime  string    // the OCI runtime's path
+}
+
+var _ build.Executor = (*buildExecutor)(nil)
+
+// ErrRunFailed: a RUN step's process exited non-zero (RunFailedError).
+var ErrRunFailed = errors.New("RUN failed")
+
+// RunFailedError is a RUN step whose process exited with Code: podman's
+// "while running runtime: exit status N"; the build exits with Code.
+type RunFailedError struct{ Code int }
+
+func (r *RunFailedError) Error() string {
+	return fmt.Sprintf("while running runtime: exit status %d", r.Code)
+}
+
+func (r *RunFailedError) Unwrap() error { return ErrRunFailed }
+
+// From returns the image ref names, pulling it as the pull policy says.
+func (x *buildExecutor) From(ctx context.Context, ref string) (build.State, error) {
+	sys, err := x.registry.SystemContext()
+	if err != nil {
+		return build.State{}, err
+	}
+	if x.pull != PullAlways {
+		img, err := x.e.store.Lookup(sys, ref)
+		if err == nil {
+			return x.Load(ctx, img.ID)
+		}
+		if !errors.Is(err, storage.ErrNoSuchImage) || x.pull == PullNever {
+			return build.State{}, err
+		}
+	}
+	reports, err := x.e.store.Pull(ctx, storage.PullOptions{RegistryOptions: x.registry, Reference: ref, Progress: x.pullOut})
+	if err != nil {
+		return build.State{}, err
+	}
+	return x.Load(ctx, reports[0].ID)
+}
+
+// imageJSON is the part of an image's config blob a build reads.
+type imageJSON struct {
+	Author string                          `json:"author,omitempty"`
+	Config dockerspec.DockerOCIImageConfig `json:"config"`
+}
+
+// Load returns an image of the store by its ID.
+func (x *buildExecutor) Load(ctx context.Context, imageID string) (build.State, error) {
+	img, err := x.e.store.Image(imageID)
+	if err != nil {
+		return build.State{}, fmt.Errorf("%w: %s", storage.ErrNoSuchImage, imageID)
+	}
+	blob, err := x.e.store.RawConfig(img.ID)
+	if err != nil {
+		return build.State{}, err
+	}
+	var ij imageJSON
+	if err := json.Unmarshal(blob, &ij); err != nil {
+		return build.State{}, fmt.Errorf("reading the config of image %s: %w", img.ID, err)
+	}
+	cfg := build.ImageConfig{DockerOCIImageConfig: ij.Config, Author: ij.Author}
+	return build.State{ImageID: img.ID, Config: cfg}, nil
+}
+
+// Commit makes the step's image: its working layer's changes on its image,
+// with its configuration, then names it.
+func (x *buildExecutor) Commit(ctx context.Context, st build.State, names []string) (string, []string, error) {
+	id := st.ImageID
+	if st.Dirty || id == "" {
+		layer := ""
+		if st.Work != "" {
+			_ = x.e.store.UnmountContainer(st.Work, true)
+			c, err := x.e.store.ContainerLayer(st.Work)
+			if err != nil {
+				return "", nil, fmt.Errorf("the step's working layer: %w", err)
+			}
+			layer = c.LayerID
+		}
+		var err error
+		id, err = x.e.store.BuildCommit(storage.BuildCommitOptions{
+			Layer: layer, BaseImage: st.ImageID, Config: st.Config.DockerOCIImageConfig,
+			Author: st.Config.Author, CreatedBy: "skiff build", Docker: x.docker,
+		})
+		if st.Work != "" {
+			x.dropWork(st.Work)
+		}
+		if err != nil {
+			return "", nil, err
+		}
+	}
+	tagged, err := x.e.store.NameImage(id, names)
+	if err != nil {
+		return "", nil, err
+	}
+	return id, tagged, nil
+}
+
+// newWork makes a working layer on imageID ("" for scratch).
+func (x *buildExecutor) newWork(imageID string) (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(b[:])
+	if err := x.e.store.CreateWorkLayer(id, imageID, os.Getpid()); err != nil {
+		return "", fmt.Errorf("making a working layer on %s: %w", imageID, err)
+	}
+	return id, nil
+}
+
+// work is st's working layer, made when st has none; fresh tells the
+// caller to drop it if the step fails.
+func (x *buildExecutor) work(st build.State) (id string, fresh bool, err error) {
+	if st.Work != "" {
+		return st.Work, false, nil
+	}
+	id, err = x.newWork(st.ImageID)
+	return id, err == nil, err
+}
+
+// dropWork unmounts and removes a working layer.
+func (x *buildExecutor) dropWork(id string) {
+	_ = x.e.store.UnmountContainer(id, true)
+	if err := x.e.store.DeleteContainerLayer(id); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
+		_ = err // left for image prune
+	}
+}
+
+// mountImage mounts a read-only view of an image's tree (a working layer
+// on it, dropped by release): COPY --from and RUN --mount from= read it.
+func (x *buildExecutor) mountImage(st *build.State) (root string, release func(), err error) {
+	id, err := x.newWork(st.ImageID)
+	if err != nil {
+		return "", nil, err
+	}
+	root, err = x.e.store.MountContainer(id)
+	if err != nil {
+		x.dropWork(id)
+		return "", nil, fmt.Errorf("mounting image %s: %w", st.ImageID, err)
+	}
+	return root, func() { x.dropWork(id) }, nil
+}
+
+// removeLeftWorkLayers removes the working layers of builds that ended
+// without removing them (killed): image prune calls it first, so that the
+// images under them can go too.
+func (e *Engine) removeLeftWorkLayers(ctx context.Context) error {
+	e.endLeftBuildRuns(ctx)
+	layers, err := e.store.WorkLayers()
+	if err != nil {
+		return err
+	}
+	for _, l := range layers {
+		if l.Pid > 0 && processAlive(l.Pid, l.Created) {
+			continue
+		}
+		_ = e.store.UnmountContainer(l.ID, true)
+		if err := e.store.DeleteContainerLayer(l.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
+			return fmt.Errorf("removing the working layer %s of a build that ended: %w", l.ID, err)
+		}
+	}
+	return nil
+}
+
+// endLeftBuildRuns ends the RUN steps of builds that were killed, in every
+// namespace of the user's.
+func (e *Engine) endLeftBuildRuns(ctx context.Context) {
+	for _, ns := range e.layout.Namespaces() {
+		e.endBuildRunsIn(ctx, ns)
+	}
+}
+
+// endBuildRunsIn ends the RUN steps that killed builds left running in
+// namespace ns: the runtime dies with its build, the process it ran does
+// not (and it keeps that namespace alive, though no later command joins
+// it). A RUN's bundle is in a directory named after its build's pid
+// (build-PID-*) and named after the runtime's id for it.
+func (e *Engine) endBuildRunsIn(ctx context.Context, ns rootless.NamespacePaths) {
+	dirs, _ := filepath.Glob(filepath.Join(ns.Bundles(), "build-*-*"))
+	for _, dir := range dirs {
+		f := strings.SplitN(filepath.Base(dir), "-", 3)
+		pid, err := strconv.Atoi(f[1])
+		if err != nil || processAlive(pid, time.Time{}) {
+			continue
+		}
+		runs, _ := filepath.Glob(filepath.Join(dir, "skiff-rootfs-*"))
+		for _, run := range runs {
+			for _, name := range oci.DefaultRuntimes {
+				if rt, err := e.findRuntime(name); err == nil {
+					_ = exec.CommandContext(ctx, rt, "--root", ns.RuntimeRoot(), "delete", "--force", filepath.Base(run)).Run()
+				}
+			}
+		}
+		_ = os.RemoveAll(dir)
+	}
+}

@@ -1,0 +1,371 @@
+package test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Tests of `skiff build` the way users run it: from a work directory with a
+// context directory given by a relative path, a Containerfile by -f, names
+// by -t, then the cache on a rebuild.
+
+var imageIDLine = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	l := lines(strings.TrimSpace(s))
+	if len(l) == 0 {
+		return ""
+	}
+	return l[len(l)-1]
+}
+
+// buildContainers lists the store's container records: a build's working
+// layers are some, and none may be left when a build ends.
+func (e *env) storeContainers() []string {
+	e.t.Helper()
+	data, err := os.ReadFile(filepath.Join(e.home, ".local/share/skiff/storage/overlay-containers/containers.json"))
+	if err != nil {
+		return nil
+	}
+	var recs []struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(data, &recs); err != nil {
+		e.t.Fatalf("reading the store's containers: %v", err)
+	}
+	var ids []string
+	for _, r := range recs {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+// stepLines are the STEP and cache lines of a build's output.
+func stepLines(out string) []string {
+	var l []string
+	for _, line := range lines(out) {
+		if strings.HasPrefix(line, "STEP ") || strings.HasPrefix(line, "--> Using cache") {
+			l = append(l, line)
+		}
+	}
+	return l
+}
+
+// TestBuildFromAContextDirectory: build with -f and -t from relative
+// paths; the image runs with what COPY, WORKDIR, ENV and RUN made; a
+// rebuild comes wholly from the cache (podman's "--> Using cache ID" for
+// every step) with the same ID; a changed COPY source misses from that step
+// on while a changed ignored file hits; -q prints only the ID; --iidfile
+// writes it; the build leaves no working layer.
+func TestBuildFromAContextDirectory(t *testing.T) {
+	e := newEnv(t)
+	e.writeFile("work/app/build/app.containerfile", `FROM `+busybox+`
+ENV GREETING=hello
+WORKDIR /srv
+COPY greeting.txt data/ ./
+RUN echo "$GREETING from $(cat greeting.txt)" > out.txt
+COPY late.txt /late.txt
+CMD ["sh", "-c", "cat /srv/out.txt /srv/inner.txt /late.txt; pwd"]
+`)
+	e.writeFile("work/app/greeting.txt", "world\n")
+	e.writeFile("work/app/data/inner.txt", "inner\n")
+	e.writeFile("work/app/late.txt", "late 1\n")
+	e.writeFile("work/app/notes.log", "ignored 1\n")
+	e.writeFile("work/app/.dockerignore", "*.log\n")
+	out := e.ok("build", "-f", "app/build/app.containerfile", "-t", "myapp", "app")
+	id := lastLine(out)
+	if !imageIDLine.MatchString(id) {
+		t.Fatalf("the last line is not an image ID:\n%s", out)
+	}
+	for _, want := range []string{"STEP 1/7: FROM " + busybox, "STEP 5/7: RUN echo", "COMMIT myapp", "Successfully tagged localhost/myapp:latest"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if got := e.ok("run", "--rm", "myapp"); got != "hello from world\ninner\nlate 1\n/srv\n" {
+		t.Fatalf("the image runs to %q", got)
+	}
+	if got := e.ok("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", "localhost/myapp"); got != "localhost/myapp:latest "+id[:12]+"\n" {
+		t.Errorf("images: %q, want the ID build printed", got)
+	}
+	// The steps' intermediate images are listed by images -a only, as
+	// podman lists them.
+	if got := e.ok("images", "--format", "{{.Repository}}"); len(lines(strings.TrimSpace(got))) != 2 {
+		t.Errorf("images lists more than the base and the build's image:\n%s", got)
+	}
+
+	// Everything cached, including with an ignored file changed.
+	e.writeFile("work/app/notes.log", "ignored 2\n")
+	out = e.ok("build", "-f", "app/build/app.containerfile", "-t", "myapp", "app")
+	if lastLine(out) != id {
+		t.Fatalf("a cached rebuild made another image:\n%s", out)
+	}
+	if n := strings.Count(out, "--> Using cache "); n != 6 {
+		t.Fatalf("%d steps came from the cache, want 6:\n%s", n, out)
+	}
+
+	// A changed COPY source misses at that step; the steps before hit.
+	e.writeFile("work/app/late.txt", "late 2\n")
+	out = e.ok("build", "-f", "app/build/app.containerfile", "-t", "myapp", "app")
+	if lastLine(out) == id {
+		t.Fatalf("a changed COPY source gave the old image:\n%s", out)
+	}
+	steps := stepLines(out)
+	if len(steps) != 11 || strings.Contains(steps[len(steps)-1], "Using cache") || strings.Contains(steps[len(steps)-2], "Using cache") {
+		t.Fatalf("want steps 2-5 cached and 6-7 run:\n%s", out)
+	}
+	if got := e.ok("run", "--rm", "myapp"); !strings.Contains(got, "late 2") {
+		t.Fatalf("the rebuilt image runs to %q", got)
+	}
+
+	// -q prints only the ID; --iidfile writes it.
+	out = e.ok("build", "-q", "--iidfile", "iid", "-f", "app/build/app.containerfile", "app")
+	if !imageIDLine.MatchString(strings.TrimSpace(out)) || strings.Count(out, "\n") != 1 {
+		t.Fatalf("-q printed %q", out)
+	}
+	if iid, err := os.ReadFile(filepath.Join(e.root, "work/iid")); err != nil || string(iid) != "sha256:"+strings.TrimSpace(out) {
+		t.Fatalf("--iidfile holds %q (%v)", iid, err)
+	}
+
+	// From inside the context, with the default file name, as image build.
+	e.writeFile("work/app/Containerfile", "FROM "+busybox+"\nCOPY greeting.txt /\n")
+	if r := e.sh(`cd app && "$SKIFF" image build -t fromhere .`); r.code != 0 || !strings.Contains(r.stdout, "Successfully tagged localhost/fromhere:latest") {
+		t.Fatalf("image build from the context directory:\n%s", r)
+	}
+	if left := e.storeContainers(); len(left) != 0 {
+		t.Fatalf("builds left working layers: %v", left)
+	}
+}
+
+// TestBuildFailingRun: a RUN that fails shows its output, the build fails
+// with one line naming the Containerfile's line and the exit status and
+// exits with the RUN's code (podman 4.9's), nothing is tagged, and no
+// working layer is left; the steps before it are cached for the next try.
+func TestBuildFailingRun(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nRUN echo before failing; echo to stderr >&2; exit 3\n")
+	before := e.state()
+	r := e.run("build", "-t", "broken", "ctx")
+	checkFailure(t, r, 3, `^Error: Containerfile:2: building at STEP "RUN echo before failing; echo to stderr >&2; exit 3": while running runtime: exit status 3$`)
+	if !strings.Contains(r.stdout, "before failing\n") || !strings.Contains(r.stdout, "to stderr\n") {
+		t.Fatalf("the RUN's output is not shown:\n%s", r)
+	}
+	if after := e.state(); after != before {
+		t.Fatalf("a failed build changed the images:\nbefore %s\nafter %s", before, after)
+	}
+	if left := e.storeContainers(); len(left) != 0 {
+		t.Fatalf("a failed RUN left working layers: %v", left)
+	}
+	// A command that is not there: docker's 127.
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nRUN [\"/no/such/program\"]\n")
+	r = e.run("build", "ctx")
+	if r.code == 0 || len(lines(strings.TrimSpace(r.stderr))) != 1 {
+		t.Fatalf("a RUN of a missing program:\n%s", r)
+	}
+	if left := e.storeContainers(); len(left) != 0 {
+		t.Fatalf("a RUN that could not start left working layers: %v", left)
+	}
+}
+
+// TestBuildRefusesBadInput: a Containerfile that does not parse, names a
+// stage that does not exist, has a cycle of COPY --from or copies a missing
+// file; a missing -f, a foreign --platform, a bad tag and flags not
+// supported yet: one line on stderr, exit 125, nothing tagged or left.
+func TestBuildRefusesBadInput(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	for _, c := range []string{"error-unknown-instruction", "error-no-such-stage", "error-cycle", "error-missing-source"} {
+		e.copyCase(c)
+	}
+	e.writeFile("work/ok/Containerfile", "FROM "+busybox+"\n")
+	before := e.state()
+	for _, tc := range []struct {
+		args []string
+		re   string
+	}{
+		{[]string{"error-unknown-instruction"}, `^Error: Containerfile:\d+: .*unknown instruction`},
+		{[]string{"error-no-such-stage"}, `^Error: Containerfile:\d+: .*no such stage`},
+		{[]string{"error-cycle"}, `^Error: Containerfile:\d+: .*circular dependency`},
+		{[]string{"error-missing-source"}, `^Error: Containerfile:\d+: .*no such file in the build context`},
+		{[]string{"-f", "nope/Containerfile", "ok"}, `^Error: .*nope/Containerfile does not exist`},
+		{[]string{"no-such-dir"}, `^Error: .*no-such-dir is not a directory`},
+		{[]string{"--platform", "linux/s390x", "ok"}, `^Error: .*builds only for this machine's platform`},
+		{[]string{"-t", "Bad:Name:x", "ok"}, `^Error: .*Bad:Name:x`},
+		{[]string{"--annotation", "a=b", "--format", "docker", "ok"}, `^Error: .*--annotation needs --format oci`},
+		{[]string{"--pull=sometimes", "ok"}, `^Error: --pull sometimes`},
+		{[]string{"--target", "nope", "ok"}, `^Error: .*no such stage`},
+	} {
+		args := append([]string{"build", "-t", "refused"}, tc.args...)
+		e.fails(125, tc.re, args...)
+	}
+	if after := e.state(); after != before {
+		t.Fatalf("refused builds changed the images:\nbefore %s\nafter %s", before, after)
+	}
+	if left := e.storeContainers(); len(left) != 0 {
+		t.Fatalf("refused builds left working layers: %v", left)
+	}
+}
+
+// copyCase copies a case of the Containerfile corpus (test/testdata/build)
+// into the env's work directory, symlinks and modes kept.
+func (e *env) copyCase(name string) string {
+	e.t.Helper()
+	dst := filepath.Join(e.root, "work", name)
+	if out, err := exec.Command("cp", "-a", filepath.Join("testdata/build", name), dst).CombinedOutput(); err != nil {
+		e.t.Fatalf("copying case %s: %v\n%s", name, err, out)
+	}
+	e.chownAll()
+	return dst
+}
+
+// TestBuildKilledDuringRun: a build killed (SIGKILL, the whole process
+// group) while a RUN runs leaves at most its working layer, which image
+// prune removes; the next build, cached or not, gives the right image.
+func TestBuildKilledDuringRun(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nARG NAP\nCOPY a /a\nRUN echo started; sleep $NAP; echo slept > /slept\nCMD [\"cat\", \"/a\", \"/slept\"]\n")
+	e.writeFile("work/ctx/a", "from the context\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	nap := strconv.Itoa(600 + int(time.Now().UnixNano()%10000)) // this test's own sleep
+	cmd := e.command(ctx, "build", "--build-arg", "NAP="+nap, "-t", "killed", "ctx")
+	cmd.SysProcAttr.Setpgid = true
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && sc.Text() != "started" {
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Wait()
+	if strings.Contains(e.ok("images", "--format", "{{.Repository}}"), "killed") {
+		t.Fatal("a killed build tagged its image")
+	}
+	if left := e.storeContainers(); len(left) != 1 {
+		t.Fatalf("want the killed RUN's working layer left for image prune, have %v", left)
+	}
+	e.ok("build", "-q", "--build-arg", "NAP=0", "-t", "killed", "ctx")
+	if got := e.ok("run", "--rm", "killed"); got != "from the context\nslept\n" {
+		t.Fatalf("the build after a killed one runs to %q", got)
+	}
+	e.ok("image", "prune", "-f")
+	if left := e.storeContainers(); len(left) != 0 {
+		t.Fatalf("image prune left the killed build's working layer: %v", left)
+	}
+	if pids := processesRunning("sleep\x00" + nap + "\x00"); len(pids) != 0 {
+		t.Fatalf("image prune left the killed build's RUN running: pids %v", pids)
+	}
+	if got := e.ok("run", "--rm", "killed"); got != "from the context\nslept\n" {
+		t.Fatalf("after image prune the image runs to %q", got)
+	}
+	e.ok("build", "-q", "--build-arg", "NAP=0", "-t", "killed", "ctx")
+}
+
+// processesRunning are the pids whose command line is cmdline (its
+// arguments joined by NUL bytes, one after the last).
+func processesRunning(cmdline string) []string {
+	var pids []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if data, err := os.ReadFile(p); err == nil && string(data) == cmdline {
+			pids = append(pids, filepath.Base(filepath.Dir(p)))
+		}
+	}
+	return pids
+}
+
+// TestBuildKilledAtSeveralPoints: builds killed at several moments (while
+// copying, running, committing) leave nothing that image prune does not
+// remove: afterwards every layer in the store belongs to an image, no
+// working layer is left, and the next build gives the right image.
+func TestBuildKilledAtSeveralPoints(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nARG N\nCOPY big /big\nRUN echo $N > /n && cp /big /big2\nCOPY small /small\nRUN cat /small /n\n")
+	e.writeFile("work/ctx/small", "small\n")
+	big := make([]byte, 24<<20)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(filepath.Join(e.root, "work/ctx/big"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.chownAll()
+	for i, delay := range []time.Duration{150, 300, 450, 600, 800, 1000} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := e.command(ctx, "build", "-q", "--build-arg", "N="+strconv.Itoa(i), "-t", "several", "ctx")
+		cmd.SysProcAttr.Setpgid = true
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay * time.Millisecond)
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		cancel()
+	}
+	e.ok("build", "-q", "--build-arg", "N=final", "-t", "several", "ctx")
+	if got := e.ok("run", "--rm", "several", "sh", "-c", "cat /small /n; cmp /big /big2 && echo same"); got != "small\nfinal\nsame\n" {
+		t.Fatalf("the build after killed ones runs to %q", got)
+	}
+	e.ok("image", "prune", "-f")
+	if left := e.storeContainers(); len(left) != 0 {
+		t.Fatalf("image prune left working layers: %v", left)
+	}
+	if orphans := e.orphanLayers(); len(orphans) != 0 {
+		t.Fatalf("layers no image uses are left after image prune: %v", orphans)
+	}
+	if got := e.ok("run", "--rm", "several", "cat", "/n"); got != "final\n" {
+		t.Fatalf("after image prune the image runs to %q", got)
+	}
+}
+
+// orphanLayers are the store's layers that no image's chain of layers has.
+func (e *env) orphanLayers() []string {
+	e.t.Helper()
+	dir := filepath.Join(e.home, ".local/share/skiff/storage")
+	var layers []struct{ ID, Parent string }
+	var images []struct{ Layer string }
+	for file, v := range map[string]any{"overlay-layers/layers.json": &layers, "overlay-images/images.json": &images} {
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, v); err != nil {
+			e.t.Fatalf("%s: %v", file, err)
+		}
+	}
+	parent := map[string]string{}
+	for _, l := range layers {
+		parent[l.ID] = l.Parent
+	}
+	used := map[string]bool{}
+	for _, img := range images {
+		for l := img.Layer; l != "" && !used[l]; l = parent[l] {
+			used[l] = true
+		}
+	}
+	var orphans []string
+	for _, l := range layers {
+		if !used[l.ID] {
+			orphans = append(orphans, l.ID)
+		}
+	}
+	return orphans
+}
