@@ -80,10 +80,14 @@ func (e *env) podmanEnv() []string {
 		for rel, content := range podmanConfig {
 			e.writeFile(rel, content)
 		}
+		// buildah's RUN cache mounts live in TMPDIR/buildah-cache (else
+		// /var/tmp's, shared by every user: another user's made first
+		// leaves this one's build unable to write to it).
+		e.writeFile("podman/tmp/.keep", "")
 		pidFile := filepath.Join(e.root, "run/libpod/tmp/pause.pid")
 		e.t.Cleanup(func() { endPauseProcess(pidFile) })
 	}
-	return []string{"CONTAINERS_CONF=" + conf, "CONTAINERS_STORAGE_CONF=" + filepath.Join(e.root, "podman/storage.conf")}
+	return []string{"CONTAINERS_CONF=" + conf, "CONTAINERS_STORAGE_CONF=" + filepath.Join(e.root, "podman/storage.conf"), "TMPDIR=" + filepath.Join(e.root, "podman/tmp")}
 }
 
 func endPauseProcess(pidFile string) {
