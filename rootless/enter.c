@@ -280,6 +280,44 @@ static int join_holder(const char *dir, const struct skiff_wd *wd)
 	return joined ? 1 : busy ? -1 : 0;
 }
 
+/* Whether the directory at path has an entry. */
+static int has_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *ent;
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while (!found && (ent = readdir(d)))
+		found = ent->d_name[0] != '.';
+	closedir(d);
+	return found;
+}
+
+/* Whether a namespace directory in run has a container's runtime state:
+ * without one there is nothing to adopt, and no need to look through
+ * every process. */
+static int any_runtime_state(const char *run)
+{
+	char path[4096];
+	DIR *d;
+	struct dirent *ent;
+	int found = 0;
+
+	snprintf(path, sizeof path, "%s/skiff", run);
+	if (!(d = opendir(path)))
+		return 0;
+	while (!found && (ent = readdir(d))) {
+		if (strncmp(ent->d_name, "ns-", 3) != 0 || strchr(ent->d_name, '.'))
+			continue;
+		snprintf(path, sizeof path, "%s/skiff/%s/runtime", run, ent->d_name);
+		found = has_entries(path);
+	}
+	closedir(d);
+	return found;
+}
+
 /* A namespace of the user's whose holders all ended while a container of
  * it still runs (its monitor was killed): its directory has the runtime's
  * state of that container, and the container's processes keep the user
@@ -290,33 +328,6 @@ static int join_holder(const char *dir, const struct skiff_wd *wd)
  * by a process of the user's in it (the host side may look at every one,
  * dumpable or not), and makes a mount namespace of its own there, as a
  * namespace's creator does. Returns 1 once in. */
-/* Whether a namespace directory in run has a container's runtime state:
- * without one there is nothing to adopt, and no need to look through
- * every process. */
-static int any_runtime_state(const char *run)
-{
-	char path[4096];
-	DIR *d, *r;
-	struct dirent *ent, *c;
-	int found = 0;
-
-	snprintf(path, sizeof path, "%s/skiff", run);
-	if (!(d = opendir(path)))
-		return 0;
-	while (!found && (ent = readdir(d))) {
-		if (strncmp(ent->d_name, "ns-", 3) != 0 || strchr(ent->d_name, '.'))
-			continue;
-		snprintf(path, sizeof path, "%s/skiff/%s/runtime", run, ent->d_name);
-		if ((r = opendir(path))) {
-			while (!found && (c = readdir(r)))
-				found = c->d_name[0] != '.';
-			closedir(r);
-		}
-	}
-	closedir(d);
-	return found;
-}
-
 static int adopt_orphan(const char *run, const struct skiff_wd *wd)
 {
 	unsigned long long seen[64];
@@ -330,8 +341,7 @@ static int adopt_orphan(const char *run, const struct skiff_wd *wd)
 	while (!adopted && (ent = readdir(proc))) {
 		char path[4200];
 		struct stat st;
-		DIR *runtime;
-		int fd, known = 0, has_state = 0;
+		int fd, known = 0;
 
 		if (strspn(ent->d_name, "0123456789") != strlen(ent->d_name) || !ent->d_name[0])
 			continue;
@@ -351,13 +361,7 @@ static int adopt_orphan(const char *run, const struct skiff_wd *wd)
 		if (nseen < 64)
 			seen[nseen++] = st.st_ino;
 		snprintf(path, sizeof path, "%s/skiff/ns-%llu/runtime", run, (unsigned long long)st.st_ino);
-		if ((runtime = opendir(path))) {
-			struct dirent *c;
-			while (!has_state && (c = readdir(runtime)))
-				has_state = c->d_name[0] != '.';
-			closedir(runtime);
-		}
-		if (!has_state || setns(fd, CLONE_NEWUSER) < 0)
+		if (!has_entries(path) || setns(fd, CLONE_NEWUSER) < 0)
 			goto next;
 		if (unshare(CLONE_NEWNS) < 0)
 			fatal("creating a mount namespace");
