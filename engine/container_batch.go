@@ -5,11 +5,11 @@ import (
 	"errors"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/monitor"
 )
 
 // The verbs on several containers at once: start, stop, restart, kill,
@@ -327,10 +327,6 @@ func (e *Engine) restart(ctx context.Context, id string, o RestartOptions) error
 
 // restarting tells whether a live restart has marked container id.
 func (e *Engine) restarting(id string) bool {
-	data, err := os.ReadFile(e.paths.Restarting(id))
-	if err != nil {
-		return false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	return err == nil && pid > 0 && processAlive(pid, time.Time{})
+	pid := monitor.ReadPidFile(e.paths.Restarting(id))
+	return pid > 0 && processAlive(pid, time.Time{})
 }

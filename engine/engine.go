@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/skiff-project/skiff/engine/state"
 
 	"github.com/skiff-project/skiff/engine/config"
+	"github.com/skiff-project/skiff/engine/monitor"
 
 	"github.com/skiff-project/skiff/rootless"
 	"github.com/skiff-project/skiff/storage"
@@ -333,11 +333,7 @@ func (e *Engine) namespaceInUse(ns rootless.NamespacePaths) bool {
 		}
 	}
 	for _, f := range pidfiles {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 && processAlive(pid, time.Time{}) {
+		if pid := monitor.ReadPidFile(f); pid > 0 && processAlive(pid, time.Time{}) {
 			return true
 		}
 	}
