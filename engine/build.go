@@ -47,7 +47,10 @@ type BuildOptions struct {
 	Annotations map[string]string
 	// Platform is --platform; only the host's is built.
 	Platform string
-	Quiet    bool
+	// Runtime is --runtime: the OCI runtime of RUN steps ("": the
+	// configured one).
+	Runtime string
+	Quiet   bool
 	// Out gets the progress lines and every RUN's output (stdout); PullOutput
 	// the progress of pulls (nil: none).
 	Out        io.Writer
@@ -72,7 +75,7 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, erro
 	if err := storage.CheckNames(o.Tags); err != nil {
 		return nil, fmt.Errorf("%w: %v", config.ErrBadOption, err)
 	}
-	runtimePath, err := e.Runtime("")
+	runtimePath, err := e.Runtime(o.Runtime)
 	if err != nil {
 		return nil, err
 	}

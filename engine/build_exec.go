@@ -13,10 +13,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/skiff-project/skiff/engine/build"
+	"github.com/skiff-project/skiff/engine/monitor"
 	"github.com/skiff-project/skiff/engine/oci"
 	"github.com/skiff-project/skiff/rootless"
 	"github.com/skiff-project/skiff/storage"
@@ -210,7 +212,12 @@ func (e *Engine) endLeftBuildRuns(ctx context.Context) {
 // namespace ns: the runtime dies with its build, the process it ran does
 // not (and it keeps that namespace alive, though no later command joins
 // it). A RUN's bundle is in a directory named after its build's pid
-// (build-PID-*) and named after the runtime's id for it.
+// (build-PID-*) and named after the runtime's id for it; the runtime wrote
+// the RUN's pid there. The RUN's process is killed here, the init of its
+// own pid namespace, so everything it started goes with it: the runtime's
+// delete alone may leave it (a runtime that cannot kill from a sibling
+// namespace). The directory goes once the RUN has, so that a later sweep
+// tries again.
 func (e *Engine) endBuildRunsIn(ctx context.Context, ns rootless.NamespacePaths) {
 	dirs, _ := filepath.Glob(filepath.Join(ns.Bundles(), "build-*-*"))
 	for _, dir := range dirs {
@@ -219,14 +226,50 @@ func (e *Engine) endBuildRunsIn(ctx context.Context, ns rootless.NamespacePaths)
 		if err != nil || processAlive(pid, time.Time{}) {
 			continue
 		}
+		ended := true
 		runs, _ := filepath.Glob(filepath.Join(dir, "skiff-rootfs-*"))
 		for _, run := range runs {
+			killBuildRun(run)
 			for _, name := range oci.DefaultRuntimes {
 				if rt, err := e.findRuntime(name); err == nil {
 					_ = exec.CommandContext(ctx, rt, "--root", ns.RuntimeRoot(), "delete", "--force", filepath.Base(run)).Run()
 				}
 			}
+			ended = ended && !buildRunAlive(run)
 		}
-		_ = os.RemoveAll(dir)
+		if ended {
+			_ = os.RemoveAll(dir)
+		}
+	}
+}
+
+// buildRunPid is the pid of the RUN whose bundle is run, and whether that
+// process still runs: its start is no later than the runtime's pid file
+// (a pid given again since starts later).
+func buildRunPid(run string) (int, bool) {
+	pidFile := filepath.Join(run, "pid")
+	st, err := os.Stat(pidFile)
+	if err != nil {
+		return 0, false
+	}
+	pid := monitor.ReadPidFile(pidFile)
+	return pid, pid > 0 && processAlive(pid, st.ModTime())
+}
+
+func buildRunAlive(run string) bool {
+	_, alive := buildRunPid(run)
+	return alive
+}
+
+// killBuildRun kills the process of the RUN whose bundle is run and waits
+// a moment for it to end.
+func killBuildRun(run string) {
+	pid, alive := buildRunPid(run)
+	if !alive {
+		return
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	for deadline := time.Now().Add(2 * time.Second); buildRunAlive(run) && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
 	}
 }

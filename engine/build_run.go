@@ -130,6 +130,7 @@ func (x *buildExecutor) runSpec(rootfs, scratch string, step build.RunStep) (*sp
 	if network != "none" {
 		// The build's own namespace's network: the host's, rootless.
 		rs.Linux.Namespaces = slices.DeleteFunc(rs.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
+		bindHostSys(rs)
 		for _, f := range []string{"/etc/hosts", "/etc/resolv.conf"} {
 			if fileExists(f) && firstMissing(rootfs, f) == "" {
 				rs.Mounts = append(rs.Mounts, specs.Mount{Destination: f, Type: "bind", Source: f, Options: []string{"rbind", "ro"}})

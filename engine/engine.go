@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -337,5 +338,7 @@ func (e *Engine) namespaceInUse(ns rootless.NamespacePaths) bool {
 			return true
 		}
 	}
-	return false
+	// A build's RUN, its pid beside its bundle.
+	runs, _ := filepath.Glob(filepath.Join(ns.Bundles(), "build-*-*", "skiff-rootfs-*"))
+	return slices.ContainsFunc(runs, buildRunAlive)
 }

@@ -232,8 +232,17 @@ func (e *env) copyCase(name string) string {
 
 // TestBuildKilledDuringRun: a build killed (SIGKILL, the whole process
 // group) while a RUN runs leaves at most its working layer, which image
-// prune removes; the next build, cached or not, gives the right image.
+// prune removes, with the RUN's processes (they outlive their build: the
+// runtime puts them in a session of their own); the next build, cached or
+// not, gives the right image. With each runtime: runc's delete does not end
+// a RUN whose runtime process was killed.
 func TestBuildKilledDuringRun(t *testing.T) {
+	for _, rt := range []string{"crun", "runc"} {
+		t.Run(rt, func(t *testing.T) { testBuildKilledDuringRun(t, rt) })
+	}
+}
+
+func testBuildKilledDuringRun(t *testing.T, runtime string) {
 	e := newEnv(t)
 	e.ok("pull", "-q", busybox)
 	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nARG NAP\nCOPY a /a\nRUN echo started; sleep $NAP; echo slept > /slept\nCMD [\"cat\", \"/a\", \"/slept\"]\n")
@@ -241,7 +250,14 @@ func TestBuildKilledDuringRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	nap := strconv.Itoa(600 + int(time.Now().UnixNano()%10000)) // this test's own sleep
-	cmd := e.command(ctx, "build", "--build-arg", "NAP="+nap, "-t", "killed", "ctx")
+	t.Cleanup(func() { // a leak fails this test, not the next ones of the user's
+		for _, pid := range processesRunning("sleep\x00" + nap + "\x00") {
+			if p, err := strconv.Atoi(pid); err == nil {
+				syscall.Kill(p, syscall.SIGKILL)
+			}
+		}
+	})
+	cmd := e.command(ctx, "build", "--runtime", runtime, "--build-arg", "NAP="+nap, "-t", "killed", "ctx")
 	cmd.SysProcAttr.Setpgid = true
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -255,13 +271,16 @@ func TestBuildKilledDuringRun(t *testing.T) {
 	}
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	cmd.Wait()
+	if pids := processesRunning("sleep\x00" + nap + "\x00"); len(pids) != 1 {
+		t.Fatalf("want the killed build's RUN left running, have pids %v", pids)
+	}
 	if strings.Contains(e.ok("images", "--format", "{{.Repository}}"), "killed") {
 		t.Fatal("a killed build tagged its image")
 	}
 	if left := e.storeContainers(); len(left) != 1 {
 		t.Fatalf("want the killed RUN's working layer left for image prune, have %v", left)
 	}
-	e.ok("build", "-q", "--build-arg", "NAP=0", "-t", "killed", "ctx")
+	e.ok("build", "-q", "--runtime", runtime, "--build-arg", "NAP=0", "-t", "killed", "ctx")
 	if got := e.ok("run", "--rm", "killed"); got != "from the context\nslept\n" {
 		t.Fatalf("the build after a killed one runs to %q", got)
 	}
@@ -275,7 +294,7 @@ func TestBuildKilledDuringRun(t *testing.T) {
 	if got := e.ok("run", "--rm", "killed"); got != "from the context\nslept\n" {
 		t.Fatalf("after image prune the image runs to %q", got)
 	}
-	e.ok("build", "-q", "--build-arg", "NAP=0", "-t", "killed", "ctx")
+	e.ok("build", "-q", "--runtime", runtime, "--build-arg", "NAP=0", "-t", "killed", "ctx")
 }
 
 // processesRunning are the pids whose command line is cmdline (its

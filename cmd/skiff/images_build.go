@@ -33,6 +33,7 @@ type buildFlags struct {
 	annotations, contexts            []string
 	file, target, pull, format       string
 	network, platform, progress      string
+	runtime                          string
 	ignoreFile, iidFile              string
 	cacheTTL                         time.Duration
 	noCache, quiet, layers, squash   bool
@@ -71,6 +72,7 @@ Each step is looked up in the build cache first; independent stages run at the s
 	fs.BoolVar(&f.squash, "squash", false, "make the image's layers above its base one layer")
 	fs.StringArrayVar(&f.secrets, "secret", nil, "give RUN --mount=type=secret the secret id=ID,src=FILE")
 	fs.StringVar(&f.network, "network", "", "network of RUN steps: host (the default, rootless) or none")
+	fs.StringVar(&f.runtime, "runtime", "", "OCI runtime of RUN steps: crun, runc or a path (default from containers.conf, else crun)")
 	fs.StringVar(&f.platform, "platform", "", "build for OS/ARCH; only this machine's platform")
 	fs.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain or tty (all print podman's lines)")
 	fs.StringArrayVar(&f.contexts, "build-context", nil, "NAME=DIR: COPY --from=NAME reads the directory DIR")
@@ -120,6 +122,7 @@ func (f *buildFlags) options(c *cobra.Command, args []string) (buildOptions, err
 		return o, usagef("--progress %s: want auto, plain or tty", f.progress)
 	}
 	b.CacheTTL = f.cacheTTL
+	b.Runtime = f.runtime
 	b.Squash = f.squash
 	if b.Annotations, err = keyValues("--annotation", f.annotations); err != nil {
 		return o, err
