@@ -192,6 +192,7 @@ func (e *Engine) removeLeftWorkLayers(ctx context.Context) error {
 		if l.Pid > 0 && processAlive(l.Pid, l.Created) {
 			continue
 		}
+		endRunsOnLayer(l.LayerID)
 		_ = e.store.UnmountContainer(l.ID, true)
 		if err := e.store.DeleteContainerLayer(l.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
 			return fmt.Errorf("removing the working layer %s of a build that ended: %w", l.ID, err)
@@ -241,6 +242,56 @@ func (e *Engine) endBuildRunsIn(ctx context.Context, ns rootless.NamespacePaths)
 			_ = os.RemoveAll(dir)
 		}
 	}
+}
+
+// endRunsOnLayer kills the processes whose root file system is the
+// overlay of layer: the RUN of a build that was killed, found by its mount
+// whatever the runtime left of it (a runtime killed before it wrote the
+// pid file leaves none) and from whichever namespace of the user's.
+func endRunsOnLayer(layer string) {
+	if layer == "" {
+		return
+	}
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		pids := processesOnLayer(layer)
+		if len(pids) == 0 {
+			return
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// processesOnLayer are the processes, of those this one may look at, whose
+// root mount is an overlay whose upper directory is layer's (storage names
+// it absolute, or relative to the driver's directory when the options are
+// long).
+func processesOnLayer(layer string) []int {
+	upper := layer + "/diff"
+	var pids []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/mountinfo")
+	for _, p := range procs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(data)) {
+			f := strings.Fields(line)
+			if len(f) < 5 || f[4] != "/" || !strings.Contains(line, " - overlay ") {
+				continue
+			}
+			_, opts, _ := strings.Cut(line, " - overlay ")
+			for _, o := range strings.Split(strings.TrimSpace(opts), ",") {
+				if v, ok := strings.CutPrefix(o, "upperdir="); ok && (v == upper || strings.HasSuffix(v, "/"+upper)) {
+					if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil && processAlive(pid, time.Time{}) {
+						pids = append(pids, pid)
+					}
+				}
+			}
+		}
+	}
+	return pids
 }
 
 // buildRunPid is the pid of the RUN whose bundle is run, and whether that

@@ -14,6 +14,7 @@ import (
 // WorkLayer is a build's working layer.
 type WorkLayer struct {
 	ID      string
+	LayerID string    // its layer in the store: a RUN's root file system
 	Pid     int       // the build's process
 	Created time.Time // when the layer was made
 }
@@ -53,7 +54,7 @@ func (s *Store) WorkLayers() ([]WorkLayer, error) {
 		if json.Unmarshal([]byte(c.Metadata), &m) != nil || m.SkiffBuild == nil {
 			continue
 		}
-		out = append(out, WorkLayer{ID: c.ID, Pid: m.SkiffBuild.Pid, Created: m.SkiffBuild.Created})
+		out = append(out, WorkLayer{ID: c.ID, LayerID: c.LayerID, Pid: m.SkiffBuild.Pid, Created: m.SkiffBuild.Created})
 	}
 	return out, nil
 }
