@@ -60,12 +60,14 @@ func (b *bench) runLatency(n int) error {
 	}
 	for i := 0; i < n; i++ {
 		for _, e := range engines {
+			b.quiesce()
 			d, err := b.run(e, runArgs(e)...)
 			if err != nil {
 				return err
 			}
 			times[e.name] = append(times[e.name], d)
 		}
+		b.quiesce()
 		d, err := b.run(bare, "--root", filepath.Join(b.root, "bare-state"), "run", "--bundle", filepath.Join(b.root, "bare"), fmt.Sprintf("bare%d", i))
 		if err != nil {
 			return err

@@ -36,8 +36,9 @@ func main() {
 	skiff := fs.String("skiff", "bin/skiff", "skiff binary")
 	image := fs.String("image", registry+"/skiff/multilayer:latest", "image to pull")
 	count := fs.Int("count", 0, "containers for create and ps (default 500 and 1000)")
+	diskRun := fs.Bool("disk-runtime-dir", false, "keep the runtime directories on disk, not on a tmpfs as logind's /run/user/UID")
 	_ = fs.Parse(os.Args[2:])
-	b, err := newBench(*userName, *skiff)
+	b, err := newBench(*userName, *skiff, !*diskRun)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -87,11 +88,12 @@ type bench struct {
 	root     string
 	skiff    string
 	runroots []string
+	tmpfs    []string // runtime directories mounted as tmpfs
 	lastUser time.Duration
 	lastSys  time.Duration
 }
 
-func newBench(name, skiffPath string) (*bench, error) {
+func newBench(name, skiffPath string, tmpfsRuntime bool) (*bench, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("run as root: the benchmark switches to the unprivileged user")
 	}
@@ -162,10 +164,19 @@ insecure = true
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
 		}
+		b.runroots = append(b.runroots, d)
+		// A user's runtime directory is a tmpfs (logind mounts one at
+		// /run/user/UID), where both engines keep their run roots.
+		if tmpfsRuntime {
+			opts := fmt.Sprintf("mode=0700,uid=%d,gid=%d,size=256m", b.uid, b.gid)
+			if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", d).CombinedOutput(); err != nil {
+				return nil, fmt.Errorf("a tmpfs for %s: %v: %s", d, err, out)
+			}
+			b.tmpfs = append(b.tmpfs, d)
+		}
 		if err := os.Chown(d, b.uid, b.gid); err != nil {
 			return nil, err
 		}
-		b.runroots = append(b.runroots, d)
 	}
 	if err := filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
 		if err == nil {
@@ -186,10 +197,50 @@ func (b *bench) cleanup() {
 	// podman leaves its pause process; end everything the user runs.
 	_ = exec.Command("pkill", "-KILL", "-u", b.u.Uid).Run()
 	time.Sleep(200 * time.Millisecond)
+	for _, d := range b.tmpfs {
+		_ = exec.Command("umount", "-l", d).Run()
+	}
 	_ = os.RemoveAll(b.root)
 	for _, r := range b.runroots {
 		_ = os.RemoveAll(r)
 	}
+}
+
+// quiesce waits (up to 3 s) until the user runs nothing but podman's pause
+// process: what a run leaves working after it returned (podman's conmon
+// and its `podman container cleanup`, skiff's monitor handing over) must
+// not be charged to the next run, of the other engine.
+func (b *bench) quiesce() {
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if !b.userBusy() {
+			return
+		}
+	}
+}
+
+// userBusy tells whether a process of the user's other than podman's
+// pause process (catatonit) runs.
+func (b *bench) userBusy() bool {
+	procs, _ := filepath.Glob("/proc/[0-9]*/comm")
+	for _, p := range procs {
+		st, err := os.Stat(filepath.Dir(p))
+		if err != nil {
+			continue
+		}
+		if sys, ok := st.Sys().(*syscall.Stat_t); !ok || int(sys.Uid) != b.uid {
+			continue
+		}
+		comm, err := os.ReadFile(p)
+		if err != nil || strings.TrimSpace(string(comm)) == "catatonit" {
+			continue
+		}
+		stat, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "stat"))
+		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			continue // ended, waiting to be reaped
+		}
+		return true
+	}
+	return false
 }
 
 // engine is how to invoke one of the two engines.

@@ -313,7 +313,7 @@ func (e *Engine) sweepNamespaceDirs() {
 
 // keptNamespaceDirs is how many namespace directories, this one's with
 // them, may be left before a sweep looks for those that ended.
-const keptNamespaceDirs = 4
+const keptNamespaceDirs = 8
 
 // namespaceInUse tells whether a process the user may not look at still
 // lives in the namespace of ns: from a sibling namespace, /proc/PID/ns of

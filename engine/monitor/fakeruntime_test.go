@@ -62,8 +62,8 @@ func fakeCleanup(id string) int {
 	return 0
 }
 
-// fakeRuntime is an OCI runtime's create and start, as the monitor runs
-// them; each call is recorded, with its time, in ROOT/calls.
+// fakeRuntime is an OCI runtime's run --detach (and create and start),
+// as the monitor runs them; each call is recorded, with its time, in ROOT/calls.
 func fakeRuntime(args []string) int {
 	var root, bundle, pidFile, console, verb, id string
 	for i := 0; i < len(args); i++ {
@@ -84,8 +84,9 @@ func fakeRuntime(args []string) int {
 			case "--console-socket":
 				console = v
 			}
-		case "create", "start":
+		case "create", "start", "run":
 			verb = a
+		case "--detach":
 		default:
 			id = a
 		}
@@ -103,18 +104,31 @@ func fakeRuntime(args []string) int {
 			return 1
 		}
 		return fakeCreate(startFIFO, pidFile, console)
+	case "run": // --detach
+		if os.Getenv(failEnv) == "create" || bundle == "" {
+			return 1
+		}
+		if code := fakeCreate(startFIFO, pidFile, console); code != 0 {
+			return code
+		}
+		return fakeStart(startFIFO)
 	case "start":
-		f, err := os.OpenFile(startFIFO, os.O_WRONLY, 0)
-		if err != nil {
-			return 1
-		}
-		defer f.Close()
-		if _, err := f.Write([]byte("start\n")); err != nil {
-			return 1
-		}
-		return 0
+		return fakeStart(startFIFO)
 	}
 	return 2
+}
+
+// fakeStart lets the container fakeCreate made go on.
+func fakeStart(startFIFO string) int {
+	f, err := os.OpenFile(startFIFO, os.O_WRONLY, 0)
+	if err != nil {
+		return 1
+	}
+	defer f.Close()
+	if _, err := f.Write([]byte("start\n")); err != nil {
+		return 1
+	}
+	return 0
 }
 
 // fakeCreate makes the container: a process that waits for start, on the

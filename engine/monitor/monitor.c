@@ -11,11 +11,12 @@
 // had prepared (network helper, mount, bundle): it never depends on its
 // parent surviving. Past the gate it owns the start.
 //
-// It creates and starts the container through the OCI runtime with pipes
+// It creates and starts the container through the OCI runtime (`run
+// --detach`, one runtime process) with pipes
 // (or a terminal) for its output, tells skiff the container's PID, writes every
 // line the container prints to the log with a timestamp and the stream,
 // reaps the container (it is a child subreaper, so the container is its
-// child once the runtime's create has exited), records the exit status and
+// child once the runtime has exited), records the exit status and
 // then becomes `skiff container cleanup ID`, which updates the state, applies
 // --rm and ends — or, when the restart policy says so, becomes this monitor
 // again (same PID) with a back-off to wait and start=1: it then starts the
@@ -338,13 +339,16 @@ static void restore_signals(struct io *io)
 	sigprocmask(SIG_UNBLOCK, &io->mask, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	/* A monitor killed (stop during a restart's back-off) takes its
-	 * runtime's create or start with it, rather than leave a container
+	 * runtime's run with it, rather than leave a container
 	 * half made that nobody watches. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
-/* The child that becomes `RUNTIME create`, with the container's stdio. */
-static void exec_create(struct mon *m, struct io *io)
+/* The child that becomes `RUNTIME run --detach`, with the container's
+ * stdio: one runtime process creates and starts the container (a create
+ * and a start cost a second runtime process, which nothing between them
+ * needs: the monitor does nothing there). */
+static void exec_run(struct mon *m, struct io *io)
 {
 	int devnull = open("/dev/null", O_RDWR);
 	restore_signals(io);
@@ -353,21 +357,21 @@ static void exec_create(struct mon *m, struct io *io)
 	dup2(m->tty ? devnull : io->err[1], 2);
 	if (m->tty)
 		execl(m->runtime, m->runtime, "--root", m->root, "--log", m->runclog, "--log-format", "json",
-		      "create", "--bundle", m->bundle, "--pid-file", m->pidfile, "--console-socket", m->consock, m->id, (char *)NULL);
+		      "run", "--detach", "--bundle", m->bundle, "--pid-file", m->pidfile, "--console-socket", m->consock, m->id, (char *)NULL);
 	else
 		execl(m->runtime, m->runtime, "--root", m->root, "--log", m->runclog, "--log-format", "json",
-		      "create", "--bundle", m->bundle, "--pid-file", m->pidfile, m->id, (char *)NULL);
+		      "run", "--detach", "--bundle", m->bundle, "--pid-file", m->pidfile, m->id, (char *)NULL);
 	_exit(127);
 }
 
 /* The terminal's master side, which the runtime hands over while it
  * creates the container, or gives up when it exits first. */
-static int receive_terminal(struct mon *m, struct io *io, pid_t create)
+static int receive_terminal(struct mon *m, struct io *io, pid_t runner)
 {
 	struct pollfd p = {io->csock, POLLIN};
 	while (poll(&p, 1, 100) == 0) {
-		if (waitpid(create, NULL, WNOHANG) == create)
-			give_up(m, report(m, "err the runtime failed to create the container (see %s)\n", m->runclog));
+		if (waitpid(runner, NULL, WNOHANG) == runner)
+			give_up(m, report(m, "err the runtime failed to start the container (see %s)\n", m->runclog));
 	}
 	int conn = accept4(io->csock, NULL, NULL, SOCK_CLOEXEC);
 	int master = conn < 0 ? -1 : skmon_recv_fd(conn);
@@ -379,13 +383,17 @@ static int receive_terminal(struct mon *m, struct io *io, pid_t create)
 	return master;
 }
 
-/* Has the runtime create the container; returns its PID, from the
- * runtime's pid file. */
-static pid_t create_container(struct mon *m, struct io *io)
+/* The monitor starts the container itself, first start or restart:
+ * nothing of the start is left to a skiff that may be killed. Returns its
+ * PID, from the runtime's pid file. The container, a child of the runtime,
+ * is the monitor's once the runtime exits (the monitor is a subreaper),
+ * with its exit status if it ended already. What runs of a failed start
+ * ends with the runtime state: skiff's abort deletes it, or cleanup does. */
+static pid_t start_container(struct mon *m, struct io *io)
 {
-	pid_t create = fork();
-	if (create == 0)
-		exec_create(m, io);
+	pid_t runner = fork();
+	if (runner == 0)
+		exec_run(m, io);
 	io->so.fd = io->out[0];
 	io->se.fd = io->err[0];
 	if (!m->tty) {
@@ -395,37 +403,18 @@ static pid_t create_container(struct mon *m, struct io *io)
 	if (m->keepstdin)
 		close(io->in[0]);
 	if (m->tty)
-		io->so.fd = receive_terminal(m, io, create);
+		io->so.fd = receive_terminal(m, io, runner);
 	int status;
-	while (waitpid(create, &status, 0) < 0 && errno == EINTR)
+	while (waitpid(runner, &status, 0) < 0 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		give_up(m, report(m, "err the runtime failed to create the container (see %s)\n", m->runclog));
+		give_up(m, report(m, "err the runtime failed to start the container (see %s)\n", m->runclog));
 	char pidbuf[32] = {0};
 	int pf = open(m->pidfile, O_RDONLY | O_CLOEXEC);
 	if (pf < 0 || read(pf, pidbuf, sizeof pidbuf - 1) <= 0)
 		give_up(m, report(m, "err no pid file from the runtime\n"));
 	close(pf);
 	return atoi(pidbuf);
-}
-
-/* The monitor starts the container itself, first start or restart:
- * nothing of the start is left to a skiff that may be killed. */
-static void start_container(struct mon *m, struct io *io)
-{
-	int status;
-	pid_t starter = fork();
-	if (starter == 0) {
-		restore_signals(io);
-		execl(m->runtime, m->runtime, "--root", m->root, "--log", m->runclog, "--log-format", "json", "start", m->id, (char *)NULL);
-		_exit(127);
-	}
-	while (waitpid(starter, &status, 0) < 0 && errno == EINTR)
-		;
-	/* What runs of it ends with the runtime state: skiff's abort deletes
-	 * it, or cleanup does. */
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		give_up(m, report(m, "err the runtime failed to start the container (see %s)\n", m->runclog));
 }
 
 /* The FIFOs of a running container, and its output without blocking. */
@@ -597,8 +586,7 @@ static void run_monitor(const char *conf)
 	io_init(&io);
 	setup(&m, conf);
 	open_io(&m, &io);
-	pid_t cpid = create_container(&m, &io);
-	start_container(&m, &io);
+	pid_t cpid = start_container(&m, &io);
 	report(&m, "ok %d\n", cpid);
 	open_fifos(&m, &io);
 	finish(&m, &io, supervise(&io, cpid));

@@ -155,11 +155,11 @@ func (r *rig) wantCalls(console bool) []time.Time {
 	r.t.Helper()
 	c := r.conf
 	common := fmt.Sprintf("--root %s --log %s/runtime.log --log-format json ", c.Root, c.Bundle)
-	create := common + fmt.Sprintf("create --bundle %s --pid-file %s ", c.Bundle, c.PidFile)
+	run := common + fmt.Sprintf("run --detach --bundle %s --pid-file %s ", c.Bundle, c.PidFile)
 	if console {
-		create += "--console-socket console.sock "
+		run += "--console-socket console.sock "
 	}
-	want := []string{create + c.ID, common + "start " + c.ID}
+	want := []string{run + c.ID}
 	got, at := r.calls()
 	if !slices.Equal(got, want) {
 		r.t.Errorf("runtime calls:\n%q\nwant\n%q", got, want)
@@ -372,7 +372,7 @@ func TestMonitorCreateFails(t *testing.T) {
 			from := time.Now()
 			g := r.startGated()
 			_, err := r.report(g)
-			want := fmt.Sprintf("the runtime failed to create the container (see %s/runtime.log)", r.conf.Bundle)
+			want := fmt.Sprintf("the runtime failed to start the container (see %s/runtime.log)", r.conf.Bundle)
 			if err == nil || err.Error() != want {
 				t.Errorf("report: %v, want %q", err, want)
 			}
