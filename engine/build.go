@@ -79,6 +79,9 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, erro
 	if err != nil {
 		return nil, err
 	}
+	// What a killed build left (its working layer, its RUN) goes before
+	// this one adds its own.
+	_ = e.removeLeftWorkLayers(ctx)
 	x := &buildExecutor{e: e, registry: o.Registry, pull: o.Pull, pullOut: o.PullOutput, network: o.Network, docker: o.Docker, runtime: runtimePath}
 	bctx, err := build.OpenContext(o.ContextDir, o.IgnoreFile)
 	if err != nil {
@@ -175,8 +178,7 @@ func (e *Engine) buildCacheDir() string { return filepath.Join(e.paths.Dir, "bui
 // the directories of RUN --mount=type=cache) and removes the images only it
 // kept (dangling intermediate images), returning their IDs.
 func (e *Engine) PruneBuildCache(ctx context.Context) ([]string, error) {
-	e.removeOrphans(ctx)
-	if err := e.removeLeftWorkLayers(ctx); err != nil {
+	if err := e.removeOrphans(ctx); err != nil {
 		return nil, err
 	}
 	if err := os.RemoveAll(e.buildCacheDir()); err != nil {

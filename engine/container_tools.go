@@ -159,7 +159,7 @@ func (e *Engine) Rename(ctx context.Context, nameOrID, newName string) error {
 // PruneContainers removes every container that is not running and passes
 // the filters (labels, created before Until).
 func (e *Engine) PruneContainers(ctx context.Context, o PruneOptions) ([]PruneReport, error) {
-	defer e.removeOrphans(ctx)
+	defer func() { _ = e.removeOrphans(ctx) }()
 	recs, err := e.state.List(ctx)
 	if err != nil {
 		return nil, err

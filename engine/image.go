@@ -43,7 +43,7 @@ func (e *Engine) ImageHistory(ctx context.Context, name string) ([]storage.Histo
 // RemoveImages removes images by name or id, one report each; force
 // removes an image that several names share.
 func (e *Engine) RemoveImages(ctx context.Context, names []string, force bool) []storage.RemoveReport {
-	e.removeOrphans(ctx)
+	_ = e.removeOrphans(ctx)
 	return e.store.RemoveImages(nil, names, force)
 }
 
@@ -61,8 +61,7 @@ func (e *Engine) UntagImage(ctx context.Context, name string, targets []string) 
 // build's intermediate images among them, and returns their ids; the
 // working layers of builds that were killed go first.
 func (e *Engine) PruneImages(ctx context.Context, all bool) ([]string, error) {
-	e.removeOrphans(ctx)
-	if err := e.removeLeftWorkLayers(ctx); err != nil {
+	if err := e.removeOrphans(ctx); err != nil {
 		return nil, err
 	}
 	return e.store.Prune(all)

@@ -12,9 +12,10 @@ import (
 // no container owns: the layer of a create killed before it recorded its
 // container (it would keep its image from being removed, with no container
 // to show for it), and the directories the storage driver probes the
-// kernel in as the store opens. Called before the verbs a leftover would
-// make fail or lie: rmi and the prunes.
-func (e *Engine) removeOrphans(ctx context.Context) {
+// kernel in as the store opens, and the working layers of builds that were
+// killed, with any RUN of theirs still running. Called before the verbs a
+// leftover would make fail or lie: rmi, the prunes, build.
+func (e *Engine) removeOrphans(ctx context.Context) error {
 	orphans, err := e.store.OrphanContainerLayers(func(id string) bool {
 		_, err := e.state.Lookup(ctx, id)
 		return !errors.Is(err, config.ErrNoSuchContainer)
@@ -26,4 +27,5 @@ func (e *Engine) removeOrphans(ctx context.Context) {
 		}
 	}
 	e.store.RemoveCheckDebris(time.Minute)
+	return e.removeLeftWorkLayers(ctx)
 }

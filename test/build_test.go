@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -250,7 +251,7 @@ func testBuildKilledDuringRun(t *testing.T, runtime string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	nap := strconv.Itoa(600 + int(time.Now().UnixNano()%10000)) // this test's own sleep
-	t.Cleanup(func() { // a leak fails this test, not the next ones of the user's
+	t.Cleanup(func() {                                          // a leak fails this test, not the next ones of the user's
 		for _, pid := range processesRunning("sleep\x00" + nap + "\x00") {
 			if p, err := strconv.Atoi(pid); err == nil {
 				syscall.Kill(p, syscall.SIGKILL)
@@ -391,4 +392,125 @@ func (e *env) orphanLayers() []string {
 		}
 	}
 	return orphans
+}
+
+// TestBuildInterrupted: SIGINT (Ctrl-C) or SIGTERM (timeout, a CI job
+// cancelled) during a RUN ends the build at once, as podman's does: the
+// RUN is killed, nothing is tagged, the build exits 1 with one line, and
+// no process of the build is left. It ignored both and went on to tag its
+// image (user trial).
+func TestBuildInterrupted(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			e := newEnv(t)
+			e.ok("pull", "-q", busybox)
+			nap := strconv.Itoa(700 + int(time.Now().UnixNano()%10000))
+			e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nRUN echo started; sleep "+nap+"; echo slept\nRUN echo after\n")
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := e.command(ctx, "build", "-t", "interrupted", "ctx")
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(out)
+			for sc.Scan() && sc.Text() != "started" {
+			}
+			at := time.Now()
+			_ = cmd.Process.Signal(sig)
+			for sc.Scan() {
+				if sc.Text() == "slept" || sc.Text() == "after" {
+					t.Errorf("the build went on after %v: %q", sig, sc.Text())
+				}
+			}
+			err = cmd.Wait()
+			if took := time.Since(at); took > 5*time.Second {
+				t.Errorf("the build took %v to end after %v", took, sig)
+			}
+			var exitErr *exec.ExitError
+			if !errors.As(err, &exitErr) || exitErr.ExitCode() != 1 || strings.Count(strings.TrimSpace(stderr.String()), "\n") != 0 {
+				t.Fatalf("want exit 1 and one line, have %v\n%s", err, stderr.String())
+			}
+			if strings.Contains(e.ok("images", "--format", "{{.Repository}}"), "interrupted") {
+				t.Fatal("an interrupted build tagged its image")
+			}
+			if pids := processesRunning("sleep\x00" + nap + "\x00"); len(pids) != 0 {
+				t.Fatalf("the interrupted build's RUN runs on: %v", pids)
+			}
+			if left := e.storeContainers(); len(left) != 0 {
+				t.Fatalf("the interrupted build left working layers: %v", left)
+			}
+		})
+	}
+}
+
+// TestBuildContainerfileOnStdin: `build -` takes a Containerfile on
+// standard input (no context), as docker and podman do, beside a tar; it
+// was read as a tar only (user trial).
+func TestBuildContainerfileOnStdin(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	cf := "FROM " + busybox + "\nRUN echo from-stdin > /f\nCMD [\"cat\", \"/f\"]\n"
+	if r := e.runIn(cf, "build", "-q", "-t", "fromstdin", "-"); r.code != 0 {
+		t.Fatalf("build - with a Containerfile on stdin\n%s", r)
+	}
+	if got := e.ok("run", "--rm", "fromstdin"); got != "from-stdin\n" {
+		t.Fatalf("the image runs to %q", got)
+	}
+	// No context comes with it: COPY has nothing to read.
+	if r := e.run("build", "-t", "nocontext", "-"); r.code != 125 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Fatalf("an empty stdin: want one line, exit 125\n%s", r) // an empty Containerfile
+	}
+	r := e.runIn("FROM "+busybox+"\nCOPY a /a\n", "build", "-t", "nocontext", "-")
+	if r.code != 125 || !strings.Contains(r.stderr, "-:2") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Fatalf("COPY with no context: want one line naming -:2, exit 125\n%s", r)
+	}
+	// A tar on stdin is still a context.
+	e.writeFile("work/tctx/Containerfile", "FROM "+busybox+"\nCOPY a /a\nCMD [\"cat\", \"/a\"]\n")
+	e.writeFile("work/tctx/a", "from the tar\n")
+	if r := e.sh("tar -C tctx -c . | " + skiffBin + " build -q -t fromtar -"); r.code != 0 {
+		t.Fatalf("build - with a tar on stdin\n%s", r)
+	}
+	if got := e.ok("run", "--rm", "fromtar"); got != "from the tar\n" {
+		t.Fatalf("the image from a tar context runs to %q", got)
+	}
+}
+
+// TestRmiAfterKilledBuild: a build killed during a RUN leaves a working
+// layer on its base image; rmi of that image was refused as "in use by a
+// container" that ps -a does not show, until builder prune (user trial).
+func TestRmiAfterKilledBuild(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.ok("tag", busybox, "mybase")
+	nap := strconv.Itoa(800 + int(time.Now().UnixNano()%10000))
+	e.writeFile("work/ctx/Containerfile", "FROM mybase\nRUN echo started; sleep "+nap+"\n")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := e.command(ctx, "build", "-t", "killed", "ctx")
+	cmd.SysProcAttr.Setpgid = true
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && sc.Text() != "started" {
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Wait()
+	e.ok("rmi", "mybase", busybox)
+	if pids := processesRunning("sleep\x00" + nap + "\x00"); len(pids) != 0 {
+		t.Fatalf("rmi left the killed build's RUN running: %v", pids)
+	}
+	if left := e.storeContainers(); len(left) != 0 {
+		t.Fatalf("rmi left the killed build's working layer: %v", left)
+	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -206,14 +208,24 @@ func parseSecrets(list []string) (map[string]string, error) {
 
 func runBuild(ctx context.Context, g *globalOptions, o buildOptions, stdout io.Writer) error {
 	b := o.BuildOptions
-	ctxDir, cleanup, err := buildContextDir(o.contextArg, g.stdin)
+	ctxDir, stdinFile, cleanup, err := buildContextDir(o.contextArg, g.stdin)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 	b.ContextDir = ctxDir
-	if b.File, b.Containerfile, err = readContainerfile(o.file, ctxDir, g.stdin); err != nil {
-		return err
+	switch {
+	case stdinFile != nil && o.file == "":
+		b.File, b.Containerfile = "-", stdinFile
+	case stdinFile != nil:
+		return fmt.Errorf("%w: -f %s with a Containerfile on standard input: give one or the other", config.ErrBadOption, o.file)
+	default:
+		if b.File, b.Containerfile, err = readContainerfile(o.file, ctxDir, g.stdin); err != nil {
+			if o.contextArg == "-" {
+				err = errors.New(strings.ReplaceAll(err.Error(), ctxDir, "the context from standard input"))
+			}
+			return err
+		}
 	}
 	e, err := g.engine(ctx)
 	if err != nil {
@@ -221,6 +233,11 @@ func runBuild(ctx context.Context, g *globalOptions, o buildOptions, stdout io.W
 	}
 	b.Out, b.PullOutput = stdout, progressWriter(g.stderr, o.Quiet)
 	res, err := e.Build(ctx, b)
+	if err != nil && ctx.Err() != nil {
+		// SIGINT or SIGTERM: the RUN under way was killed and nothing
+		// tagged; podman build exits 1 so.
+		return &codedError{err: errors.New("build interrupted: nothing was tagged"), code: 1}
+	}
 	if err != nil {
 		var failed *engine.RunFailedError
 		if errors.As(err, &failed) {
@@ -237,29 +254,52 @@ func runBuild(ctx context.Context, g *globalOptions, o buildOptions, stdout io.W
 	return nil
 }
 
-// buildContextDir is the context directory, absolute: the one given, or a
-// tar archive on stdin unpacked into a temporary one that cleanup removes.
-func buildContextDir(arg string, stdin io.Reader) (string, func(), error) {
+// buildContextDir is the context directory, absolute: the one given, or,
+// for "-", what standard input holds: a tar archive (compressed or not),
+// unpacked into a temporary directory that cleanup removes, or else a
+// Containerfile with no context, as docker build - takes it (stdinFile).
+func buildContextDir(arg string, stdin io.Reader) (dir string, stdinFile []byte, cleanup func(), err error) {
 	if arg != "-" {
 		abs, err := filepath.Abs(arg)
 		if err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
 		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
-			return "", nil, fmt.Errorf("%w: the build context %s is not a directory", config.ErrBadOption, arg)
+			return "", nil, nil, fmt.Errorf("%w: the build context %s is not a directory", config.ErrBadOption, arg)
 		}
-		return abs, func() {}, nil
+		return abs, nil, func() {}, nil
 	}
-	dir, err := os.MkdirTemp("", "skiff-build-context-")
+	dir, err = os.MkdirTemp("", "skiff-build-context-")
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
-	cleanup := func() { _ = os.RemoveAll(dir) }
-	if err := archive.Untar(stdin, dir, &archive.TarOptions{NoLchown: true}); err != nil {
+	cleanup = func() { _ = os.RemoveAll(dir) }
+	in := bufio.NewReaderSize(stdin, 1024)
+	head, _ := in.Peek(512)
+	if !isArchive(head) {
+		data, err := io.ReadAll(in)
+		if err != nil {
+			cleanup()
+			return "", nil, nil, err
+		}
+		return dir, data, cleanup, nil
+	}
+	if err := archive.Untar(in, dir, &archive.TarOptions{NoLchown: true}); err != nil {
 		cleanup()
-		return "", nil, fmt.Errorf("%w: reading the build context from standard input: %v", config.ErrBadOption, err)
+		return "", nil, nil, fmt.Errorf("%w: reading the build context from standard input: %v", config.ErrBadOption, err)
 	}
-	return dir, cleanup, nil
+	return dir, nil, cleanup, nil
+}
+
+// isArchive tells whether head, the first bytes of a stream, begins a tar
+// archive or a compressed stream (gzip, bzip2, xz, zstd), which may be one.
+func isArchive(head []byte) bool {
+	for _, magic := range [][]byte{{0x1f, 0x8b}, []byte("BZh"), {0xfd, '7', 'z', 'X', 'Z', 0}, {0x28, 0xb5, 0x2f, 0xfd}} {
+		if bytes.HasPrefix(head, magic) {
+			return true
+		}
+	}
+	return len(head) >= 262 && bytes.HasPrefix(head[257:], []byte("ustar"))
 }
 
 // readContainerfile reads -f (a path from the working directory, else from

@@ -101,6 +101,9 @@ func Build(ctx context.Context, plan *Plan, o BuildOptions) (*Result, error) {
 	final := b.results[plan.TargetStage().Index]
 	res := &Result{ImageID: final.ImageID, Tagged: b.tagged, Steps: b.steps}
 	b.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err // interrupted: nothing is tagged
+	}
 	if o.Finish != nil {
 		var err error
 		if res, err = o.Finish(ctx, plan, res); err != nil {

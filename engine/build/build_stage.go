@@ -24,6 +24,9 @@ func (b *builder) runStage(ctx context.Context, pos int, s *Stage) (State, error
 	key := FromKey(s.Base, st.ImageID)
 	b.record(StepResult{Stage: s.Index, Key: key, ImageID: st.ImageID})
 	for i, step := range s.Steps {
+		if err := ctx.Err(); err != nil {
+			return State{}, err // interrupted: no further step, no commit
+		}
 		b.progress.step(pos, i+2, n, step.Original)
 		st, key, err = b.runStep(ctx, step, st, key, target && i == len(s.Steps)-1)
 		if err != nil {
@@ -32,6 +35,9 @@ func (b *builder) runStage(ctx context.Context, pos int, s *Stage) (State, error
 	}
 	if !target {
 		return st, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return State{}, err
 	}
 	return b.commitFinal(ctx, pos, s, st)
 }

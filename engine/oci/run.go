@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -74,10 +75,16 @@ func Run(ctx context.Context, o RunOptions) (int, error) {
 	}
 	stop := make(chan struct{})
 	go func() {
+		done := ctx.Done()
 		for {
 			select {
 			case s := <-o.Signals:
 				_ = cmd.Process.Signal(s)
+			case <-done:
+				// The caller gave up (a build's SIGINT): the process
+				// ends, killed by the runtime, which then returns.
+				done = nil
+				go killUntil(o, stop)
 			case <-stop:
 				return
 			}
@@ -105,6 +112,20 @@ func Run(ctx context.Context, o RunOptions) (int, error) {
 	}
 	gate.Finish(runErr != nil)
 	return code, runErr
+}
+
+// killUntil has the runtime kill o's process, again until stop closes (the
+// runtime's run returned): the first tries may come before the runtime has
+// made it.
+func killUntil(o RunOptions, stop <-chan struct{}) {
+	for {
+		_ = exec.Command(o.Runtime, "--root", o.Root, "kill", o.ID, "KILL").Run()
+		select {
+		case <-stop:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // RootfsRun describes a process to run on a mounted root file system,
