@@ -51,6 +51,19 @@ func (s *Store) pullStreaming(ctx context.Context, sys *types.SystemContext, nam
 	if err != nil {
 		return PullReport{}, err
 	}
+	// The image is here already (the config's digest is its ID), pulled
+	// before or built here and pushed: its layers are the same content
+	// whatever their ids (a build's are not chain ids). Its names and
+	// manifest are brought up to date, and no layer is fetched.
+	if img, err := s.lib.Image(cfgInfo.Digest.Encoded()); err == nil && img.TopLayer != "" {
+		if _, err := s.lib.Layer(img.TopLayer); err == nil {
+			id, err := s.commitImage(named, img.TopLayer, cfgInfo.Digest, cfgBlob, cfg.Created, m.topBlob, m.manBlob)
+			if err != nil {
+				return PullReport{}, err
+			}
+			return PullReport{ID: id, Names: []string{named.String()}}, nil
+		}
+	}
 	// Layer ids are chain ids, exactly as the image library computes them,
 	// so layers are shared with images that arrived through it.
 	ids := make([]string, len(layers))

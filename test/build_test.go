@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -512,5 +513,32 @@ func TestRmiAfterKilledBuild(t *testing.T) {
 	}
 	if left := e.storeContainers(); len(left) != 0 {
 		t.Fatalf("rmi left the killed build's working layer: %v", left)
+	}
+}
+
+// TestPullOfPushedBuild: an image built here and pushed is pulled back
+// (pull, build --pull=always FROM it) as podman does: its layers have the
+// build's ids, not the chain ids a pull gives, and the pull failed with
+// "exists with other layers" (user trial).
+func TestPullOfPushedBuild(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	repo := fmt.Sprintf("%s/e2e/built-%d:latest", plainRegistry, time.Now().UnixNano())
+	if r := e.runIn("FROM "+busybox+"\nRUN echo built > /built\n", "build", "-q", "-t", repo, "-"); r.code != 0 {
+		t.Fatalf("build\n%s", r)
+	}
+	id := e.ok("images", "-q", "--no-trunc", repo)
+	e.ok("push", "-q", repo)
+	e.ok("pull", "-q", repo)
+	if got := e.ok("images", "-q", "--no-trunc", repo); got != id {
+		t.Fatalf("the pull changed the image: %q, was %q", got, id)
+	}
+	if r := e.runIn("FROM "+repo+"\nRUN cat /built\n", "build", "--pull=always", "-t", "child", "-"); r.code != 0 || !strings.Contains(r.stdout, "built\n") {
+		t.Fatalf("build --pull=always FROM a pushed build\n%s", r)
+	}
+	e.ok("rmi", "child", repo)
+	e.ok("pull", "-q", repo) // gone here: its layers come from the registry
+	if got := e.ok("run", "--rm", repo, "cat", "/built"); got != "built\n" {
+		t.Fatalf("the pulled image runs to %q", got)
 	}
 }
