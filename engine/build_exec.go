@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -117,7 +118,7 @@ func (x *buildExecutor) Commit(ctx context.Context, st build.State, names []stri
 		var err error
 		id, err = x.e.store.BuildCommit(storage.BuildCommitOptions{
 			Layer: layer, BaseImage: st.ImageID, Config: st.Config.DockerOCIImageConfig,
-			Author: st.Config.Author, CreatedBy: "skiff build", Docker: x.docker,
+			Author: st.Config.Author, CreatedBy: cmp.Or(st.CreatedBy, "skiff build"), Docker: x.docker,
 		})
 		if st.Work != "" {
 			x.dropWork(st.Work)

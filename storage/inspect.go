@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,41 @@ type ImageConfig struct {
 	WorkingDir   string              `json:"WorkingDir"`
 	Labels       map[string]string   `json:"Labels"`
 	StopSignal   string              `json:"StopSignal,omitempty"`
+	// Docker's own keys, which the OCI config has no place for (the
+	// image's config blob keeps them, as build writes it).
+	Healthcheck *HealthConfig `json:"Healthcheck,omitempty"`
+	OnBuild     []string      `json:"OnBuild"`
+	Shell       []string      `json:"Shell,omitempty"`
+}
+
+// HealthConfig is an image's HEALTHCHECK, as docker's inspect shows it
+// (durations in nanoseconds).
+type HealthConfig struct {
+	Test          []string      `json:"Test,omitempty"`
+	Interval      time.Duration `json:"Interval,omitempty"`
+	Timeout       time.Duration `json:"Timeout,omitempty"`
+	StartPeriod   time.Duration `json:"StartPeriod,omitempty"`
+	StartInterval time.Duration `json:"StartInterval,omitempty"`
+	Retries       int           `json:"Retries,omitempty"`
+}
+
+// dockerKeys reads docker's keys of an image's config (Healthcheck, OnBuild,
+// Shell) from the config blob the store keeps under its digest.
+func (s *Store) dockerKeys(img *cstorage.Image, into *ImageConfig) {
+	data, err := s.lib.ImageBigData(img.ID, "sha256:"+img.ID)
+	if err != nil {
+		return
+	}
+	var raw struct {
+		Config struct {
+			Healthcheck *HealthConfig `json:"Healthcheck"`
+			OnBuild     []string      `json:"OnBuild"`
+			Shell       []string      `json:"Shell"`
+		} `json:"config"`
+	}
+	if json.Unmarshal(data, &raw) == nil {
+		into.Healthcheck, into.OnBuild, into.Shell = raw.Config.Healthcheck, raw.Config.OnBuild, raw.Config.Shell
+	}
 }
 
 // ImageInspect is what `image inspect` prints, field for field as docker does.
@@ -112,6 +148,7 @@ func (s *Store) Inspect(ctx context.Context, sys *types.SystemContext, name stri
 		Entrypoint: cfg.Config.Entrypoint, Cmd: cfg.Config.Cmd, Volumes: cfg.Config.Volumes,
 		WorkingDir: cfg.Config.WorkingDir, Labels: cfg.Config.Labels, StopSignal: cfg.Config.StopSignal,
 	}
+	s.dockerKeys(img, &out.Config)
 	if n := len(cfg.History); n > 0 {
 		out.Comment = cfg.History[n-1].Comment
 	}

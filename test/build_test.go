@@ -542,3 +542,41 @@ func TestPullOfPushedBuild(t *testing.T) {
 		t.Fatalf("the pulled image runs to %q", got)
 	}
 }
+
+// TestInspectShowsDockerKeys: image inspect shows an image's HEALTHCHECK,
+// ONBUILD and SHELL, as docker's does; they were kept in the image but
+// not shown, and --format {{.Config.Healthcheck}} failed (user trial).
+func TestInspectShowsDockerKeys(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	cf := "FROM " + busybox + "\nHEALTHCHECK --interval=5s --retries=2 CMD true\nONBUILD RUN echo hi\nSHELL [\"/bin/sh\", \"-ec\"]\n"
+	if r := e.runIn(cf, "build", "-q", "-t", "keys", "-"); r.code != 0 {
+		t.Fatalf("build\n%s", r)
+	}
+	got := e.ok("image", "inspect", "--format", "{{json .Config.Healthcheck}} {{json .Config.OnBuild}} {{json .Config.Shell}}", "keys")
+	want := `{"Test":["CMD-SHELL","true"],"Interval":5000000000,"Retries":2} ["RUN echo hi"] ["/bin/sh","-ec"]` + "\n"
+	if got != want {
+		t.Fatalf("inspect shows %q, want %q", got, want)
+	}
+	if got := e.ok("image", "inspect", "--format", "{{json .Config.OnBuild}}", busybox); got != "null\n" {
+		t.Fatalf("an image without ONBUILD shows %q, want null as docker", got)
+	}
+}
+
+// TestBuildHistory: history says which instruction made each layer, as
+// podman's does (a RUN's command after the build arguments it sees, other
+// instructions as the shell's no-op); every step said "skiff build" (user
+// trial).
+func TestBuildHistory(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	cf := "FROM " + busybox + "\nARG G=hello\nRUN echo $G > /g\nCMD [\"sh\"]\n"
+	if r := e.runIn(cf, "build", "-q", "-t", "hist", "-"); r.code != 0 {
+		t.Fatalf("build\n%s", r)
+	}
+	got := strings.SplitN(e.ok("history", "--no-trunc", "--format", "{{.CreatedBy}}", "hist"), "\n", 3)
+	want := []string{`/bin/sh -c #(nop) CMD ["sh"]`, `|1 G=hello /bin/sh -c echo $G > /g`}
+	if len(got) < 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("history %q, want %q first", got, want)
+	}
+}

@@ -102,6 +102,7 @@ func (b *builder) runStep(ctx context.Context, step Step, st State, parentKey st
 	if err != nil {
 		return State{}, "", fail(err)
 	}
+	next.CreatedBy = step.historyLine()
 	id, _, err := b.o.Executor.Commit(ctx, next, nil)
 	if err != nil {
 		return State{}, "", fail(err)
@@ -204,4 +205,18 @@ func (b *builder) commitFinal(ctx context.Context, pos int, s *Stage, st State) 
 	b.tagged = tagged
 	b.mu.Unlock()
 	return State{ImageID: id, Config: st.Config}, nil
+}
+
+// historyLine is what the image's history says made the step, as podman
+// (buildah) writes it: a RUN's command, after the build arguments it sees
+// ("|N NAME=value ..."), and any other instruction as a no-op of the shell.
+func (s Step) historyLine() string {
+	if s.Run == nil {
+		return "/bin/sh -c #(nop) " + s.Original
+	}
+	line := strings.Join(s.Run.Args, " ")
+	if len(s.BuildArgs) > 0 {
+		line = fmt.Sprintf("|%d %s %s", len(s.BuildArgs), strings.Join(s.BuildArgs, " "), line)
+	}
+	return line
 }

@@ -17,6 +17,9 @@ type State struct {
 	// Dirty is set when Config differs from ImageID's, or Work is set: a
 	// commit of a state that is not dirty only adds names to ImageID.
 	Dirty bool
+	// CreatedBy is the history line the next commit records for the step
+	// that made this state ("": the executor's own).
+	CreatedBy string `json:",omitempty"`
 }
 
 // Executor does the work of a build over skiff's store: the engine
