@@ -580,3 +580,21 @@ func TestBuildHistory(t *testing.T) {
 		t.Fatalf("history %q, want %q first", got, want)
 	}
 }
+
+// TestBuildCacheMountOwner: a new cache mount gets the uid, gid and mode
+// its --mount asks for (buildkit's rule), once: what a RUN changes later
+// stays. They were ignored (root, 0755; user trial).
+func TestBuildCacheMountOwner(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	id := fmt.Sprintf("owned-%d", time.Now().UnixNano())
+	cf := "FROM " + busybox + "\nRUN --mount=type=cache,id=" + id + ",target=/c,uid=1000,gid=1001,mode=0750 stat -c '%u:%g %a' /c; chmod 0700 /c\n"
+	r := e.runIn(cf, "build", "--no-cache", "-t", "owned", "-")
+	if r.code != 0 || !strings.Contains(r.stdout, "1000:1001 750\n") {
+		t.Fatalf("a new cache mount: want 1000:1001 750\n%s", r)
+	}
+	r = e.runIn(strings.Replace(cf, "chmod 0700 /c", "true", 1), "build", "--no-cache", "-t", "owned", "-")
+	if r.code != 0 || !strings.Contains(r.stdout, "1000:1001 700\n") {
+		t.Fatalf("the cache mount's second use: want what the first RUN left, 1000:1001 700\n%s", r)
+	}
+}

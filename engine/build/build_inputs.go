@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 )
@@ -207,15 +209,54 @@ func (b *builder) bindInput(ctx context.Context, m *Mount) (string, error) {
 
 // cacheDir is a cache mount's directory: kept in the index between builds,
 // or a directory for this build alone when there is no index.
+// A new one gets the mount's uid, gid and mode (buildkit's defaults: root,
+// 0755), once: what RUNs change later stays.
 func (b *builder) cacheDir(m Mount) (string, func(), error) {
 	if b.o.Cache != nil {
-		return b.o.Cache.CacheMount(m.ID, m.Sharing)
+		dir, release, err := b.o.Cache.CacheMount(m.ID, m.Sharing)
+		if err != nil {
+			return "", nil, err
+		}
+		made := dir + ".made"
+		if _, err := os.Stat(made); err == nil {
+			return dir, release, nil
+		}
+		if err := initCacheDir(dir, m); err != nil {
+			release()
+			return "", nil, err
+		}
+		if !strings.HasPrefix(filepath.Base(dir), "private-") { // a private one goes on release
+			_ = os.WriteFile(made, nil, 0o600)
+		}
+		return dir, release, nil
 	}
 	dir, err := os.MkdirTemp(b.o.TempDir, "skiff-cache-mount-")
 	if err != nil {
 		return "", nil, err
 	}
+	if err := initCacheDir(dir, m); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
 	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+// initCacheDir gives a new cache directory the owner and mode m asks for.
+func initCacheDir(dir string, m Mount) error {
+	mode, uid, gid := os.FileMode(0o755), 0, 0
+	if m.Mode != nil {
+		mode = os.FileMode(*m.Mode & 0o777)
+	}
+	if m.UID != nil {
+		uid = int(*m.UID)
+	}
+	if m.GID != nil {
+		gid = int(*m.GID)
+	}
+	if err := os.Lchown(dir, uid, gid); err != nil {
+		return fmt.Errorf("cache mount %s: uid=%d,gid=%d: %w", m.ID, uid, gid, err)
+	}
+	return os.Chmod(dir, mode)
 }
 
 // preflight refuses a build whose sources or secrets are missing before
