@@ -598,3 +598,23 @@ func TestBuildCacheMountOwner(t *testing.T) {
 		t.Fatalf("the cache mount's second use: want what the first RUN left, 1000:1001 700\n%s", r)
 	}
 }
+
+// TestBuildSecretFromEnv: --secret id=ID,env=VAR and --secret id=VAR take
+// the secret from the environment, as docker's and podman's do; only
+// id=,src= was taken (user trial). The value is in no layer.
+func TestBuildSecretFromEnv(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nRUN --mount=type=secret,id=s cat /run/secrets/s; echo; cat /run/secrets/API_TOKEN 2>/dev/null; echo\n")
+	r := e.sh(`MYS=from-env API_TOKEN=tok "$SKIFF" build --no-cache --secret id=s,env=MYS -t sec ctx && MYS=other API_TOKEN=tok2 "$SKIFF" build --no-cache --secret id=s,env=MYS --secret id=API_TOKEN -f - -t sec2 ctx <<'EOF'
+FROM ` + busybox + `
+RUN --mount=type=secret,id=s --mount=type=secret,id=API_TOKEN cat /run/secrets/s /run/secrets/API_TOKEN; echo
+EOF`)
+	if r.code != 0 || !strings.Contains(r.stdout, "from-env\n") || !strings.Contains(r.stdout, "othertok2\n") {
+		t.Fatalf("secrets from the environment\n%s", r)
+	}
+	if got := e.ok("run", "--rm", "sec2", "sh", "-c", "ls -A /run/secrets 2>/dev/null; grep -rls tok2 /etc /run /root /tmp /bin; true"); got != "" {
+		t.Fatalf("the secret is in the image: %q", got)
+	}
+	e.fails(125, `NOPE_UNSET is not set`, "build", "--secret", "id=x,env=NOPE_UNSET", "ctx")
+}

@@ -3,12 +3,14 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +28,9 @@ type buildOptions struct {
 	contextArg string // the context as given: a directory, or "-" for a tar on stdin
 	file       string // -f as given: "" (look in the context), a path, or "-"
 	iidFile    string
+	// secretValues are --secret id=ID,env=VAR: ID → the value, written to
+	// a file for the build's length.
+	secretValues map[string]string
 }
 
 // buildFlags are the flags build binds before they become buildOptions.
@@ -135,7 +140,7 @@ func (f *buildFlags) options(c *cobra.Command, args []string) (buildOptions, err
 	if b.Labels, err = keyValues("--label", f.labels); err != nil {
 		return o, err
 	}
-	if b.Secrets, err = parseSecrets(f.secrets); err != nil {
+	if b.Secrets, o.secretValues, err = parseSecrets(f.secrets); err != nil {
 		return o, err
 	}
 	if b.BuildContexts, err = keyValues("--build-context", f.contexts); err != nil {
@@ -168,11 +173,14 @@ func buildArgs(list []string) (map[string]string, error) {
 	return out, nil
 }
 
-// parseSecrets parses --secret id=ID,src=FILE (type=file, the default).
-func parseSecrets(list []string) (map[string]string, error) {
-	out := map[string]string{}
+// parseSecrets parses --secret id=ID,src=FILE (type=file, the default) and
+// id=ID,env=VAR (type=env: the variable's value), as docker's: id alone
+// reads the variable of that name when it is set, else the file of that
+// name. Files map to their absolute paths, variables to their values.
+func parseSecrets(list []string) (files, values map[string]string, err error) {
+	files, values = map[string]string{}, map[string]string{}
 	for _, s := range list {
-		var id, src string
+		var id, src, env, typ string
 		for _, field := range strings.Split(s, ",") {
 			k, v, _ := strings.Cut(field, "=")
 			switch k {
@@ -180,30 +188,75 @@ func parseSecrets(list []string) (map[string]string, error) {
 				id = v
 			case "src", "source":
 				src = v
+			case "env":
+				env = v
 			case "type":
-				if v != "file" {
-					return nil, usagef("--secret %s: only type=file is supported", s)
+				if v != "file" && v != "env" {
+					return nil, nil, usagef("--secret %s: type=%s: want file or env", s, v)
 				}
+				typ = v
 			default:
-				return nil, usagef("--secret %s: unknown field %q (want id=ID,src=FILE)", s, k)
+				return nil, nil, usagef("--secret %s: unknown field %q (want id=ID,src=FILE or id=ID,env=VAR)", s, k)
+			}
+		}
+		if typ == "env" && env == "" {
+			env, src = cmp.Or(src, id), ""
+		}
+		if src == "" && env == "" && typ == "" {
+			if _, ok := os.LookupEnv(id); ok {
+				env = id
+			} else {
+				src = id
 			}
 		}
 		if id == "" {
-			id = filepath.Base(src)
+			id = cmp.Or(env, filepath.Base(src))
 		}
-		if src == "" {
-			return nil, usagef("--secret %s: want id=ID,src=FILE", s)
+		if id == "" || (src == "") == (env == "") {
+			return nil, nil, usagef("--secret %s: want id=ID,src=FILE or id=ID,env=VAR", s)
+		}
+		if env != "" {
+			v, ok := os.LookupEnv(env)
+			if !ok {
+				return nil, nil, usagef("--secret %s: the variable %s is not set", s, env)
+			}
+			values[id] = v
+			continue
 		}
 		abs, err := filepath.Abs(src)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if _, err := os.Stat(abs); err != nil {
-			return nil, usagef("--secret %s: %v", s, err)
+			return nil, nil, usagef("--secret %s: %v", s, err)
 		}
-		out[id] = abs
+		files[id] = abs
 	}
-	return out, nil
+	return files, values, nil
+}
+
+// secretFiles writes the secrets given as values to files of the user's
+// alone, for the build's secret mounts; cleanup removes them.
+func secretFiles(values map[string]string, into map[string]string) (cleanup func(), err error) {
+	if len(values) == 0 {
+		return func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "skiff-build-secrets-")
+	if err != nil {
+		return nil, err
+	}
+	cleanup = func() { _ = os.RemoveAll(dir) }
+	i := 0
+	for id, v := range values {
+		f := filepath.Join(dir, strconv.Itoa(i))
+		i++
+		if err := os.WriteFile(f, []byte(v), 0o600); err != nil {
+			cleanup()
+			return nil, err
+		}
+		into[id] = f
+	}
+	return cleanup, nil
 }
 
 func runBuild(ctx context.Context, g *globalOptions, o buildOptions, stdout io.Writer) error {
@@ -213,6 +266,11 @@ func runBuild(ctx context.Context, g *globalOptions, o buildOptions, stdout io.W
 		return err
 	}
 	defer cleanup()
+	removeSecrets, err := secretFiles(o.secretValues, b.Secrets)
+	if err != nil {
+		return err
+	}
+	defer removeSecrets()
 	b.ContextDir = ctxDir
 	switch {
 	case stdinFile != nil && o.file == "":
