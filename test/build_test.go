@@ -618,3 +618,24 @@ EOF`)
 	}
 	e.fails(125, `NOPE_UNSET is not set`, "build", "--secret", "id=x,env=NOPE_UNSET", "ctx")
 }
+
+// TestBuildOwnIgnoreFile: a Containerfile named with -f that has an ignore
+// file of its own beside it (app.Dockerfile.dockerignore) uses that one
+// instead of the context's, as buildkit and podman do (user trial).
+func TestBuildOwnIgnoreFile(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/a.txt", "a\n")
+	e.writeFile("work/ctx/b.txt", "b\n")
+	e.writeFile("work/ctx/.dockerignore", "b.txt\n")
+	e.writeFile("work/ctx/app.Dockerfile", "FROM "+busybox+"\nCOPY . /c/\nCMD [\"ls\", \"/c\"]\n")
+	e.writeFile("work/ctx/app.Dockerfile.dockerignore", "a.txt\n")
+	e.ok("build", "-q", "-f", "ctx/app.Dockerfile", "-t", "own", "ctx")
+	if got := e.ok("run", "--rm", "own"); strings.Contains(got, "a.txt") || !strings.Contains(got, "b.txt") {
+		t.Fatalf("with app.Dockerfile.dockerignore the image has %q: want b.txt, not a.txt", got)
+	}
+	e.ok("build", "-q", "-f", "ctx/app.Dockerfile", "--ignorefile", "ctx/.dockerignore", "-t", "ctxignore", "ctx")
+	if got := e.ok("run", "--rm", "ctxignore"); !strings.Contains(got, "a.txt") || strings.Contains(got, "b.txt") {
+		t.Fatalf("--ignorefile wins: the image has %q", got)
+	}
+}

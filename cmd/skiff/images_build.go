@@ -103,6 +103,12 @@ func (f *buildFlags) options(c *cobra.Command, args []string) (buildOptions, err
 	b := &o.BuildOptions
 	b.Tags, b.Target, b.NoCache, b.Quiet, b.Jobs = f.tags, f.target, f.noCache || !f.layers, f.quiet, f.jobs
 	b.Registry, b.Platform, b.IgnoreFile = f.reg.resolve(), f.platform, f.ignoreFile
+	if _, err := os.Stat(f.ignoreFile); err == nil && f.ignoreFile != "" {
+		// From the working directory, as podman reads it; else the context's.
+		if b.IgnoreFile, err = filepath.Abs(f.ignoreFile); err != nil {
+			return o, err
+		}
+	}
 	var err error
 	pull := map[string]string{"true": "always", "false": "missing"}[f.pull]
 	if pull == "" {
@@ -284,6 +290,9 @@ func runBuild(ctx context.Context, g *globalOptions, o buildOptions, stdout io.W
 			}
 			return err
 		}
+		if b.IgnoreFile == "" {
+			b.IgnoreFile = ownIgnoreFile(o.file, ctxDir)
+		}
 	}
 	e, err := g.engine(ctx)
 	if err != nil {
@@ -358,6 +367,32 @@ func isArchive(head []byte) bool {
 		}
 	}
 	return len(head) >= 262 && bytes.HasPrefix(head[257:], []byte("ustar"))
+}
+
+// ownIgnoreFile is the ignore file of the Containerfile -f names, when it
+// has one beside it (FILE.containerignore or FILE.dockerignore), which
+// buildkit and podman read instead of the context's; "" otherwise.
+func ownIgnoreFile(file, ctxDir string) string {
+	if file == "" || file == "-" {
+		return ""
+	}
+	tries := []string{file}
+	if !filepath.IsAbs(file) {
+		tries = append(tries, filepath.Join(ctxDir, file))
+	}
+	for _, p := range tries {
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		for _, ext := range []string{".containerignore", ".dockerignore"} {
+			if _, err := os.Stat(p + ext); err == nil {
+				abs, _ := filepath.Abs(p + ext)
+				return abs
+			}
+		}
+		return ""
+	}
+	return ""
 }
 
 // readContainerfile reads -f (a path from the working directory, else from
