@@ -33,6 +33,7 @@ type BuildOptions struct {
 	BuildContexts map[string]string // NAME → absolute directory
 	Secrets       map[string]string // id → file
 	NoCache       bool
+	NoLayers      bool          // --layers=false: one layer a stage, no cache
 	CacheTTL      time.Duration // --cache-ttl: only results younger than this
 	Pull          PullPolicy
 	Registry      storage.RegistryOptions
@@ -104,7 +105,7 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, erro
 	}
 	defer os.RemoveAll(tmp)
 	return build.Build(ctx, plan, build.BuildOptions{
-		Executor: x, Context: bctx, Cache: cache, NoCache: o.NoCache, CacheTTL: o.CacheTTL, Tags: o.Tags,
+		Executor: x, Context: bctx, Cache: cache, NoCache: o.NoCache, NoLayers: o.NoLayers, CacheTTL: o.CacheTTL, Tags: o.Tags,
 		Secrets: o.Secrets, Out: o.Out, Quiet: o.Quiet, Jobs: o.Jobs, TempDir: tmp,
 		Finish: func(ctx context.Context, plan *build.Plan, res *build.Result) (*build.Result, error) {
 			if o.Squash {

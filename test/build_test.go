@@ -639,3 +639,22 @@ func TestBuildOwnIgnoreFile(t *testing.T) {
 		t.Fatalf("--ignorefile wins: the image has %q", got)
 	}
 }
+
+// TestBuildLayersFalse: --layers=false commits the stage once: the image
+// has one layer above its base, as podman's (it had one a step; user
+// trial), and what each step did is in it.
+func TestBuildLayersFalse(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	base := len(strings.Fields(e.ok("image", "inspect", "--format", "{{range .RootFS.Layers}}{{.}} {{end}}", busybox)))
+	e.writeFile("work/ctx/a", "a\n")
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+" AS first\nRUN echo one > /one\n\nFROM "+busybox+"\nCOPY a /a\nRUN echo two > /two\nCOPY --from=first /one /one\nRUN cat /a /one /two > /all\nCMD [\"cat\", \"/all\"]\n")
+	e.ok("build", "-q", "--layers=false", "-t", "flat", "ctx")
+	layers := len(strings.Fields(e.ok("image", "inspect", "--format", "{{range .RootFS.Layers}}{{.}} {{end}}", "flat")))
+	if layers != base+1 {
+		t.Fatalf("--layers=false gave %d layers on a base of %d, want one more", layers, base)
+	}
+	if got := e.ok("run", "--rm", "flat"); got != "a\none\ntwo\n" {
+		t.Fatalf("the image runs to %q", got)
+	}
+}

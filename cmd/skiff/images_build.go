@@ -75,7 +75,7 @@ Each step is looked up in the build cache first; independent stages run at the s
 	fs.StringArrayVar(&f.labels, "label", nil, "set the label NAME=VALUE on the image (repeatable)")
 	fs.StringArrayVar(&f.annotations, "annotation", nil, "set the manifest annotation NAME=VALUE (repeatable; --format oci)")
 	fs.StringVar(&f.format, "format", "oci", "image format: oci or docker")
-	fs.BoolVar(&f.layers, "layers", true, "use the build cache for each step")
+	fs.BoolVar(&f.layers, "layers", true, "commit and cache each step (false: one layer a stage, no cache)")
 	fs.BoolVar(&f.squash, "squash", false, "make the image's layers above its base one layer")
 	fs.StringArrayVar(&f.secrets, "secret", nil, "give RUN --mount=type=secret the secret id=ID,src=FILE")
 	fs.StringVar(&f.network, "network", "", "network of RUN steps: host (the default, rootless) or none")
@@ -102,6 +102,7 @@ func (f *buildFlags) options(c *cobra.Command, args []string) (buildOptions, err
 	}
 	b := &o.BuildOptions
 	b.Tags, b.Target, b.NoCache, b.Quiet, b.Jobs = f.tags, f.target, f.noCache || !f.layers, f.quiet, f.jobs
+	b.NoLayers = !f.layers
 	b.Registry, b.Platform, b.IgnoreFile = f.reg.resolve(), f.platform, f.ignoreFile
 	if _, err := os.Stat(f.ignoreFile); err == nil && f.ignoreFile != "" {
 		// From the working directory, as podman reads it; else the context's.

@@ -22,6 +22,10 @@ type BuildOptions struct {
 	// NoCache (--no-cache) looks nothing up but still records each step, so
 	// the next build can use them.
 	NoCache bool
+	// NoLayers (--layers=false) commits each stage once, at its end: its
+	// steps build on one working layer, and none is looked up or recorded
+	// in the cache (podman's: the image has one layer above its base).
+	NoLayers bool
 	// CacheTTL (--cache-ttl), when set, uses only step results made less
 	// than that long ago.
 	CacheTTL time.Duration

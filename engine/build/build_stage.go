@@ -34,6 +34,13 @@ func (b *builder) runStage(ctx context.Context, pos int, s *Stage) (State, error
 		}
 	}
 	if !target {
+		if b.o.NoLayers && st.Dirty {
+			id, _, err := b.o.Executor.Commit(ctx, st, nil)
+			if err != nil {
+				return State{}, &Error{File: b.plan.File, Line: s.Line, Err: fmt.Errorf("committing stage %d: %w", s.Index, err)}
+			}
+			st = State{ImageID: id, Config: st.Config}
+		}
 		return st, nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -90,6 +97,14 @@ func (b *builder) runStep(ctx context.Context, step Step, st State, parentKey st
 		return State{}, "", fail(err)
 	}
 	key := CacheKey(parentKey, step, in.digest)
+	if b.o.NoLayers {
+		next, err := b.execute(ctx, step, st, in)
+		if err != nil {
+			return State{}, "", fail(err)
+		}
+		b.record(StepResult{Stage: step.Stage, Line: step.Line, Key: key})
+		return next, key, nil
+	}
 	if hit, ok := b.lookup(ctx, key); ok {
 		b.progress.usingCache(hit.ImageID)
 		if !final {
