@@ -35,8 +35,12 @@ type BuildOptions struct {
 	NoCache       bool
 	NoLayers      bool          // --layers=false: one layer a stage, no cache
 	CacheTTL      time.Duration // --cache-ttl: only results younger than this
-	Pull          PullPolicy
-	Registry      storage.RegistryOptions
+	// KeepIntermediate (--rm=false) keeps each step's working container,
+	// KeepFailed (--force-rm=false) that of a RUN that failed: listed by
+	// ps --external, removed by rm --storage.
+	KeepIntermediate, KeepFailed bool
+	Pull                         PullPolicy
+	Registry                     storage.RegistryOptions
 	// Network is --network: "" (the default), host or none.
 	Network string
 	// Docker is --format docker (OCI otherwise).
@@ -83,7 +87,8 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, erro
 	// What a killed build left (its working layer, its RUN) goes before
 	// this one adds its own.
 	_ = e.removeLeftWorkLayers(ctx)
-	x := &buildExecutor{e: e, registry: o.Registry, pull: o.Pull, pullOut: o.PullOutput, network: o.Network, docker: o.Docker, runtime: runtimePath}
+	x := &buildExecutor{e: e, registry: o.Registry, pull: o.Pull, pullOut: o.PullOutput, network: o.Network, docker: o.Docker, runtime: runtimePath,
+		keepDone: o.KeepIntermediate, keepFailed: o.KeepFailed}
 	bctx, err := build.OpenContext(o.ContextDir, o.IgnoreFile)
 	if err != nil {
 		return nil, err

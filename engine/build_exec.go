@@ -38,6 +38,9 @@ type buildExecutor struct {
 	network  string    // --network: "", "host" or "none"
 	docker   bool      // --format docker
 	runtime  string    // the OCI runtime's path
+	// keepDone keeps the steps' working layers (--rm=false), keepFailed
+	// that of a RUN that failed (--force-rm=false).
+	keepDone, keepFailed bool
 }
 
 var _ build.Executor = (*buildExecutor)(nil)
@@ -121,7 +124,7 @@ func (x *buildExecutor) Commit(ctx context.Context, st build.State, names []stri
 			Author: st.Config.Author, CreatedBy: cmp.Or(st.CreatedBy, "skiff build"), Docker: x.docker,
 		})
 		if st.Work != "" {
-			x.dropWork(st.Work)
+			x.finishWork(st.Work, x.keepDone && err == nil)
 		}
 		if err != nil {
 			return "", nil, err
@@ -165,6 +168,20 @@ func (x *buildExecutor) dropWork(id string) {
 	}
 }
 
+// finishWork drops a step's working layer, or keeps it (build --rm=false
+// after its commit, --force-rm=false after a RUN that failed) for ps
+// --external and rm --storage, as podman keeps the intermediate container.
+func (x *buildExecutor) finishWork(id string, keep bool) {
+	if !keep {
+		x.dropWork(id)
+		return
+	}
+	_ = x.e.store.UnmountContainer(id, true)
+	if x.e.store.KeepWorkLayer(id) != nil {
+		x.dropWork(id)
+	}
+}
+
 // mountImage mounts a read-only view of an image's tree (a working layer
 // on it, dropped by release): COPY --from and RUN --mount from= read it.
 func (x *buildExecutor) mountImage(st *build.State) (root string, release func(), err error) {
@@ -190,7 +207,7 @@ func (e *Engine) removeLeftWorkLayers(ctx context.Context) error {
 		return err
 	}
 	for _, l := range layers {
-		if l.Pid > 0 && processAlive(l.Pid, l.Created) {
+		if l.Kept || (l.Pid > 0 && processAlive(l.Pid, l.Created)) {
 			continue
 		}
 		endRunsOnLayer(l.LayerID)

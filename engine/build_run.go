@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,7 +31,8 @@ func (x *buildExecutor) Run(ctx context.Context, st build.State, step build.RunS
 	}
 	defer func() {
 		if err != nil && fresh {
-			x.dropWork(work)
+			var failed *RunFailedError
+			x.finishWork(work, x.keepFailed && errors.As(err, &failed))
 		}
 	}()
 	rootfs, err := x.e.store.MountContainer(work)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -181,4 +182,78 @@ func (e *Engine) ContainerIDs(ctx context.Context) ([]string, error) {
 		ids[i] = r.ID
 	}
 	return ids, nil
+}
+
+// StateStorage is the state ps --external shows for a container that is
+// the store's alone: no container of skiff's, with no process, config or
+// log (podman's "storage" containers).
+const StateStorage = "storage"
+
+// ExternalContainers are the store's containers that are no container of
+// skiff's, as podman's ps --external lists them: the working containers a
+// build kept (build --rm=false, --force-rm=false) and other programs'
+// (buildah's). A running build's working layers are not listed.
+func (e *Engine) ExternalContainers(ctx context.Context) ([]*ContainerSummary, error) {
+	all, err := e.store.StoreContainers()
+	if err != nil {
+		return nil, err
+	}
+	work, err := e.store.WorkLayers()
+	if err != nil {
+		return nil, err
+	}
+	kept := map[string]bool{}
+	for _, w := range work {
+		kept[w.ID] = w.Kept
+	}
+	var out []*ContainerSummary
+	for _, c := range all {
+		if k, isWork := kept[c.ID]; isWork && !k {
+			continue
+		}
+		if _, err := e.state.Lookup(ctx, c.ID); err == nil {
+			continue
+		}
+		s := &ContainerSummary{ID: c.ID, ImageID: c.ImageID, Image: c.ImageID, Created: c.Created, State: StateStorage}
+		if len(c.Names) > 0 {
+			s.Name = c.Names[0]
+		}
+		if c.ImageID != "" {
+			if img, err := e.store.Image(c.ImageID); err == nil && len(img.Names) > 0 {
+				s.Image = img.Names[0]
+			} else {
+				s.Image = c.ImageID[:12]
+			}
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b *ContainerSummary) int { return b.Created.Compare(a.Created) })
+	return out, nil
+}
+
+// RemoveExternal removes a container of the store's alone (rm --storage),
+// found by full or short id or name: its layer goes, and nothing else
+// exists of it. A container of skiff's is refused: rm removes those.
+func (e *Engine) RemoveExternal(ctx context.Context, nameOrID string) (string, error) {
+	list, err := e.ExternalContainers(ctx)
+	if err != nil {
+		return "", err
+	}
+	var match *ContainerSummary
+	for _, s := range list {
+		if s.Name == nameOrID || s.ID == nameOrID || (len(nameOrID) >= 3 && strings.HasPrefix(s.ID, nameOrID)) {
+			if match != nil && match.ID != s.ID {
+				return "", fmt.Errorf("%w: %s names more than one storage container", config.ErrBadOption, nameOrID)
+			}
+			match = s
+		}
+	}
+	if match == nil {
+		return "", fmt.Errorf("%w: no storage container %s (ps --external lists them)", config.ErrNoSuchContainer, nameOrID)
+	}
+	_ = e.store.UnmountContainer(match.ID, true)
+	if err := e.store.DeleteContainerLayer(match.ID); err != nil {
+		return "", fmt.Errorf("removing storage container %s: %w", nameOrID, err)
+	}
+	return match.ID, nil
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	cstorage "go.podman.io/storage"
@@ -15,25 +16,26 @@ import (
 type WorkLayer struct {
 	ID      string
 	LayerID string    // its layer in the store: a RUN's root file system
+	Kept    bool      // kept by build --rm=false or --force-rm=false
+	ImageID string    // the image it was made on ("" for scratch)
 	Pid     int       // the build's process
 	Created time.Time // when the layer was made
 }
 
 type workMetadata struct {
-	SkiffBuild *struct {
-		Pid     int       `json:"pid"`
-		Created time.Time `json:"created"`
-	} `json:"skiffBuild,omitempty"`
+	SkiffBuild *workMaker `json:"skiffBuild,omitempty"`
+}
+
+type workMaker struct {
+	Pid     int       `json:"pid"`
+	Created time.Time `json:"created"`
+	Kept    bool      `json:"kept,omitempty"`
 }
 
 // CreateWorkLayer makes a build's working layer id on the image imageID
 // ("" for scratch), recording the build's process pid.
 func (s *Store) CreateWorkLayer(id, imageID string, pid int) error {
-	var m workMetadata
-	m.SkiffBuild = &struct {
-		Pid     int       `json:"pid"`
-		Created time.Time `json:"created"`
-	}{pid, time.Now().UTC()}
+	m := workMetadata{SkiffBuild: &workMaker{Pid: pid, Created: time.Now().UTC()}}
 	data, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -54,7 +56,31 @@ func (s *Store) WorkLayers() ([]WorkLayer, error) {
 		if json.Unmarshal([]byte(c.Metadata), &m) != nil || m.SkiffBuild == nil {
 			continue
 		}
-		out = append(out, WorkLayer{ID: c.ID, LayerID: c.LayerID, Pid: m.SkiffBuild.Pid, Created: m.SkiffBuild.Created})
+		out = append(out, WorkLayer{ID: c.ID, LayerID: c.LayerID, Kept: m.SkiffBuild.Kept, ImageID: c.ImageID, Pid: m.SkiffBuild.Pid, Created: m.SkiffBuild.Created})
 	}
 	return out, nil
 }
+
+// KeepWorkLayer marks a build's working layer as kept (build --rm=false,
+// --force-rm=false): no later build or prune takes it for a killed
+// build's, and it is listed with ps --external until rm --storage.
+func (s *Store) KeepWorkLayer(id string) error {
+	c, err := s.lib.Container(id)
+	if err != nil {
+		return err
+	}
+	var m workMetadata
+	if json.Unmarshal([]byte(c.Metadata), &m) != nil || m.SkiffBuild == nil {
+		return fmt.Errorf("%s is not a build's working layer", id)
+	}
+	m.SkiffBuild.Kept = true
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return s.lib.SetMetadata(id, string(data))
+}
+
+// StoreContainers are every container record of the store's: skiff's
+// containers' layers, builds' working layers, other programs' containers.
+func (s *Store) StoreContainers() ([]cstorage.Container, error) { return s.lib.Containers() }

@@ -658,3 +658,57 @@ func TestBuildLayersFalse(t *testing.T) {
 		t.Fatalf("the image runs to %q", got)
 	}
 }
+
+// TestBuildKeepsIntermediateContainers: --rm=false keeps each step's
+// working container after a build that succeeded, --force-rm=false that
+// of a RUN that failed, as podman's; ps --external lists them (podman's
+// flag), rm --storage removes them, and no build or prune takes them for
+// a killed build's. Both flags were accepted and did nothing (user trial).
+func TestBuildKeepsIntermediateContainers(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nRUN echo one > /one\nRUN echo two > /two\n")
+	storageRows := func() []string {
+		var rows []string
+		for _, l := range strings.Split(strings.TrimSpace(e.ok("ps", "-a", "--external", "--format", "{{.ID}} {{.Status}}")), "\n") {
+			if strings.HasSuffix(l, " Storage") {
+				rows = append(rows, strings.Fields(l)[0])
+			}
+		}
+		return rows
+	}
+	e.ok("build", "-q", "--no-cache", "-t", "dropped", "ctx")
+	if rows := storageRows(); len(rows) != 0 || len(e.storeContainers()) != 0 {
+		t.Fatalf("a default build kept containers: %v", rows)
+	}
+	e.ok("build", "-q", "--no-cache", "--rm=false", "-t", "kept", "ctx")
+	kept := storageRows()
+	if len(kept) != 2 {
+		t.Fatalf("--rm=false: want the two RUNs' containers in ps --external, have %v", kept)
+	}
+	if got := e.ok("ps", "-a", "-q"); got != "" {
+		t.Fatalf("ps without --external lists the build's containers: %q", got)
+	}
+	e.ok("image", "prune", "-f")
+	e.ok("build", "-q", "-t", "kept2", "ctx")
+	if rows := storageRows(); len(rows) != 2 {
+		t.Fatalf("a prune or a build removed kept containers: %v", rows)
+	}
+	e.writeFile("work/fail/Containerfile", "FROM "+busybox+"\nRUN echo partial > /p; exit 3\n")
+	if r := e.run("build", "--force-rm=false", "-t", "failed", "fail"); r.code != 3 {
+		t.Fatalf("a failing RUN: want its exit code 3\n%s", r)
+	}
+	if rows := storageRows(); len(rows) != 3 {
+		t.Fatalf("--force-rm=false: want the failed RUN's container too, have %v", rows)
+	}
+	for _, id := range storageRows() {
+		if got := e.ok("rm", "--storage", id[:12]); got != id[:12]+"\n" {
+			t.Fatalf("rm --storage printed %q", got)
+		}
+	}
+	if rows := storageRows(); len(rows) != 0 || len(e.storeContainers()) != 0 {
+		t.Fatalf("rm --storage left %v, store %v", rows, e.storeContainers())
+	}
+	e.fails(1, `no storage container`, "rm", "--storage", "nosuchthing")
+	e.ok("rmi", "kept", "kept2", "dropped")
+}

@@ -248,10 +248,11 @@ type rmOptions struct {
 	targets
 	force, volumes bool
 	timeout        *time.Duration // with force: stop the gentle way first
+	storage        bool           // --storage: the store's containers (ps --external)
 }
 
 func newRmCmd(g *globalOptions) *cobra.Command {
-	var force, volumes bool
+	var force, volumes, storage bool
 	var timeout int
 	var t targets
 	c := &cobra.Command{
@@ -259,9 +260,14 @@ func newRmCmd(g *globalOptions) *cobra.Command {
 		Short: "Remove containers",
 		Args:  t.args(),
 		RunE: action(g, func(c *cobra.Command, args []string) (rmOptions, error) {
-			return rmOptions{targets: t.withNames(args), force: force, volumes: volumes, timeout: secondsIfChanged(c, "time", timeout)}, nil
+			o := rmOptions{targets: t.withNames(args), force: force, volumes: volumes, timeout: secondsIfChanged(c, "time", timeout), storage: storage}
+			if storage && (o.all || volumes) {
+				return o, usagef("--storage conflicts with --all and --volumes")
+			}
+			return o, nil
 		}, runRm),
 	}
+	c.Flags().BoolVar(&storage, "storage", false, "remove containers of the store's alone (ps --external: a build's kept working containers)")
 	c.Flags().BoolVarP(&force, "force", "f", false, "kill and remove running containers")
 	c.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove the containers' anonymous volumes too")
 	c.Flags().IntVarP(&timeout, "time", "t", 10, "with -f, seconds to wait for the stop signal before killing")
@@ -278,6 +284,15 @@ func runRm(ctx context.Context, g *globalOptions, o rmOptions, stdout io.Writer)
 	e, err := g.engine(ctx)
 	if err != nil {
 		return err
+	}
+	if o.storage {
+		var reports []engine.RmReport
+		for _, n := range names {
+			id, err := e.RemoveExternal(ctx, n)
+			reports = append(reports, engine.RmReport{ID: id, RawInput: n, Err: err})
+		}
+		_ = printNames(stdout, reports, func(r engine.RmReport) (string, error) { return r.RawInput, r.Err })
+		return rmStatus(reports)
 	}
 	reports, err := e.RemoveContainers(ctx, engine.RmOptions{Names: names, All: o.all, Force: o.force, Volumes: o.volumes, Timeout: o.timeout, Ignore: o.ignore})
 	if err != nil {

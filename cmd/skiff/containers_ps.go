@@ -36,6 +36,8 @@ func statusText(s *engine.ContainerSummary) string {
 	switch s.State {
 	case config.StateRunning:
 		return "Up " + humanDuration(time.Since(s.StartedAt))
+	case engine.StateStorage:
+		return "Storage"
 	case config.StateExited:
 		if s.FinishedAt.IsZero() {
 			return fmt.Sprintf("Exited (%d)", s.ExitCode)
@@ -54,6 +56,7 @@ type psOptions struct {
 	engine.ListContainersOptions
 	quiet, noTrunc bool
 	format         string
+	external       bool // --external: the store's containers too (podman's)
 }
 
 func newPsCmd(g *globalOptions) *cobra.Command {
@@ -88,25 +91,38 @@ func newPsCmd(g *globalOptions) *cobra.Command {
 	fs.IntVarP(&o.Last, "last", "n", 0, "show the n most recently created containers (all states)")
 	fs.BoolVarP(&latest, "latest", "l", false, "show the most recently created container")
 	fs.BoolVar(&o.noTrunc, "no-trunc", false, "do not truncate output")
+	fs.BoolVar(&o.external, "external", false, "also show the store's containers that are not skiff's (a build's kept working containers); they go with rm --storage")
 	fs.StringArrayVarP(&filters, "filter", "f", nil, "filter: id=, name=, status=, label=, ancestor=, exited=")
 	fs.StringVar(&o.format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
-	return c
+	return withStoreIf(c, "external")
 }
 
 func runPs(ctx context.Context, g *globalOptions, o psOptions, stdout io.Writer) error {
-	// ps reads the state database only: no namespace, no store.
-	cfg, err := g.storageConfig()
+	// ps reads the state database only: no namespace, no store (but for
+	// --external, the store's containers).
+	var e *engine.Engine
+	var err error
+	if o.external {
+		e, err = g.engine(ctx)
+	} else if cfg, cerr := g.storageConfig(); cerr != nil {
+		err = cerr
+	} else {
+		e, err = engine.NewStateOnly(cfg)
+		defer e.Close()
+	}
 	if err != nil {
 		return err
 	}
-	e, err := engine.NewStateOnly(cfg)
-	if err != nil {
-		return err
-	}
-	defer e.Close()
 	list, err := e.ListContainers(ctx, o.ListContainersOptions)
 	if err != nil {
 		return err
+	}
+	if o.external && (o.All || o.Last == 0) {
+		ext, err := e.ExternalContainers(ctx)
+		if err != nil {
+			return err
+		}
+		list = append(list, ext...)
 	}
 	rows := make([]any, 0, len(list))
 	for _, s := range list {

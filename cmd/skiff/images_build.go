@@ -85,8 +85,8 @@ Each step is looked up in the build cache first; independent stages run at the s
 	fs.StringArrayVar(&f.contexts, "build-context", nil, "NAME=DIR: COPY --from=NAME reads the directory DIR")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", 0, "use only cached steps made less than this long ago (0: any)")
 	fs.StringVar(&f.ignoreFile, "ignorefile", "", "read exclusion patterns from this file instead of CONTEXT/.containerignore or .dockerignore")
-	fs.BoolVar(&f.rm, "rm", true, "remove intermediate containers after a successful build (always done)")
-	fs.BoolVar(&f.forceRm, "force-rm", true, "remove intermediate containers even after a failed build (always done)")
+	fs.BoolVar(&f.rm, "rm", true, "remove intermediate containers after a successful build (false: keep them; ps --external lists them)")
+	fs.BoolVar(&f.forceRm, "force-rm", true, "remove intermediate containers even after a failed build (false: keep the failed RUN's)")
 	fs.IntVar(&f.jobs, "jobs", 0, "stages to run at once (default: the number of CPUs)")
 	return withStore(c)
 }
@@ -103,6 +103,7 @@ func (f *buildFlags) options(c *cobra.Command, args []string) (buildOptions, err
 	b := &o.BuildOptions
 	b.Tags, b.Target, b.NoCache, b.Quiet, b.Jobs = f.tags, f.target, f.noCache || !f.layers, f.quiet, f.jobs
 	b.NoLayers = !f.layers
+	b.KeepIntermediate, b.KeepFailed = !f.rm, !f.forceRm
 	b.Registry, b.Platform, b.IgnoreFile = f.reg.resolve(), f.platform, f.ignoreFile
 	if _, err := os.Stat(f.ignoreFile); err == nil && f.ignoreFile != "" {
 		// From the working directory, as podman reads it; else the context's.

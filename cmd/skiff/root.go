@@ -34,6 +34,28 @@ type globalOptions struct {
 // annotation key: commands that touch storage run in the user namespace.
 const needsStore = "skiff.store"
 
+// needsStoreWith names the flag with which a command needs the store.
+const needsStoreWith = "skiff.store-with"
+
+// withStoreIf marks a command that needs the store when the boolean flag
+// is set (ps --external), and reads the state alone otherwise.
+func withStoreIf(c *cobra.Command, flag string) *cobra.Command {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[needsStoreWith] = flag
+	return c
+}
+
+// flagSet tells whether c has the boolean flag name, set true.
+func flagSet(c *cobra.Command, name string) bool {
+	if name == "" {
+		return false
+	}
+	v, err := c.Flags().GetBool(name)
+	return err == nil && v
+}
+
 func withStore(c *cobra.Command) *cobra.Command {
 	if c.Annotations == nil {
 		c.Annotations = map[string]string{}
@@ -227,7 +249,7 @@ func (g *globalOptions) setup(c *cobra.Command, args []string) error {
 		}
 		os.Setenv("XDG_RUNTIME_DIR", dir)
 	}
-	if c.Annotations[needsStore] == "" {
+	if c.Annotations[needsStore] == "" && !flagSet(c, c.Annotations[needsStoreWith]) {
 		return nil
 	}
 	if rootless.NeedsNamespace() {
