@@ -101,6 +101,10 @@ func Build(ctx context.Context, plan *Plan, o BuildOptions) (*Result, error) {
 	if err := b.runStages(ctx); err != nil {
 		return nil, err
 	}
+	if len(plan.UnusedArgs) > 0 {
+		// podman's (buildah's) words, in its place: before the result.
+		b.progress.printf("[Warning] one or more build args were not consumed: %v\n", plan.UnusedArgs)
+	}
 	b.mu.Lock()
 	final := b.results[plan.TargetStage().Index]
 	res := &Result{ImageID: final.ImageID, Tagged: b.tagged, Steps: b.steps}

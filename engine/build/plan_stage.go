@@ -31,6 +31,13 @@ type stagePlanner struct {
 func planStage(ctx context.Context, f *parsedFile, g *graph, idx int, globals *globalArgs, planned map[int]*Stage, opts PlanOptions) (*Stage, error) {
 	ps := f.stages[idx]
 	st := &Stage{Index: idx, Name: ps.stage.Name, Line: ps.line, Original: ps.stage.SourceCode, Base: g.bases[idx]}
+	if strings.Contains(st.Original, "$") && st.Base.Kind == BaseImage {
+		// Progress shows the image the arguments named, as podman's.
+		st.Original = "FROM " + st.Base.Ref
+		if st.Name != "" {
+			st.Original += " AS " + st.Name
+		}
+	}
 	for _, e := range g.needs[idx] {
 		st.Needs = append(st.Needs, e.stage)
 	}
@@ -72,14 +79,12 @@ func planStage(ctx context.Context, f *parsedFile, g *graph, idx int, globals *g
 // resolveError reports an image that cannot be had, saying when the name
 // looks like a mistyped stage name.
 func (p *stagePlanner) resolveError(what, ref string, line int, err error) error {
-	if !strings.ContainsAny(ref, "/:@.") && p.hasNamedStages() {
-		return lineError(p.file.name, line, ErrNoSuchStage, "%s: no stage or image named %q: %v", what, ref, err)
+	if !strings.ContainsAny(ref, "/:@.") {
+		// A bare word names a stage as often as an image: podman's words,
+		// not the registries' (no search registry, short-name rules).
+		return lineError(p.file.name, line, ErrNoSuchStage, "%s: no stage or image found with that name", what)
 	}
 	return &Error{File: p.file.name, Line: line, Err: fmt.Errorf("%s: %w", what, err)}
-}
-
-func (p *stagePlanner) hasNamedStages() bool {
-	return slices.ContainsFunc(p.file.stages, func(s parsedStage) bool { return s.stage.Name != "" })
 }
 
 // parseTrigger parses an ONBUILD trigger with the same parser.
