@@ -117,6 +117,7 @@ func Build(ctx context.Context, plan *Plan, o BuildOptions) (*Result, error) {
 		if res, err = o.Finish(ctx, plan, res); err != nil {
 			return nil, err
 		}
+		b.progress.result(res.ImageID)
 	}
 	b.progress.final(res)
 	return res, nil

@@ -215,7 +215,9 @@ func (b *builder) commitFinal(ctx context.Context, pos int, s *Stage, st State) 
 	if err != nil {
 		return State{}, &Error{File: b.plan.File, Line: s.Line, Err: fmt.Errorf("committing the image: %w", err)}
 	}
-	b.progress.result(id)
+	if b.o.Finish == nil { // else the image Finish makes is the one shown
+		b.progress.result(id)
+	}
 	b.mu.Lock()
 	b.tagged = tagged
 	b.mu.Unlock()
