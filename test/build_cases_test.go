@@ -128,7 +128,8 @@ func TestBuildArgsAndTheCache(t *testing.T) {
 }
 
 // TestBuildRunMounts: a secret is a file of the mode and owner asked for
-// and, with env=, a variable, and is in no layer of the image; a writable
+// and, with env=, a variable, and is in no layer of the image (the
+// Containerfile does not spell it: its RUN lines are in the history); a writable
 // bind of the context (rw) lets the RUN write, but what it wrote is
 // discarded and the user's files are untouched; a bind is read-only by
 // default.
@@ -136,7 +137,7 @@ func TestBuildRunMounts(t *testing.T) {
 	e := newEnv(t)
 	e.ok("pull", "-q", busybox)
 	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+`
-RUN --mount=type=secret,id=tok,env=TOKEN test "$TOKEN" = s3cr3t-value && test ! -e /run/secrets/tok && echo env > /secret-env
+RUN --mount=type=secret,id=tok,env=TOKEN test "$TOKEN" = "$(printf 's3cr3t-%s' value)" && test ! -e /run/secrets/tok && echo env > /secret-env
 RUN --mount=type=secret,id=tok,mode=0440,uid=5 stat -c "%a %u" /run/secrets/tok > /secret-stat
 RUN --mount=type=bind,source=data,target=/data,rw echo changed > /data/f && cat /data/f > /bind-saw
 RUN --mount=type=bind,source=data,target=/data cat /data/f > /ro-saw && (touch /data/g 2>/dev/null || echo read-only > /ro-denied)
