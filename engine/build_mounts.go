@@ -111,16 +111,7 @@ func secretFile(scratch string, i int, m build.Mount) (string, string, error) {
 		return "", "", fmt.Errorf("reading secret %s: %w", m.ID, err)
 	}
 	file := filepath.Join(scratch, fmt.Sprintf("secret-%d", i))
-	mode, uid, gid := os.FileMode(0o400), 0, 0
-	if m.Mode != nil {
-		mode = os.FileMode(*m.Mode & 0o7777)
-	}
-	if m.UID != nil {
-		uid = int(*m.UID)
-	}
-	if m.GID != nil {
-		gid = int(*m.GID)
-	}
+	mode, uid, gid := m.Owner(0o400)
 	if err := os.WriteFile(file, data, 0o600); err != nil {
 		return "", "", err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -251,26 +252,8 @@ func testBuildKilledDuringRun(t *testing.T, runtime string) {
 	e.writeFile("work/ctx/a", "from the context\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	nap := strconv.Itoa(600 + int(time.Now().UnixNano()%10000)) // this test's own sleep
-	t.Cleanup(func() {                                          // a leak fails this test, not the next ones of the user's
-		for _, pid := range processesRunning("sleep\x00" + nap + "\x00") {
-			if p, err := strconv.Atoi(pid); err == nil {
-				syscall.Kill(p, syscall.SIGKILL)
-			}
-		}
-	})
-	cmd := e.command(ctx, "build", "--runtime", runtime, "--build-arg", "NAP="+nap, "-t", "killed", "ctx")
-	cmd.SysProcAttr.Setpgid = true
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() && sc.Text() != "started" {
-	}
+	nap := napFor(t, 600)
+	cmd, _ := startBuild(t, e, ctx, nil, "build", "--runtime", runtime, "--build-arg", "NAP="+nap, "-t", "killed", "ctx")
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	cmd.Wait()
 	// The RUN's shell printed and goes on to its sleep, on a busy machine
@@ -301,6 +284,42 @@ func testBuildKilledDuringRun(t *testing.T, runtime string) {
 		t.Fatalf("after image prune the image runs to %q", got)
 	}
 	e.ok("build", "-q", "--runtime", runtime, "--build-arg", "NAP=0", "-t", "killed", "ctx")
+}
+
+// napFor is a sleep length (seconds) of the test's own, so that its RUN's
+// process is told from any other's; a leak of it is killed after the test
+// (it fails this test, not the next ones of the user's).
+func napFor(t *testing.T, from int) string {
+	nap := strconv.Itoa(from + int(time.Now().UnixNano()%10000))
+	t.Cleanup(func() {
+		for _, pid := range processesRunning("sleep\x00" + nap + "\x00") {
+			if p, err := strconv.Atoi(pid); err == nil {
+				syscall.Kill(p, syscall.SIGKILL)
+			}
+		}
+	})
+	return nap
+}
+
+// startBuild starts skiff ARGS (a build whose RUN prints "started" first)
+// in a process group of its own, its standard error to stderr, and returns
+// once the RUN printed it, with the rest of the build's output to read.
+func startBuild(t *testing.T, e *env, ctx context.Context, stderr io.Writer, args ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd := e.command(ctx, args...)
+	cmd.SysProcAttr.Setpgid = true
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && sc.Text() != "started" {
+	}
+	return cmd, sc
 }
 
 // processesRunning are the pids whose command line is cmdline (its
@@ -405,23 +424,12 @@ func TestBuildInterrupted(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			e := newEnv(t)
 			e.ok("pull", "-q", busybox)
-			nap := strconv.Itoa(700 + int(time.Now().UnixNano()%10000))
+			nap := napFor(t, 700)
 			e.writeFile("work/ctx/Containerfile", "FROM "+busybox+"\nRUN echo started; sleep "+nap+"; echo slept\nRUN echo after\n")
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			cmd := e.command(ctx, "build", "-t", "interrupted", "ctx")
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
 			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			sc := bufio.NewScanner(out)
-			for sc.Scan() && sc.Text() != "started" {
-			}
+			cmd, sc := startBuild(t, e, ctx, &stderr, "build", "-t", "interrupted", "ctx")
 			at := time.Now()
 			_ = cmd.Process.Signal(sig)
 			for sc.Scan() {
@@ -429,7 +437,7 @@ func TestBuildInterrupted(t *testing.T) {
 					t.Errorf("the build went on after %v: %q", sig, sc.Text())
 				}
 			}
-			err = cmd.Wait()
+			err := cmd.Wait()
 			if took := time.Since(at); took > 5*time.Second {
 				t.Errorf("the build took %v to end after %v", took, sig)
 			}
@@ -489,22 +497,11 @@ func TestRmiAfterKilledBuild(t *testing.T) {
 	e := newEnv(t)
 	e.ok("pull", "-q", busybox)
 	e.ok("tag", busybox, "mybase")
-	nap := strconv.Itoa(800 + int(time.Now().UnixNano()%10000))
+	nap := napFor(t, 800)
 	e.writeFile("work/ctx/Containerfile", "FROM mybase\nRUN echo started; sleep "+nap+"\n")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := e.command(ctx, "build", "-t", "killed", "ctx")
-	cmd.SysProcAttr.Setpgid = true
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() && sc.Text() != "started" {
-	}
+	cmd, _ := startBuild(t, e, ctx, nil, "build", "-t", "killed", "ctx")
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	cmd.Wait()
 	e.ok("rmi", "mybase", busybox)

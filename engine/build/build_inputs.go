@@ -243,16 +243,7 @@ func (b *builder) cacheDir(m Mount) (string, func(), error) {
 
 // initCacheDir gives a new cache directory the owner and mode m asks for.
 func initCacheDir(dir string, m Mount) error {
-	mode, uid, gid := os.FileMode(0o755), 0, 0
-	if m.Mode != nil {
-		mode = os.FileMode(*m.Mode & 0o777)
-	}
-	if m.UID != nil {
-		uid = int(*m.UID)
-	}
-	if m.GID != nil {
-		gid = int(*m.GID)
-	}
+	mode, uid, gid := m.Owner(0o755)
 	if err := os.Lchown(dir, uid, gid); err != nil {
 		return fmt.Errorf("cache mount %s: uid=%d,gid=%d: %w", m.ID, uid, gid, err)
 	}

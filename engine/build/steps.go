@@ -1,5 +1,7 @@
 package build
 
+import "os"
+
 // RunStep is a RUN instruction, ready for an [Executor].
 type RunStep struct {
 	// Args is the command: SHELL (or /bin/sh -c) and the command line for the
@@ -64,4 +66,21 @@ type CopyStep struct {
 	Checksum string   `json:",omitempty"` // ADD --checksum for URL sources
 	Excludes []string `json:",omitempty"` // --exclude patterns
 	Parents  bool     `json:",omitempty"` // --parents
+}
+
+// Owner is the mode, uid and gid a mount's file or directory gets: its
+// mode=, uid= and gid=, else def and root (buildkit's defaults: 0400 for a
+// secret, 0755 for a cache).
+func (m Mount) Owner(def os.FileMode) (mode os.FileMode, uid, gid int) {
+	mode = def
+	if m.Mode != nil {
+		mode = os.FileMode(*m.Mode & 0o7777)
+	}
+	if m.UID != nil {
+		uid = int(*m.UID)
+	}
+	if m.GID != nil {
+		gid = int(*m.GID)
+	}
+	return mode, uid, gid
 }
