@@ -195,6 +195,11 @@ type copier struct {
 	owner         *[2]int      // --chown (or a WORKDIR's user): every file's owner
 	mode          *fs.FileMode // --chmod
 	preserveOwner bool         // COPY --from keeps owners; the context's files are root's
+	// links are the files of this COPY with more than one name, by device
+	// and inode, and the first copy made of each: the next names of one
+	// become hard links to that copy, as buildah's and buildkit's COPY make
+	// them.
+	links map[[2]uint64]string
 }
 
 func (c *copier) configure(step build.CopyStep) error {
@@ -334,6 +339,18 @@ func (c *copier) copyOne(host string, fi fs.FileInfo, dest string, top bool) err
 		}
 		return c.chown(target, uid, gid)
 	case fi.Mode().IsRegular():
+		st, _ := fi.Sys().(*syscall.Stat_t)
+		if st != nil && st.Nlink > 1 {
+			key := [2]uint64{st.Dev, st.Ino}
+			if first, ok := c.links[key]; ok && first != target {
+				_ = os.RemoveAll(target)
+				return os.Link(first, target) // its owner, mode and times are the first's
+			}
+			if c.links == nil {
+				c.links = map[[2]uint64]string{}
+			}
+			c.links[key] = target
+		}
 		if err := copyFileData(host, target); err != nil {
 			return err
 		}

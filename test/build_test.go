@@ -709,3 +709,22 @@ func TestBuildKeepsIntermediateContainers(t *testing.T) {
 	e.fails(1, `no storage container`, "rm", "--storage", "nosuchthing")
 	e.ok("rmi", "kept", "kept2", "dropped")
 }
+
+// TestBuildCopiesHardLinks: files of the context that are hard links of
+// each other stay so in the image, as podman's (buildah's) and buildkit's
+// COPY keep them; they were copied as separate files.
+func TestBuildCopiesHardLinks(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	e.writeFile("work/ctx/Containerfile", "FROM "+busybox+" AS first\nCOPY . /c/\nFROM first\nCOPY --from=first /c /d\n")
+	e.writeFile("work/ctx/dir/a", "linked\n")
+	if err := os.Link(filepath.Join(e.root, "work/ctx/dir/a"), filepath.Join(e.root, "work/ctx/b")); err != nil {
+		t.Fatal(err)
+	}
+	e.chownAll()
+	e.ok("build", "-q", "-t", "links", "ctx")
+	got := e.ok("run", "--rm", "links", "sh", "-c", `for d in /c /d; do [ $(stat -c %i $d/dir/a) = $(stat -c %i $d/b) ] && stat -c %h $d/b; done; cat /c/b`)
+	if got != "2\n2\nlinked\n" {
+		t.Fatalf("the hard-linked files in the image: %q, want one file with two names in /c and in /d", got)
+	}
+}
