@@ -72,6 +72,9 @@ func (x *buildExecutor) runMounts(scratch string, step build.RunStep) (mounts []
 func (x *buildExecutor) mountSource(scratch string, i int, m build.Mount) (string, []func(), error) {
 	var releases []func()
 	src := m.HostPath
+	if m.Type == "cache" {
+		return src, nil, x.seedCache(m)
+	}
 	if m.Image != nil {
 		root, rel, err := x.mountImage(m.Image)
 		if err != nil {
@@ -101,6 +104,31 @@ func (x *buildExecutor) mountSource(scratch string, i int, m build.Mount) (strin
 		return "", nil, fmt.Errorf("copying the writable bind source %s: %w", m.Source, err)
 	}
 	return dst, nil, nil
+}
+
+// seedCache fills a new cache directory with what its from= names.
+func (x *buildExecutor) seedCache(m build.Mount) error {
+	if !m.Seed {
+		return nil
+	}
+	from := m.SeedPath
+	if m.Image != nil {
+		root, release, err := x.mountImage(m.Image)
+		if err != nil {
+			return err
+		}
+		defer release()
+		if from, err = securejoin.SecureJoin(root, m.Source); err != nil {
+			return err
+		}
+	}
+	if fi, err := os.Stat(from); err != nil || !fi.IsDir() {
+		return fmt.Errorf("--mount type=cache,from=...,source=%s: not a directory", m.Source)
+	}
+	if err := archive.NewDefaultArchiver().CopyWithTar(from, m.HostPath); err != nil {
+		return fmt.Errorf("filling the cache %s from %s: %w", m.ID, m.Source, err)
+	}
+	return nil
 }
 
 // secretFile is a copy of a secret with the mode (default 0400) and owner

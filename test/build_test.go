@@ -728,3 +728,19 @@ func TestBuildCopiesHardLinks(t *testing.T) {
 		t.Fatalf("the hard-linked files in the image: %q, want one file with two names in /c and in /d", got)
 	}
 }
+
+// TestBuildCacheMountFrom: a new cache mount with from= starts with that
+// stage's (or image's) directory, as buildkit's; later builds find what
+// RUNs left in it, not the seed again.
+func TestBuildCacheMountFrom(t *testing.T) {
+	e := newEnv(t)
+	e.ok("pull", "-q", busybox)
+	id := fmt.Sprintf("seeded-%d", time.Now().UnixNano())
+	cf := "FROM " + busybox + " AS seed\nRUN mkdir /s && echo seeded > /s/f\nFROM " + busybox + "\nRUN --mount=type=cache,id=" + id + ",from=seed,source=/s,target=/c cat /c/*; echo added > /c/g\n"
+	if r := e.runIn(cf, "build", "--no-cache", "-t", "seeded", "-"); r.code != 0 || !strings.Contains(r.stdout, "seeded\n") {
+		t.Fatalf("a new cache mount from a stage: want its file\n%s", r)
+	}
+	if r := e.runIn(cf, "build", "--no-cache", "-t", "seeded", "-"); r.code != 0 || !strings.Contains(r.stdout, "seeded\nadded\n") {
+		t.Fatalf("the cache's second use: want the seed and what the first RUN added\n%s", r)
+	}
+}

@@ -156,12 +156,17 @@ func (b *builder) mountInputs(ctx context.Context, mounts []Mount, in *prepared)
 			}
 			parts = append(parts, part)
 		case "cache":
-			dir, release, err := b.cacheDir(m)
+			dir, fresh, release, err := b.cacheDir(m)
 			if err != nil {
 				return nil, err
 			}
 			in.closers = append(in.closers, release)
 			m.HostPath = dir
+			if fresh && m.From != nil {
+				if err := b.cacheSeed(ctx, &m); err != nil {
+					return nil, err
+				}
+			}
 		case "secret":
 			file, ok := b.o.Secrets[m.ID]
 			if !ok {
@@ -211,34 +216,57 @@ func (b *builder) bindInput(ctx context.Context, m *Mount) (string, error) {
 // or a directory for this build alone when there is no index.
 // A new one gets the mount's uid, gid and mode (buildkit's defaults: root,
 // 0755), once: what RUNs change later stays.
-func (b *builder) cacheDir(m Mount) (string, func(), error) {
+// fresh tells that the directory was made for this RUN.
+func (b *builder) cacheDir(m Mount) (dir string, fresh bool, release func(), err error) {
 	if b.o.Cache != nil {
 		dir, release, err := b.o.Cache.CacheMount(m.ID, m.Sharing)
 		if err != nil {
-			return "", nil, err
+			return "", false, nil, err
 		}
 		made := dir + ".made"
 		if _, err := os.Stat(made); err == nil {
-			return dir, release, nil
+			return dir, false, release, nil
 		}
 		if err := initCacheDir(dir, m); err != nil {
 			release()
-			return "", nil, err
+			return "", false, nil, err
 		}
 		if !strings.HasPrefix(filepath.Base(dir), "private-") { // a private one goes on release
 			_ = os.WriteFile(made, nil, 0o600)
 		}
-		return dir, release, nil
+		return dir, true, release, nil
 	}
-	dir, err := os.MkdirTemp(b.o.TempDir, "skiff-cache-mount-")
+	dir, err = os.MkdirTemp(b.o.TempDir, "skiff-cache-mount-")
 	if err != nil {
-		return "", nil, err
+		return "", false, nil, err
 	}
 	if err := initCacheDir(dir, m); err != nil {
 		os.RemoveAll(dir)
-		return "", nil, err
+		return "", false, nil, err
 	}
-	return dir, func() { os.RemoveAll(dir) }, nil
+	return dir, true, func() { os.RemoveAll(dir) }, nil
+}
+
+// cacheSeed names what a new cache directory starts with (from=): a
+// stage's or an image's tree, which the executor copies in, or a build
+// context's directory.
+func (b *builder) cacheSeed(ctx context.Context, m *Mount) error {
+	m.Seed = true
+	switch m.From.Kind {
+	case SourceStage, SourceImage:
+		st, err := b.sourceImage(ctx, *m.From)
+		if err != nil {
+			return err
+		}
+		m.Image = &st
+		return nil
+	}
+	c, err := b.context(*m.From)
+	if err != nil {
+		return err
+	}
+	m.SeedPath, err = securejoin.SecureJoin(c.Dir, clean(m.Source))
+	return err
 }
 
 // initCacheDir gives a new cache directory the owner and mode m asks for.

@@ -50,6 +50,11 @@ type Mount struct {
 	// secret file), or the image whose tree a bind from a stage or image reads.
 	HostPath string `json:"-"`
 	Image    *State `json:"-"`
+	// Seed is set on a cache mount whose directory is new and has a from=:
+	// it starts with Source of Image's tree (a stage or an image), or of
+	// SeedPath (a build context's directory), as buildkit's does.
+	Seed     bool   `json:"-"`
+	SeedPath string `json:"-"`
 }
 
 // CopyStep is a COPY or an ADD, ready for an [Executor].
