@@ -27,6 +27,8 @@ type ContainerSummary struct {
 	Pid        int
 	Labels     map[string]string
 	Ports      []network.PortMapping
+	Mounts     []string // each mount's volume name or host path (docker's ps .Mounts)
+	Networks   []string // the networks it is on, or its network mode
 }
 
 // ListContainersOptions filter ps.
@@ -137,6 +139,7 @@ func (e *Engine) summary(rec *config.ContainerRecord) *ContainerSummary {
 		StartedAt: rec.StartedAt, FinishedAt: rec.FinishedAt, Pid: rec.Pid, Labels: rec.Config.Labels,
 		Ports: rec.Config.Ports,
 	}
+	s.Mounts, s.Networks = mountsAndNetworks(rec)
 	if s.State == config.StateExited && rec.State == config.StateRunning {
 		s.ExitCode, s.FinishedAt = e.observedExit(rec)
 		s.Pid = 0
@@ -256,4 +259,22 @@ func (e *Engine) RemoveExternal(ctx context.Context, nameOrID string) (string, e
 		return "", fmt.Errorf("removing storage container %s: %w", nameOrID, err)
 	}
 	return match.ID, nil
+}
+
+// mountsAndNetworks are what ps shows of a container's mounts (each one's
+// volume name or host path) and networks (their names, or the network
+// mode when it is on none).
+func mountsAndNetworks(rec *config.ContainerRecord) (mounts, networks []string) {
+	for _, m := range rec.Config.Mounts {
+		if m.Source != "" {
+			mounts = append(mounts, m.Source)
+		}
+	}
+	for _, n := range rec.Config.Networks {
+		networks = append(networks, n.Name)
+	}
+	if len(networks) == 0 && rec.Config.Network != "" {
+		networks = []string{rec.Config.Network}
+	}
+	return mounts, networks
 }

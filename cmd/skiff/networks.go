@@ -14,6 +14,7 @@ import (
 
 func newNetworkCmd(g *globalOptions) *cobra.Command {
 	c := newGroupCmd("network", "Manage user-defined networks")
+	c.AddCommand(newExistsCmd(g, "network"))
 	c.AddCommand(newNetworkCreateCmd(g), newNetworkLsCmd(g), newNetworkInspectCmd(g), newNetworkRmCmd(g),
 		newNetworkPruneCmd(g), newNetworkConnectCmd(g, true), newNetworkConnectCmd(g, false))
 	return c

@@ -96,8 +96,9 @@ func newRootCmd(g *globalOptions) *cobra.Command {
 	container.AddCommand(newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g, "stop"), newStopCmd(g, "restart"),
 		newKillCmd(g), newRmCmd(g), newWaitCmd(g), containerList, newContainerInspectCmd(g), newLogsCmd(g), newExecCmd(g), newCleanupCmd(g), newNetworkHookCmd(g),
 		newCommitCmd(g), newDiffCmd(g), newExportCmd(g), newCpCmd(g), newRenameCmd(g), newContainerPruneCmd(g),
-		newPauseCmd(g, true), newPauseCmd(g, false), newTopCmd(g), newStatsCmd(g), newPortCmd(g), newAttachCmd(g))
-	image.AddCommand(
+		newPauseCmd(g, true), newPauseCmd(g, false), newTopCmd(g), newStatsCmd(g), newPortCmd(g), newAttachCmd(g),
+		newExistsCmd(g, "container"))
+	image.AddCommand(newExistsCmd(g, "image"),
 		newPullCmd(g), newPushCmd(g), newImagesCmd(g, "ls"), newImageInspectCmd(g),
 		newRmiCmd(g, "rm"), newTagCmd(g), newUntagCmd(g), newHistoryCmd(g),
 		newSaveCmd(g), newLoadCmd(g), newImportCmd(g), newImagePruneCmd(g), newBuildCmd(g, "build"),

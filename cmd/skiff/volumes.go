@@ -14,6 +14,7 @@ import (
 
 func newVolumeCmd(g *globalOptions) *cobra.Command {
 	c := newGroupCmd("volume", "Manage volumes")
+	c.AddCommand(newExistsCmd(g, "volume"))
 	c.AddCommand(newVolumeCreateCmd(g), newVolumeLsCmd(g), newVolumeInspectCmd(g), newVolumeRmCmd(g), newVolumePruneCmd(g))
 	return c
 }
