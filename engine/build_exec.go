@@ -267,15 +267,20 @@ func (e *Engine) endBuildRunsIn(ctx context.Context, ns rootless.NamespacePaths)
 // whatever the runtime left of it (a runtime killed before it wrote the
 // pid file leaves none) and from whichever namespace of the user's.
 func endRunsOnLayer(layer string) {
-	if layer == "" {
-		return
+	if layer != "" {
+		killUntilGone(func() []int { return processesOnLayer(layer) })
 	}
+}
+
+// killUntilGone kills the processes pids names with SIGKILL, again until
+// it names none, for at most 2 s.
+func killUntilGone(pids func() []int) {
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		pids := processesOnLayer(layer)
-		if len(pids) == 0 {
+		left := pids()
+		if len(left) == 0 {
 			return
 		}
-		for _, pid := range pids {
+		for _, pid := range left {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
@@ -333,12 +338,10 @@ func buildRunAlive(run string) bool {
 // killBuildRun kills the process of the RUN whose bundle is run and waits
 // a moment for it to end.
 func killBuildRun(run string) {
-	pid, alive := buildRunPid(run)
-	if !alive {
-		return
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	for deadline := time.Now().Add(2 * time.Second); buildRunAlive(run) && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
+	killUntilGone(func() []int {
+		if pid, alive := buildRunPid(run); alive {
+			return []int{pid}
+		}
+		return nil
+	})
 }

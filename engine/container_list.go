@@ -3,6 +3,7 @@ package engine
 import (
 	"github.com/skiff-project/skiff/engine/config"
 	"github.com/skiff-project/skiff/network"
+	"github.com/skiff-project/skiff/storage"
 
 	"context"
 	"fmt"
@@ -201,20 +202,17 @@ func (e *Engine) ExternalContainers(ctx context.Context) ([]*ContainerSummary, e
 	if err != nil {
 		return nil, err
 	}
-	work, err := e.store.WorkLayers()
+	recs, err := e.state.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	kept := map[string]bool{}
-	for _, w := range work {
-		kept[w.ID] = w.Kept
+	ours := make(map[string]bool, len(recs))
+	for _, r := range recs {
+		ours[r.ID] = true
 	}
 	var out []*ContainerSummary
 	for _, c := range all {
-		if k, isWork := kept[c.ID]; isWork && !k {
-			continue
-		}
-		if _, err := e.state.Lookup(ctx, c.ID); err == nil {
+		if w, isWork := storage.WorkLayerOf(c); ours[c.ID] || (isWork && !w.Kept) {
 			continue
 		}
 		s := &ContainerSummary{ID: c.ID, ImageID: c.ImageID, Image: c.ImageID, Created: c.Created, State: StateStorage}

@@ -14,7 +14,8 @@ import (
 // to show for it), and the directories the storage driver probes the
 // kernel in as the store opens, and the working layers of builds that were
 // killed, with any RUN of theirs still running. Called before the verbs a
-// leftover would make fail or lie: rmi, the prunes, build.
+// leftover would make fail or lie: rmi and the prunes (build removes the
+// killed builds' working layers alone: removeLeftWorkLayers).
 func (e *Engine) removeOrphans(ctx context.Context) error {
 	orphans, err := e.store.OrphanContainerLayers(func(id string) bool {
 		_, err := e.state.Lookup(ctx, id)

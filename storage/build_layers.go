@@ -52,13 +52,21 @@ func (s *Store) WorkLayers() ([]WorkLayer, error) {
 	}
 	var out []WorkLayer
 	for _, c := range containers {
-		var m workMetadata
-		if json.Unmarshal([]byte(c.Metadata), &m) != nil || m.SkiffBuild == nil {
-			continue
+		if w, ok := WorkLayerOf(c); ok {
+			out = append(out, w)
 		}
-		out = append(out, WorkLayer{ID: c.ID, LayerID: c.LayerID, Kept: m.SkiffBuild.Kept, ImageID: c.ImageID, Pid: m.SkiffBuild.Pid, Created: m.SkiffBuild.Created})
 	}
 	return out, nil
+}
+
+// WorkLayerOf is the working layer a container record of the store's is,
+// when it is a build's.
+func WorkLayerOf(c cstorage.Container) (WorkLayer, bool) {
+	var m workMetadata
+	if json.Unmarshal([]byte(c.Metadata), &m) != nil || m.SkiffBuild == nil {
+		return WorkLayer{}, false
+	}
+	return WorkLayer{ID: c.ID, LayerID: c.LayerID, Kept: m.SkiffBuild.Kept, ImageID: c.ImageID, Pid: m.SkiffBuild.Pid, Created: m.SkiffBuild.Created}, true
 }
 
 // KeepWorkLayer marks a build's working layer as kept (build --rm=false,

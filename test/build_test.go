@@ -479,15 +479,7 @@ func TestBuildContainerfileOnStdin(t *testing.T) {
 	if r.code != 125 || !strings.Contains(r.stderr, "-:2") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 		t.Fatalf("COPY with no context: want one line naming -:2, exit 125\n%s", r)
 	}
-	// A tar on stdin is still a context.
-	e.writeFile("work/tctx/Containerfile", "FROM "+busybox+"\nCOPY a /a\nCMD [\"cat\", \"/a\"]\n")
-	e.writeFile("work/tctx/a", "from the tar\n")
-	if r := e.sh("tar -C tctx -c . | " + skiffBin + " build -q -t fromtar -"); r.code != 0 {
-		t.Fatalf("build - with a tar on stdin\n%s", r)
-	}
-	if got := e.ok("run", "--rm", "fromtar"); got != "from the tar\n" {
-		t.Fatalf("the image from a tar context runs to %q", got)
-	}
+	// A tar on stdin is still a context: TestBuildFromStdin.
 }
 
 // TestRmiAfterKilledBuild: a build killed during a RUN leaves a working

@@ -17,25 +17,24 @@ import (
 // image, volume and network exists): the engine's lookup, and the error it
 // gives for an object that is not there.
 type existsKind struct {
-	kind    string
 	missing error
 	lookup  func(ctx context.Context, e *engine.Engine, name string) error
 }
 
-var existsKinds = []existsKind{
-	{"container", config.ErrNoSuchContainer, func(ctx context.Context, e *engine.Engine, name string) error {
+var existsKinds = map[string]existsKind{
+	"container": {config.ErrNoSuchContainer, func(ctx context.Context, e *engine.Engine, name string) error {
 		_, err := e.LookupContainer(ctx, name)
 		return err
 	}},
-	{"image", storage.ErrNoSuchImage, func(ctx context.Context, e *engine.Engine, name string) error {
+	"image": {storage.ErrNoSuchImage, func(ctx context.Context, e *engine.Engine, name string) error {
 		_, err := e.InspectImage(ctx, name)
 		return err
 	}},
-	{"volume", config.ErrNoSuchVolume, func(ctx context.Context, e *engine.Engine, name string) error {
+	"volume": {config.ErrNoSuchVolume, func(ctx context.Context, e *engine.Engine, name string) error {
 		_, err := e.Volume(ctx, name)
 		return err
 	}},
-	{"network", config.ErrNoSuchNetwork, func(ctx context.Context, e *engine.Engine, name string) error {
+	"network": {config.ErrNoSuchNetwork, func(ctx context.Context, e *engine.Engine, name string) error {
 		_, err := e.Network(ctx, name)
 		return err
 	}},
@@ -44,12 +43,7 @@ var existsKinds = []existsKind{
 // newExistsCmd is `KIND exists NAME`: exit 0 when it exists, 1 when it
 // does not, 125 on any other error, and nothing printed (podman's).
 func newExistsCmd(g *globalOptions, kind string) *cobra.Command {
-	var k existsKind
-	for _, x := range existsKinds {
-		if x.kind == kind {
-			k = x
-		}
-	}
+	k := existsKinds[kind]
 	c := &cobra.Command{
 		Use:   "exists " + strings.ToUpper(kind),
 		Short: "Check whether a " + kind + " exists (exit 0) or not (exit 1)",

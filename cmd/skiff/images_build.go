@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -286,14 +285,15 @@ func runBuild(ctx context.Context, g *globalOptions, o buildOptions, stdout io.W
 	case stdinFile != nil:
 		return fmt.Errorf("%w: -f %s with a Containerfile on standard input: give one or the other", config.ErrBadOption, o.file)
 	default:
-		if b.File, b.Containerfile, err = readContainerfile(o.file, ctxDir, g.stdin); err != nil {
+		var path string
+		if b.File, path, b.Containerfile, err = readContainerfile(o.file, ctxDir, g.stdin); err != nil {
 			if o.contextArg == "-" {
 				err = errors.New(strings.ReplaceAll(err.Error(), ctxDir, "the context from standard input"))
 			}
 			return err
 		}
-		if b.IgnoreFile == "" {
-			b.IgnoreFile = ownIgnoreFile(o.file, ctxDir)
+		if b.IgnoreFile == "" && o.file != "" {
+			b.IgnoreFile = ownIgnoreFile(path)
 		}
 	}
 	e, err := g.engine(ctx)
@@ -344,8 +344,8 @@ func buildContextDir(arg string, stdin io.Reader) (dir string, stdinFile []byte,
 	}
 	cleanup = func() { _ = os.RemoveAll(dir) }
 	in := bufio.NewReaderSize(stdin, 1024)
-	head, _ := in.Peek(512)
-	if !isArchive(head) {
+	head, _ := in.Peek(archive.HeaderSize)
+	if !archive.IsArchive(head) { // docker's test for build -
 		data, err := io.ReadAll(in)
 		if err != nil {
 			cleanup()
@@ -360,50 +360,31 @@ func buildContextDir(arg string, stdin io.Reader) (dir string, stdinFile []byte,
 	return dir, nil, cleanup, nil
 }
 
-// isArchive tells whether head, the first bytes of a stream, begins a tar
-// archive or a compressed stream (gzip, bzip2, xz, zstd), which may be one.
-func isArchive(head []byte) bool {
-	for _, magic := range [][]byte{{0x1f, 0x8b}, []byte("BZh"), {0xfd, '7', 'z', 'X', 'Z', 0}, {0x28, 0xb5, 0x2f, 0xfd}} {
-		if bytes.HasPrefix(head, magic) {
-			return true
-		}
-	}
-	return len(head) >= 262 && bytes.HasPrefix(head[257:], []byte("ustar"))
-}
-
-// ownIgnoreFile is the ignore file of the Containerfile -f names, when it
-// has one beside it (FILE.containerignore or FILE.dockerignore), which
-// buildkit and podman read instead of the context's; "" otherwise.
-func ownIgnoreFile(file, ctxDir string) string {
-	if file == "" || file == "-" {
+// ownIgnoreFile is the ignore file of the Containerfile at path (read with
+// -f), when it has one beside it (FILE.containerignore or
+// FILE.dockerignore), which buildkit and podman read instead of the
+// context's; "" otherwise.
+func ownIgnoreFile(path string) string {
+	if path == "" {
 		return ""
 	}
-	tries := []string{file}
-	if !filepath.IsAbs(file) {
-		tries = append(tries, filepath.Join(ctxDir, file))
-	}
-	for _, p := range tries {
-		if _, err := os.Stat(p); err != nil {
-			continue
+	for _, ext := range []string{".containerignore", ".dockerignore"} {
+		if _, err := os.Stat(path + ext); err == nil {
+			abs, _ := filepath.Abs(path + ext)
+			return abs
 		}
-		for _, ext := range []string{".containerignore", ".dockerignore"} {
-			if _, err := os.Stat(p + ext); err == nil {
-				abs, _ := filepath.Abs(p + ext)
-				return abs
-			}
-		}
-		return ""
 	}
 	return ""
 }
 
 // readContainerfile reads -f (a path from the working directory, else from
 // the context; "-": stdin), or the context's Containerfile or Dockerfile.
-// It returns the name errors give with the file's line.
-func readContainerfile(file, ctxDir string, stdin io.Reader) (string, []byte, error) {
+// It returns the name errors give with the file's line, and the path it
+// read ("" for stdin).
+func readContainerfile(file, ctxDir string, stdin io.Reader) (name, path string, data []byte, err error) {
 	if file == "-" {
 		data, err := io.ReadAll(stdin)
-		return "-", data, err
+		return "-", "", data, err
 	}
 	var tries []string
 	if file == "" {
@@ -417,20 +398,16 @@ func readContainerfile(file, ctxDir string, stdin io.Reader) (string, []byte, er
 	for _, p := range tries {
 		data, err := os.ReadFile(p)
 		if err == nil {
-			name := file
-			if name == "" {
-				name = filepath.Base(p)
-			}
-			return name, data, nil
+			return cmp.Or(file, filepath.Base(p)), p, data, nil
 		}
 		if !errors.Is(err, os.ErrNotExist) {
-			return "", nil, err
+			return "", "", nil, err
 		}
 	}
 	if file == "" {
-		return "", nil, fmt.Errorf("%w: no Containerfile or Dockerfile in %s (give one with -f)", config.ErrBadOption, ctxDir)
+		return "", "", nil, fmt.Errorf("%w: no Containerfile or Dockerfile in %s (give one with -f)", config.ErrBadOption, ctxDir)
 	}
-	return "", nil, fmt.Errorf("%w: the Containerfile %s does not exist", config.ErrBadOption, file)
+	return "", "", nil, fmt.Errorf("%w: the Containerfile %s does not exist", config.ErrBadOption, file)
 }
 
 // builderPruneOptions are builder prune's options.

@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 )
@@ -218,29 +216,15 @@ func (b *builder) bindInput(ctx context.Context, m *Mount) (string, error) {
 // 0755), once: what RUNs change later stays.
 // fresh tells that the directory was made for this RUN.
 func (b *builder) cacheDir(m Mount) (dir string, fresh bool, release func(), err error) {
+	prepare := func(dir string) error { return initCacheDir(dir, m) }
 	if b.o.Cache != nil {
-		dir, release, err := b.o.Cache.CacheMount(m.ID, m.Sharing)
-		if err != nil {
-			return "", false, nil, err
-		}
-		made := dir + ".made"
-		if _, err := os.Stat(made); err == nil {
-			return dir, false, release, nil
-		}
-		if err := initCacheDir(dir, m); err != nil {
-			release()
-			return "", false, nil, err
-		}
-		if !strings.HasPrefix(filepath.Base(dir), "private-") { // a private one goes on release
-			_ = os.WriteFile(made, nil, 0o600)
-		}
-		return dir, true, release, nil
+		return b.o.Cache.CacheMount(m.ID, m.Sharing, prepare)
 	}
 	dir, err = os.MkdirTemp(b.o.TempDir, "skiff-cache-mount-")
 	if err != nil {
 		return "", false, nil, err
 	}
-	if err := initCacheDir(dir, m); err != nil {
+	if err := prepare(dir); err != nil {
 		os.RemoveAll(dir)
 		return "", false, nil, err
 	}

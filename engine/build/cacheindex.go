@@ -125,15 +125,17 @@ func (x *Index) Put(key, id string) error {
 // "locked" ones by one RUN at a time (others wait), and a "private" one that
 // is in use is replaced, for this RUN only, by a fresh directory removed on
 // release. Directories are named by the SHA-256 of the id, so any id is safe.
-func (x *Index) CacheMount(id, sharing string) (dir string, release func(), err error) {
+// A directory new to its id (or a private one) is given to prepare first,
+// when set, and fresh says so; a kept one is prepared once, ever.
+func (x *Index) CacheMount(id, sharing string, prepare func(dir string) error) (dir string, fresh bool, release func(), err error) {
 	sum := sha256.Sum256([]byte(id))
 	base := filepath.Join(x.dir, "mounts", hex.EncodeToString(sum[:]))
 	if err := os.MkdirAll(base, 0o755); err != nil {
-		return "", nil, fmt.Errorf("cache mount %s: %w", id, err)
+		return "", false, nil, fmt.Errorf("cache mount %s: %w", id, err)
 	}
 	lock, err := os.OpenFile(base+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return "", nil, fmt.Errorf("cache mount %s: %w", id, err)
+		return "", false, nil, fmt.Errorf("cache mount %s: %w", id, err)
 	}
 	how := unix.LOCK_SH
 	switch sharing {
@@ -145,16 +147,35 @@ func (x *Index) CacheMount(id, sharing string) (dir string, release func(), err 
 	if err := flock(lock, how); err != nil {
 		if sharing != "private" || !errors.Is(err, unix.EWOULDBLOCK) {
 			lock.Close()
-			return "", nil, fmt.Errorf("cache mount %s: %w", id, err)
+			return "", false, nil, fmt.Errorf("cache mount %s: %w", id, err)
 		}
 		lock.Close()
 		tmp, err := os.MkdirTemp(filepath.Join(x.dir, "mounts"), "private-")
 		if err != nil {
-			return "", nil, fmt.Errorf("cache mount %s: %w", id, err)
+			return "", false, nil, fmt.Errorf("cache mount %s: %w", id, err)
 		}
-		return tmp, func() { os.RemoveAll(tmp) }, nil
+		release := func() { os.RemoveAll(tmp) }
+		if prepare != nil {
+			if err := prepare(tmp); err != nil {
+				release()
+				return "", false, nil, err
+			}
+		}
+		return tmp, true, release, nil
 	}
-	return base, func() { lock.Close() }, nil
+	release = func() { lock.Close() }
+	made := base + ".made"
+	if _, err := os.Stat(made); err == nil {
+		return base, false, release, nil
+	}
+	if prepare != nil {
+		if err := prepare(base); err != nil {
+			release()
+			return "", false, nil, err
+		}
+	}
+	_ = os.WriteFile(made, nil, 0o600)
+	return base, true, release, nil
 }
 
 // flock retries on EINTR.

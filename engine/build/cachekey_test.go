@@ -167,16 +167,16 @@ func TestIndexConcurrentPut(t *testing.T) {
 
 func TestIndexCacheMountSharing(t *testing.T) {
 	x, _ := OpenIndex(t.TempDir())
-	d1, r1, err := x.CacheMount("/root/.cache", "shared")
+	d1, _, r1, err := x.CacheMount("/root/.cache", "shared", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d2, r2, _ := x.CacheMount("/root/.cache", "shared")
+	d2, _, r2, _ := x.CacheMount("/root/.cache", "shared", nil)
 	if d1 != d2 {
 		t.Errorf("shared: %s %s", d1, d2)
 	}
 	r2()
-	p, rp, _ := x.CacheMount("/root/.cache", "private")
+	p, _, rp, _ := x.CacheMount("/root/.cache", "private", nil)
 	if p == d1 {
 		t.Errorf("private while in use got the shared directory")
 	}
@@ -186,7 +186,7 @@ func TestIndexCacheMountSharing(t *testing.T) {
 	}
 	locked := make(chan string)
 	go func() {
-		d, r, _ := x.CacheMount("/root/.cache", "locked")
+		d, _, r, _ := x.CacheMount("/root/.cache", "locked", nil)
 		locked <- d
 		r()
 	}()
@@ -200,7 +200,7 @@ func TestIndexCacheMountSharing(t *testing.T) {
 	if d := <-locked; d != d1 {
 		t.Errorf("locked got %s", d)
 	}
-	d3, r3, _ := x.CacheMount("/root/.cache", "shared")
+	d3, _, r3, _ := x.CacheMount("/root/.cache", "shared", nil)
 	defer r3()
 	if _, err := os.Stat(filepath.Join(d3, "kept")); err != nil {
 		t.Errorf("the directory is kept between uses: %v", err)
